@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# hmm-mirror: out-of-tree build of hmm_core.ko and hmm_dummy.ko, and the
+# project's check, demo and install targets.
+#
+#   make                   build both modules against KDIR
+#   make KDIR=/path        build against another kernel build tree
+#   make check             lint, then every test in a QEMU guest of each kernel
+#   make check KERNELS=6.1 the same, one kernel line
+#   make demo              a narrated demo in a 6.12 guest
+#   make lint              the static gates (checkpatch, W=1, sparse, ...)
+#   make tests             the guest test programs (static binaries)
+#   sudo make install      install the modules into the running kernel's tree
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+KERNELS ?= 6.1 6.12
+SRC := $(CURDIR)
+GENERATED := $(SRC)/hmm_core/generated
+
+# Extra kbuild arguments, e.g. W=1 or C=2.
+KBUILD_ARGS ?=
+
+.PHONY: all modules conftest clean check lint demo tests install help
+
+all: modules
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+# Feature probes against the target kernel, run before every build: their
+# result is a header per build, so the sources never test version numbers.
+conftest:
+	@$(SRC)/hmm_core/compat/conftest.sh "$(KDIR)" "$(GENERATED)"
+
+modules: conftest
+	$(MAKE) -C "$(KDIR)" M="$(SRC)" $(KBUILD_ARGS) modules
+
+install: modules
+	$(MAKE) -C "$(KDIR)" M="$(SRC)" modules_install
+	depmod -a "$$(sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+		"$(KDIR)/include/generated/utsrelease.h")"
+
+clean:
+	@if [ -d "$(KDIR)" ]; then $(MAKE) -C "$(KDIR)" M="$(SRC)" clean; fi
+	rm -rf "$(GENERATED)" build
+	find "$(SRC)/hmm_core" "$(SRC)/hmm_dummy_drv" \
+		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o \
+		   -name '*.mod.c' -o -name '.*.cmd' \) -delete
+	rm -f Module.symvers modules.order
+
+tests:
+	$(MAKE) -C tests
+
+check:
+	@scripts/check $(KERNELS)
+
+lint:
+	@scripts/lint
+
+demo:
+	@scripts/demo
