@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Reading a range of a CPU page table for a mirror, faulting or not.
+ *
+ * Where the kernel exports hmm_range_fault() this is a thin loop around it;
+ * elsewhere get_user_pages_remote() does the faulting and the page references
+ * it takes are dropped at once (the mirror's invalidation, not a reference,
+ * keeps the device coherent). The fallback reports write permission only for
+ * a write fault and never a huge mapping: never more than the CPU gives.
+ */
+#include <linux/hmm.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pgtable.h>
+
+#include <hmm_core_compat.h>
+#include <hmm_mirror.h>
+#include "hmm_core_internal.h"
+
+/* An entry packs the pfn above a 12-bit field of flags and order. */
+static_assert(BITS_PER_LONG == 64, "hmm_core entries need 64-bit longs");
+
+static unsigned long hmm_core_entry(unsigned long pfn, bool write,
+				    unsigned int order)
+{
+	unsigned long entry = HMM_MIRROR_ENTRY_VALID |
+			      pfn << HMM_MIRROR_ENTRY_PFN_SHIFT |
+			      (unsigned long)order << HMM_MIRROR_ENTRY_ORDER_SHIFT;
+
+	if (write)
+		entry |= HMM_MIRROR_ENTRY_WRITE;
+	if (is_zero_pfn(pfn))
+		entry |= HMM_MIRROR_ENTRY_ZERO;
+	return entry;
+}
+
+#ifdef HMM_CORE_HAVE_HMM_RANGE_FAULT
+
+static unsigned long hmm_core_entry_from_hmm(unsigned long hmm_pfn)
+{
+	if (hmm_pfn & HMM_PFN_ERROR)
+		return HMM_MIRROR_ENTRY_ERROR;
+	if (!(hmm_pfn & HMM_PFN_VALID))
+		return 0;
+	return hmm_core_entry(hmm_pfn & ~HMM_PFN_FLAGS,
+			      hmm_pfn & HMM_PFN_WRITE,
+			      hmm_pfn_to_map_order(hmm_pfn));
+}
+
+int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
+			 struct hmm_mirror_range *range, bool fault)
+{
+	unsigned long timeout =
+		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	struct mm_struct *mm = hmm_mirror_mm(mirror);
+	struct hmm_range hrange = {
+		.notifier = &mirror->interval,
+		.start = range->start,
+		.end = range->end,
+		.hmm_pfns = range->entries,
+	};
+	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
+	int ret;
+
+	if (fault) {
+		hrange.default_flags = HMM_PFN_REQ_FAULT;
+		if (range->write)
+			hrange.default_flags |= HMM_PFN_REQ_WRITE;
+	}
+
+	do {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		hrange.notifier_seq = mmu_interval_read_begin(&mirror->interval);
+		ret = mmap_read_lock_killable(mm);
+		if (ret)
+			return ret;
+		ret = hmm_range_fault(&hrange);
+		mmap_read_unlock(mm);
+	} while (ret == -EBUSY);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < npages; i++)
+		range->entries[i] = hmm_core_entry_from_hmm(range->entries[i]);
+	range->seq = hrange.notifier_seq;
+	return 0;
+}
+
+#else /* !HMM_CORE_HAVE_HMM_RANGE_FAULT */
+
+static long hmm_core_gup(struct mm_struct *mm, unsigned long addr,
+			 unsigned long npages, unsigned int gup_flags,
+			 struct page **pages)
+{
+#ifdef HMM_CORE_GUP_REMOTE_HAS_VMAS
+	return get_user_pages_remote(mm, addr, npages, gup_flags, pages,
+				     NULL, NULL);
+#else
+	return get_user_pages_remote(mm, addr, npages, gup_flags, pages, NULL);
+#endif
+}
+
+/* What a device may have of a page the CPU does not map now. */
+static unsigned long hmm_core_entry_unmapped(struct mm_struct *mm,
+					     unsigned long addr)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+	if (!vma || !(vma->vm_flags & VM_READ) ||
+	    (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		return HMM_MIRROR_ENTRY_ERROR;
+	return 0;
+}
+
+static unsigned long hmm_core_snapshot_one(struct mm_struct *mm,
+					   unsigned long addr)
+{
+	struct page *page;
+	bool write = true;
+
+	if (hmm_core_gup(mm, addr, 1, FOLL_NOFAULT | FOLL_WRITE, &page) != 1) {
+		write = false;
+		if (hmm_core_gup(mm, addr, 1, FOLL_NOFAULT, &page) != 1)
+			return hmm_core_entry_unmapped(mm, addr);
+	}
+	put_page(page);
+	return hmm_core_entry(page_to_pfn(page), write, 0);
+}
+
+static int hmm_core_fault(struct mm_struct *mm, struct hmm_mirror_range *range)
+{
+	/* The entries array doubles as the page array: same size. */
+	struct page **pages = (struct page **)range->entries;
+	unsigned long addr, i, npages = (range->end - range->start) >> PAGE_SHIFT;
+	unsigned int gup_flags = range->write ? FOLL_WRITE : 0;
+	struct vm_area_struct *vma;
+	long got;
+
+	BUILD_BUG_ON(sizeof(*pages) != sizeof(*range->entries));
+	for (addr = range->start; addr < range->end; addr = vma->vm_end) {
+		vma = vma_lookup(mm, addr);
+		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+			return -EFAULT;
+		if (range->write && !(vma->vm_flags & VM_WRITE))
+			return -EPERM;
+	}
+
+	got = hmm_core_gup(mm, range->start, npages, gup_flags, pages);
+	if (got < 0)
+		return got;
+	for (i = 0; i < got; i++) {
+		unsigned long pfn = page_to_pfn(pages[i]);
+
+		put_page(pages[i]);
+		range->entries[i] = hmm_core_entry(pfn, range->write, 0);
+	}
+	return got == npages ? 0 : -EFAULT;
+}
+
+int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
+			 struct hmm_mirror_range *range, bool fault)
+{
+	struct mm_struct *mm = hmm_mirror_mm(mirror);
+	unsigned long addr, i;
+	int ret = 0;
+
+	range->seq = mmu_interval_read_begin(&mirror->interval);
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		return ret;
+	if (fault) {
+		ret = hmm_core_fault(mm, range);
+	} else {
+		for (addr = range->start, i = 0; addr < range->end;
+		     addr += PAGE_SIZE, i++)
+			range->entries[i] = hmm_core_snapshot_one(mm, addr);
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+#endif /* HMM_CORE_HAVE_HMM_RANGE_FAULT */

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_core - mirror a process address space into device page tables
+ *
+ * Two kernel mechanisms carry a mirror, and hmm_core adds the bookkeeping
+ * drivers need between them:
+ *
+ * - Each mirror is one of the kernel's interval subscriptions
+ *   (&struct mmu_interval_notifier) over the range it mirrors. The kernel
+ *   keeps them in a per-mm interval tree, so an invalidation costs
+ *   O(log n + k) for n mirrors of which k overlap it, and it carries the
+ *   odd/even invalidate_seq that the populate protocol reads. The kernel's
+ *   removal of a subscription returns only once no invalidation callback is
+ *   running on it.
+ *
+ * - Each mm with mirrors has one &struct hmm_mirror_mm, a classic mmu
+ *   notifier found and counted by mmu_notifier_get()/mmu_notifier_put() (one
+ *   user per mirror). It hears the mm's release and lists the mm's mirrors.
+ *   It has no invalidate callback, so it adds nothing to the invalidation
+ *   path.
+ *
+ * The invalidation path therefore takes no lock and touches no atomic of
+ * hmm_core's own: the driver's callback, the sequence store and two per-cpu
+ * counters are all it does.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/hmm.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/wait_bit.h>
+
+#include <hmm_core_compat.h>
+#include <hmm_mirror.h>
+#include "hmm_core_internal.h"
+
+/**
+ * struct hmm_mirror_mm - hmm_core's state for one mm, shared by its mirrors
+ * @notifier: the one classic mmu notifier hmm_core keeps on the mm; its
+ *	users count (the kernel's) is the number of mirrors, and the last
+ *	mmu_notifier_put() frees this object after an SRCU grace period
+ * @lock: protects every field below it
+ * @nr_mirrors: mirrors registered on the mm
+ * @mirrors: mirrors whose ->release() has not run
+ * @released: mirrors whose ->release() ran or is running
+ * @releasing: the mirror whose ->release() is running now, or NULL
+ * @release_task: the task running ->release() callbacks, or NULL
+ *
+ * The lists are only ever walked and changed under @lock; ->release() is
+ * called with @lock dropped and the mirror pinned by @releasing, which
+ * hmm_mirror_unregister() waits out (except from inside that very callback).
+ */
+struct hmm_mirror_mm {
+	struct mmu_notifier notifier;
+	spinlock_t lock;
+	unsigned int nr_mirrors;
+	struct list_head mirrors;
+	struct list_head released;
+	struct hmm_mirror *releasing;
+	struct task_struct *release_task;
+};
+
+/* Counters of the invalidation path: per cpu, so no atomic is shared. */
+static DEFINE_PER_CPU(struct hmm_core_counters, hmm_core_counters);
+
+/* Counters of the slow paths. */
+static atomic_long_t hmm_core_nr_mms = ATOMIC_LONG_INIT(0);
+static atomic_long_t hmm_core_nr_mirrors = ATOMIC_LONG_INIT(0);
+
+static inline struct hmm_mirror_mm *to_mirror_mm(struct mmu_notifier *mn)
+{
+	return container_of(mn, struct hmm_mirror_mm, notifier);
+}
+
+static inline unsigned long hmm_mirror_start(const struct hmm_mirror *mirror)
+{
+	return mirror->interval.interval_tree.start;
+}
+
+static inline unsigned long hmm_mirror_end(const struct hmm_mirror *mirror)
+{
+	return mirror->interval.interval_tree.last + 1;
+}
+
+/*
+ * Called by the kernel, under its interval-tree protection, for every
+ * invalidation overlapping the mirror. The sequence is set before the driver
+ * clears its entries: a populate that committed before the driver's lock was
+ * taken here is cleared by the driver; one that commits after sees the new
+ * sequence (the driver's lock orders the two) and retries.
+ */
+static bool hmm_mirror_invalidate(struct mmu_interval_notifier *interval,
+				  const struct mmu_notifier_range *range,
+				  unsigned long cur_seq)
+{
+	struct hmm_mirror *mirror =
+		container_of(interval, struct hmm_mirror, interval);
+	struct hmm_update update = {
+		.start = max(range->start, hmm_mirror_start(mirror)),
+		.end = min(range->end, hmm_mirror_end(mirror)),
+		.event = range->event,
+		.blockable = mmu_notifier_range_blockable(range),
+	};
+	int ret;
+
+	mmu_interval_set_seq(interval, cur_seq);
+	this_cpu_inc(hmm_core_counters.invalidations[hmm_core_event_index(update.event)]);
+	ret = mirror->ops->sync_cpu_device_pagetables(mirror, &update);
+	if (likely(!ret))
+		return true;
+
+	/* Only a non-blocking invalidation may fail, and only with -EAGAIN. */
+	WARN_ONCE(update.blockable || ret != -EAGAIN,
+		  "hmm_core: %ps returned %d on a %s invalidation\n",
+		  mirror->ops->sync_cpu_device_pagetables, ret,
+		  update.blockable ? "blockable" : "non-blocking");
+	this_cpu_inc(hmm_core_counters.nonblock_failures);
+	return update.blockable;
+}
+
+static const struct mmu_interval_notifier_ops hmm_mirror_interval_ops = {
+	.invalidate = hmm_mirror_invalidate,
+};
+
+/*
+ * The mm's last user is gone: exit_mmap() is about to tear the address space
+ * down. Each mirror's ->release() runs once, with no lock held, so that it
+ * may sleep and may unregister its own mirror.
+ */
+static void hmm_mirror_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct hmm_mirror_mm *mirror_mm = to_mirror_mm(mn);
+	struct hmm_mirror *mirror;
+
+	spin_lock(&mirror_mm->lock);
+	mirror_mm->release_task = current;
+	while ((mirror = list_first_entry_or_null(&mirror_mm->mirrors,
+						  struct hmm_mirror, mm_list))) {
+		list_move_tail(&mirror->mm_list, &mirror_mm->released);
+		mirror_mm->releasing = mirror;
+		spin_unlock(&mirror_mm->lock);
+
+		if (mirror->ops->release)
+			mirror->ops->release(mirror);
+
+		spin_lock(&mirror_mm->lock);
+		mirror_mm->releasing = NULL;
+		spin_unlock(&mirror_mm->lock);
+		/* Order the store above before the waiter check in wake_up_var(). */
+		smp_mb();
+		wake_up_var(&mirror_mm->releasing);
+		spin_lock(&mirror_mm->lock);
+	}
+	mirror_mm->release_task = NULL;
+	spin_unlock(&mirror_mm->lock);
+}
+
+static struct mmu_notifier *hmm_mirror_mm_alloc(struct mm_struct *mm)
+{
+	struct hmm_mirror_mm *mirror_mm;
+
+	mirror_mm = kzalloc(sizeof(*mirror_mm), GFP_KERNEL);
+	if (!mirror_mm)
+		return ERR_PTR(-ENOMEM);
+	spin_lock_init(&mirror_mm->lock);
+	INIT_LIST_HEAD(&mirror_mm->mirrors);
+	INIT_LIST_HEAD(&mirror_mm->released);
+	atomic_long_inc(&hmm_core_nr_mms);
+	return &mirror_mm->notifier;
+}
+
+/* Runs from an SRCU callback after the last mmu_notifier_put(). */
+static void hmm_mirror_mm_free(struct mmu_notifier *mn)
+{
+	struct hmm_mirror_mm *mirror_mm = to_mirror_mm(mn);
+
+	WARN_ON(mirror_mm->nr_mirrors);
+	atomic_long_dec(&hmm_core_nr_mms);
+	kfree(mirror_mm);
+}
+
+static const struct mmu_notifier_ops hmm_mirror_mm_ops = {
+	.release = hmm_mirror_mm_release,
+	.alloc_notifier = hmm_mirror_mm_alloc,
+	.free_notifier = hmm_mirror_mm_free,
+};
+
+/**
+ * hmm_mirror_register_range() - mirror part of an mm's address space
+ * @mirror: the driver's mirror, with ->ops set; not registered
+ * @mm: the mm to mirror
+ * @start: first virtual address to mirror, page aligned
+ * @end: first virtual address past the mirrored range, page aligned
+ *
+ * From the moment this returns 0, ->sync_cpu_device_pagetables() is called
+ * for every change of @mm's CPU page table that overlaps [@start, @end), and
+ * ->release() once when @mm's address space is torn down. The caller must
+ * hold a reference on @mm's users (current->mm, or mmget()) for the call.
+ *
+ * Context: Process context. Takes @mm's mmap_lock for writing, so the caller
+ * must hold neither it nor any lock ->sync_cpu_device_pagetables() takes.
+ * Return: 0 on success; -EINVAL if @mirror has no ops or the range is empty,
+ * not page aligned or beyond @mm's address space; -ENOMEM if memory ran out;
+ * -EINTR if a fatal signal interrupted the wait for mmap_lock.
+ */
+int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
+			      unsigned long start, unsigned long end)
+{
+	struct hmm_mirror_mm *mirror_mm;
+	struct mmu_notifier *mn;
+	int ret;
+
+	if (!mirror->ops || !mirror->ops->sync_cpu_device_pagetables)
+		return -EINVAL;
+	if (start >= end || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) ||
+	    end > mm->task_size)
+		return -EINVAL;
+
+	mn = mmu_notifier_get(&hmm_mirror_mm_ops, mm);
+	if (IS_ERR(mn))
+		return PTR_ERR(mn);
+	mirror_mm = to_mirror_mm(mn);
+
+	ret = mmu_interval_notifier_insert(&mirror->interval, mm, start,
+					   end - start,
+					   &hmm_mirror_interval_ops);
+	if (ret) {
+		mmu_notifier_put(mn);
+		return ret;
+	}
+
+	mirror->mirror_mm = mirror_mm;
+	spin_lock(&mirror_mm->lock);
+	list_add_tail(&mirror->mm_list, &mirror_mm->mirrors);
+	mirror_mm->nr_mirrors++;
+	spin_unlock(&mirror_mm->lock);
+	atomic_long_inc(&hmm_core_nr_mirrors);
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(hmm_mirror_register_range, HMM_MIRROR_NS);
+
+/**
+ * hmm_mirror_register() - mirror an mm's whole address space
+ * @mirror: the driver's mirror, with ->ops set; not registered
+ * @mm: the mm to mirror
+ *
+ * hmm_mirror_register_range() over all of @mm's user address space.
+ *
+ * Context: Process context; see hmm_mirror_register_range().
+ * Return: as hmm_mirror_register_range().
+ */
+int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm)
+{
+	return hmm_mirror_register_range(mirror, mm, 0, mm->task_size);
+}
+EXPORT_SYMBOL_NS_GPL(hmm_mirror_register, HMM_MIRROR_NS);
+
+/**
+ * hmm_mirror_unregister() - stop mirroring
+ * @mirror: a registered mirror
+ *
+ * Returns only when no callback can still be running on @mirror and none
+ * will be called again: the driver may free @mirror right after. Works on a
+ * mirror whose mm is already gone, and from inside @mirror's own ->release().
+ *
+ * Context: Process context; may sleep. Must not be called from
+ * ->sync_cpu_device_pagetables(), nor with any lock held that
+ * ->sync_cpu_device_pagetables() or ->release() takes: it waits for them.
+ */
+void hmm_mirror_unregister(struct hmm_mirror *mirror)
+{
+	struct hmm_mirror_mm *mirror_mm = mirror->mirror_mm;
+
+	might_sleep();
+
+	/* No invalidation callback is running or will run once it returns. */
+	mmu_interval_notifier_remove(&mirror->interval);
+
+	spin_lock(&mirror_mm->lock);
+	while (mirror_mm->releasing == mirror &&
+	       mirror_mm->release_task != current) {
+		spin_unlock(&mirror_mm->lock);
+		wait_var_event(&mirror_mm->releasing,
+			       READ_ONCE(mirror_mm->releasing) != mirror);
+		spin_lock(&mirror_mm->lock);
+	}
+	list_del(&mirror->mm_list);
+	mirror_mm->nr_mirrors--;
+	spin_unlock(&mirror_mm->lock);
+
+	atomic_long_dec(&hmm_core_nr_mirrors);
+	mirror->mirror_mm = NULL;
+	mmu_notifier_put(&mirror_mm->notifier);
+}
+EXPORT_SYMBOL_NS_GPL(hmm_mirror_unregister, HMM_MIRROR_NS);
+
+static int hmm_mirror_range_check(struct hmm_mirror *mirror,
+				  const struct hmm_mirror_range *range)
+{
+	if (range->start >= range->end || !PAGE_ALIGNED(range->start) ||
+	    !PAGE_ALIGNED(range->end) ||
+	    range->start < hmm_mirror_start(mirror) ||
+	    range->end > hmm_mirror_end(mirror) ||
+	    (range->end - range->start) >> PAGE_SHIFT >
+	    HMM_MIRROR_RANGE_MAX_PAGES)
+		return -EINVAL;
+	return 0;
+}
+
+static int hmm_mirror_range_read(struct hmm_mirror *mirror,
+				 struct hmm_mirror_range *range, bool fault)
+{
+	struct mm_struct *mm = hmm_mirror_mm(mirror);
+	int ret;
+
+	ret = hmm_mirror_range_check(mirror, range);
+	if (ret)
+		return ret;
+	/* The address space is gone: nothing to fault or to see. */
+	if (!mmget_not_zero(mm))
+		return -EFAULT;
+	ret = hmm_core_read_cpu_pt(mirror, range, fault);
+	mmput(mm);
+	return ret;
+}
+
+/**
+ * hmm_mirror_range_fault() - fault a range of CPU pages in for the device
+ * @mirror: the registered mirror the range lies in
+ * @range: @start and @end inside the mirror, at most
+ *	%HMM_MIRROR_RANGE_MAX_PAGES pages; @write to fault for writing
+ *
+ * Faults in every page of the range as a CPU access would (for writing if
+ * @range->write: copy-on-write is broken), then fills @range->entries with
+ * each page's pfn, permission and map order, and records the sequence for
+ * hmm_mirror_range_retry(). No page reference is kept: the entries stay
+ * valid until the next invalidation of the mirror, which the driver hears.
+ *
+ * Context: Process context; may sleep. Takes the mm's mmap_lock for reading:
+ * the caller must not hold it, nor any lock ->sync_cpu_device_pagetables()
+ * takes.
+ * Return: 0 on success; -EINVAL for a bad range; -EFAULT if a page is
+ * unmapped, not readable, or of a kind no device can map (VM_IO, VM_PFNMAP),
+ * or the mm is gone; -EPERM if @write and a page is mapped read-only;
+ * -ENOMEM if memory ran out; -EBUSY if invalidations kept the range busy past
+ * HMM_RANGE_DEFAULT_TIMEOUT; -EINTR on a fatal signal.
+ */
+int hmm_mirror_range_fault(struct hmm_mirror *mirror,
+			   struct hmm_mirror_range *range)
+{
+	return hmm_mirror_range_read(mirror, range, true);
+}
+EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_fault, HMM_MIRROR_NS);
+
+/**
+ * hmm_mirror_range_snapshot() - read a range of the CPU page table as it is
+ * @mirror: the registered mirror the range lies in
+ * @range: @start and @end inside the mirror, at most
+ *	%HMM_MIRROR_RANGE_MAX_PAGES pages
+ *
+ * Like hmm_mirror_range_fault() but faults nothing: a page the CPU does not
+ * map now gets an entry with neither %HMM_MIRROR_ENTRY_VALID nor
+ * %HMM_MIRROR_ENTRY_ERROR set, and a page no device can map (no vma, no read
+ * permission, VM_IO, VM_PFNMAP) gets %HMM_MIRROR_ENTRY_ERROR.
+ *
+ * Context: Process context; may sleep; see hmm_mirror_range_fault().
+ * Return: 0 on success; -EINVAL for a bad range; -EFAULT if the mm is gone;
+ * -ENOMEM, -EBUSY or -EINTR as hmm_mirror_range_fault().
+ */
+int hmm_mirror_range_snapshot(struct hmm_mirror *mirror,
+			      struct hmm_mirror_range *range)
+{
+	return hmm_mirror_range_read(mirror, range, false);
+}
+EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_snapshot, HMM_MIRROR_NS);
+
+/**
+ * hmm_mirror_range_retry() - did an invalidation overlap the mirror since?
+ * @mirror: the mirror the range was read for
+ * @range: a range filled by hmm_mirror_range_fault() or _snapshot()
+ *
+ * Call with the lock ->sync_cpu_device_pagetables() takes held. The sequence
+ * is the kernel's per-mm interval invalidate_seq (an unsigned long, odd while
+ * an invalidation is in flight, advanced by two per invalidation); it is only
+ * compared for equality, never ordered, so wrap-around could hide an
+ * invalidation only if exactly 2^(BITS_PER_LONG - 1) invalidations ran
+ * between the read and this check: on 64 bits, centuries at a billion a
+ * second. The KUnit suite checks the equality-only comparison across a wrap.
+ *
+ * Context: Any context, with the driver's page-table lock held.
+ * Return: true if the entries may be stale: drop the lock and read again;
+ * false if they may be committed before the lock is dropped.
+ */
+bool hmm_mirror_range_retry(struct hmm_mirror *mirror,
+			    const struct hmm_mirror_range *range)
+{
+	if (!mmu_interval_read_retry(&mirror->interval, range->seq))
+		return false;
+	this_cpu_inc(hmm_core_counters.retries);
+	return true;
+}
+EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_retry, HMM_MIRROR_NS);
+
+/**
+ * hmm_mirror_read_stats() - hmm_core's global counters
+ * @stats: filled with the sums over all CPUs
+ *
+ * Context: Any context.
+ */
+void hmm_mirror_read_stats(struct hmm_mirror_stats *stats)
+{
+	int cpu, i;
+
+	memset(stats, 0, sizeof(*stats));
+	stats->nr_mms = atomic_long_read(&hmm_core_nr_mms);
+	stats->nr_mirrors = atomic_long_read(&hmm_core_nr_mirrors);
+	for_each_possible_cpu(cpu) {
+		const struct hmm_core_counters *c =
+			per_cpu_ptr(&hmm_core_counters, cpu);
+
+		for (i = 0; i < HMM_MIRROR_NR_EVENTS; i++)
+			stats->invalidations[i] += READ_ONCE(c->invalidations[i]);
+		stats->nonblock_failures += READ_ONCE(c->nonblock_failures);
+		stats->retries += READ_ONCE(c->retries);
+	}
+}
+EXPORT_SYMBOL_NS_GPL(hmm_mirror_read_stats, HMM_MIRROR_NS);
+
+static int __init hmm_core_init(void)
+{
+	return 0;
+}
+
+static void __exit hmm_core_exit(void)
+{
+	/*
+	 * Every mirror is unregistered (drivers hold a reference on this
+	 * module), but the last mmu_notifier_put() frees its hmm_mirror_mm
+	 * from an SRCU callback that runs our code: wait for those.
+	 */
+	mmu_notifier_synchronize();
+}
+
+module_init(hmm_core_init);
+module_exit(hmm_core_exit);
+MODULE_DESCRIPTION("Mirror process address spaces into device page tables");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hmm_mirror.h - mirror a process address space into a device page table
+ *
+ * A device that walks a process's page tables through its own MMU (a GPU, a
+ * NIC, an accelerator) must drop its copies of CPU page-table entries before
+ * the CPU side changes them. hmm_core gives such a driver two things:
+ *
+ * 1. Invalidation: a driver embeds a &struct hmm_mirror in its own object and
+ *    registers it on an mm. From then on ->sync_cpu_device_pagetables() is
+ *    called from the mmu notifier's invalidate_range_start path for every
+ *    change of that mm's CPU page table overlapping the mirror, before the
+ *    change is made.
+ *
+ * 2. Race-free population: hmm_mirror_range_fault() and
+ *    hmm_mirror_range_snapshot() read the CPU page table over a range and
+ *    return one entry per page together with a sequence value; the driver
+ *    then takes the lock its invalidation callback takes and commits the
+ *    entries only if hmm_mirror_range_retry() says nothing invalidated the
+ *    mirror in between:
+ *
+ *	again:
+ *		ret = hmm_mirror_range_fault(&dev->mirror, &range);
+ *		if (ret)
+ *			return ret;
+ *		mutex_lock(&dev->pt_lock);
+ *		if (hmm_mirror_range_retry(&dev->mirror, &range)) {
+ *			mutex_unlock(&dev->pt_lock);
+ *			goto again;
+ *		}
+ *		... write range.entries[] into the device page table ...
+ *		mutex_unlock(&dev->pt_lock);
+ *
+ *    while ->sync_cpu_device_pagetables() takes dev->pt_lock around clearing
+ *    the entries of its range. Why this cannot commit a stale entry:
+ *
+ *	populate (CPU 0)                 invalidate (CPU 1)
+ *	seq = begin()  (waits if busy)
+ *	read CPU page table
+ *	                                 seq of mirror made odd
+ *	                                 ->sync_cpu_device_pagetables()
+ *	                                     lock; clear range; unlock
+ *	lock
+ *	retry(): seq changed -> unlock, again
+ *
+ *    If the invalidation starts after the populate side took its lock, the
+ *    callback's lock waits for the commit and then clears what was committed.
+ *
+ * Where the kernel provides hmm_range_fault() (CONFIG_HMM_MIRROR), the range
+ * helpers build on it; elsewhere they fault with get_user_pages_remote() and
+ * keep no page reference. A build-time probe chooses.
+ */
+#ifndef _HMM_MIRROR_H
+#define _HMM_MIRROR_H
+
+#include <linux/list.h>
+#include <linux/mm_types.h>
+#include <linux/mmu_notifier.h>
+#include <linux/types.h>
+
+struct hmm_mirror;
+struct hmm_mirror_mm;
+
+/*
+ * Symbol namespace of every hmm_core export. A driver says
+ * HMM_MIRROR_IMPORT_NS(); once, at file scope.
+ */
+#include <hmm_mirror_ns.h>
+
+/**
+ * struct hmm_update - one change of the CPU page table, as told to a mirror
+ * @start: first virtual address of the change, clamped to the mirror
+ * @end: first virtual address past the change, clamped to the mirror
+ * @event: why the CPU page table changes (%MMU_NOTIFY_UNMAP,
+ *	%MMU_NOTIFY_CLEAR, %MMU_NOTIFY_PROTECTION_VMA, %MMU_NOTIFY_MIGRATE, ...)
+ * @blockable: false when the caller cannot sleep (the OOM reaper); the
+ *	callback must then not sleep and returns -EAGAIN if it would have to
+ */
+struct hmm_update {
+	unsigned long start;
+	unsigned long end;
+	enum mmu_notifier_event event;
+	bool blockable;
+};
+
+/**
+ * struct hmm_mirror_ops - what a driver does when the CPU page table changes
+ * @sync_cpu_device_pagetables: make the device stop using the range
+ * @release: the mm is going away
+ *
+ * ->sync_cpu_device_pagetables(mirror, update) is called from the mmu
+ * notifier's invalidate_range_start path, for every change of the mm's CPU
+ * page table that overlaps the mirror, before the CPU page table changes.
+ * Before it returns, the device must have stopped using every entry it holds
+ * for [@update->start, @update->end): entries cleared from the device page
+ * table, the device TLB flushed, in-flight device accesses to the range
+ * drained. It must take the lock it holds around committing entries in the
+ * populate protocol (see hmm_mirror_range_retry()). When @update->blockable
+ * is true it may sleep; when false it must not sleep (use trylock) and
+ * returns -EAGAIN if it cannot finish without sleeping, which fails the
+ * non-blocking invalidation (the OOM reaper then tries again later). Any
+ * other return value is a bug. It must not allocate memory with a lock held
+ * that reclaim could need (reclaim itself invalidates), nor call
+ * hmm_mirror_unregister().
+ *
+ * ->release(mirror), optional, is called once when the mm's address space is
+ * torn down (the last user of the mm exited), before the pages are freed. The
+ * mirror stays registered: the driver still calls hmm_mirror_unregister(),
+ * and may do so from inside ->release().
+ */
+struct hmm_mirror_ops {
+	int (*sync_cpu_device_pagetables)(struct hmm_mirror *mirror,
+					  const struct hmm_update *update);
+	void (*release)(struct hmm_mirror *mirror);
+};
+
+/**
+ * struct hmm_mirror - a device's subscription to one mm's page-table changes
+ * @interval: the kernel's interval subscription; private to hmm_core
+ * @ops: the driver's callbacks, set before hmm_mirror_register()
+ * @mirror_mm: the per-mm core object; private to hmm_core
+ * @mm_list: entry in @mirror_mm's list; private to hmm_core
+ *
+ * Embedded in the driver's own per-mirror object. Only @ops is the driver's
+ * to set; the rest belongs to hmm_core between hmm_mirror_register() and the
+ * return of hmm_mirror_unregister().
+ */
+struct hmm_mirror {
+	struct mmu_interval_notifier interval;
+	const struct hmm_mirror_ops *ops;
+	struct hmm_mirror_mm *mirror_mm;
+	struct list_head mm_list;
+};
+
+int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm);
+int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
+			      unsigned long start, unsigned long end);
+void hmm_mirror_unregister(struct hmm_mirror *mirror);
+
+/**
+ * hmm_mirror_mm - the mm a mirror is registered on
+ * @mirror: a registered mirror
+ *
+ * The mm is pinned (mmgrab) while the mirror is registered, but its address
+ * space may already be gone: use mmget_not_zero() before touching it.
+ */
+static inline struct mm_struct *hmm_mirror_mm(struct hmm_mirror *mirror)
+{
+	return mirror->interval.mm;
+}
+
+/*
+ * One entry per page of a range, as returned by the range helpers. The bits
+ * from HMM_MIRROR_ENTRY_PFN_SHIFT up hold the pfn when HMM_MIRROR_ENTRY_VALID
+ * is set. An entry with none of VALID and ERROR set is a page the CPU does not
+ * map now (snapshot only).
+ */
+#define HMM_MIRROR_ENTRY_VALID		BIT(0)	/* the CPU maps a page */
+#define HMM_MIRROR_ENTRY_WRITE		BIT(1)	/* ... and may write it */
+#define HMM_MIRROR_ENTRY_ERROR		BIT(2)	/* no page can be had */
+#define HMM_MIRROR_ENTRY_ZERO		BIT(3)	/* the shared zero page */
+#define HMM_MIRROR_ENTRY_ORDER_SHIFT	4	/* 5 bits: CPU map order */
+#define HMM_MIRROR_ENTRY_ORDER_MASK	(0x1fUL << HMM_MIRROR_ENTRY_ORDER_SHIFT)
+#define HMM_MIRROR_ENTRY_PFN_SHIFT	12
+
+/**
+ * hmm_mirror_entry_pfn - page frame number of a valid entry
+ * @entry: an entry with %HMM_MIRROR_ENTRY_VALID set
+ */
+static inline unsigned long hmm_mirror_entry_pfn(unsigned long entry)
+{
+	return entry >> HMM_MIRROR_ENTRY_PFN_SHIFT;
+}
+
+/**
+ * hmm_mirror_entry_order - order of the CPU mapping that holds the page
+ * @entry: an entry with %HMM_MIRROR_ENTRY_VALID set
+ *
+ * 0 for a PTE, PMD_SHIFT - PAGE_SHIFT for a PMD-mapped huge page. A device
+ * must never map the page at a larger size than this.
+ */
+static inline unsigned int hmm_mirror_entry_order(unsigned long entry)
+{
+	return (entry & HMM_MIRROR_ENTRY_ORDER_MASK) >>
+		HMM_MIRROR_ENTRY_ORDER_SHIFT;
+}
+
+/**
+ * struct hmm_mirror_range - a range of CPU page table read for a device
+ * @start: first virtual address, page aligned, inside the mirror
+ * @end: first virtual address past the range, page aligned
+ * @entries: (end - start) >> PAGE_SHIFT entries, filled by the helpers
+ * @write: with hmm_mirror_range_fault(), fault every page for writing
+ * @seq: sequence value the helpers read; private to hmm_core
+ */
+struct hmm_mirror_range {
+	unsigned long start;
+	unsigned long end;
+	unsigned long *entries;
+	bool write;
+	unsigned long seq;
+};
+
+/*
+ * Longest range the range helpers take in one call, in pages. Larger device
+ * faults are split by the driver; each part is committed on its own.
+ */
+#define HMM_MIRROR_RANGE_MAX_PAGES	512
+
+int hmm_mirror_range_fault(struct hmm_mirror *mirror,
+			   struct hmm_mirror_range *range);
+int hmm_mirror_range_snapshot(struct hmm_mirror *mirror,
+			      struct hmm_mirror_range *range);
+
+bool hmm_mirror_range_retry(struct hmm_mirror *mirror,
+			    const struct hmm_mirror_range *range);
+
+/*
+ * Invalidations are counted by enum mmu_notifier_event; events a newer
+ * kernel adds past the last slot are counted in the last slot.
+ */
+#define HMM_MIRROR_NR_EVENTS	9
+
+/**
+ * struct hmm_mirror_stats - hmm_core's global counters
+ * @nr_mms: mms with at least one mirror now
+ * @nr_mirrors: mirrors registered now
+ * @invalidations: invalidations delivered to a mirror, by event
+ * @nonblock_failures: non-blocking invalidations a mirror failed (-EAGAIN)
+ * @retries: populates that hmm_mirror_range_retry() sent back
+ */
+struct hmm_mirror_stats {
+	u64 nr_mms;
+	u64 nr_mirrors;
+	u64 invalidations[HMM_MIRROR_NR_EVENTS];
+	u64 nonblock_failures;
+	u64 retries;
+};
+
+void hmm_mirror_read_stats(struct hmm_mirror_stats *stats);
+
+#endif /* _HMM_MIRROR_H */
