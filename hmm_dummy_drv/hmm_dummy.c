@@ -1,0 +1,831 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dummy - reference driver for hmm_core: a device with no hardware
+ *
+ * Each /dev/hmm_dummyN is a simulated device with its own MMU. An open file
+ * mirrors the opener's address space: its device page table maps virtual
+ * pages to the pfns the device may access, and hmm_core's invalidation
+ * callback keeps it coherent with the CPU page table. The ioctls of
+ * uapi/hmm_dummy.h drive it; /dev/hmm_dmirror0 and 1 answer the mirroring
+ * ioctls of the kernel's lib/test_hmm.c (uapi/hmm_dmirror.h), so the kernel's
+ * own hmm-tests run against this driver.
+ *
+ * A device page-table entry is pfn, write permission and the CPU map order,
+ * packed in an xarray value entry keyed by virtual page number. The xarray
+ * holds no page reference: an entry is only valid until the invalidation that
+ * clears it, and the page is only touched with the lock that invalidation
+ * takes held.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitfield.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/overflow.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+
+#include <hmm_mirror.h>
+#include "uapi/hmm_dmirror.h"
+#include "uapi/hmm_dummy.h"
+
+HMM_MIRROR_IMPORT_NS();
+
+#define HMM_DUMMY_MAX_DEVICES	16
+
+static unsigned int ndevices = 2;
+module_param(ndevices, uint, 0444);
+MODULE_PARM_DESC(ndevices, "number of /dev/hmm_dummyN devices (1-16, default 2)");
+
+static bool dmirror = true;
+module_param(dmirror, bool, 0444);
+MODULE_PARM_DESC(dmirror, "also create /dev/hmm_dmirror0 and 1, test_hmm's ABI (default on)");
+
+/* Which ioctl set a device node answers. */
+enum hmm_dummy_abi {
+	HMM_DUMMY_ABI_NATIVE,
+	HMM_DUMMY_ABI_DMIRROR,
+};
+
+/**
+ * struct hmm_dummy_device - one simulated device
+ * @misc: its character device
+ * @abi: the ioctl set it answers
+ * @name: its device node's name
+ */
+struct hmm_dummy_device {
+	struct miscdevice misc;
+	enum hmm_dummy_abi abi;
+	char name[24];
+};
+
+/**
+ * struct hmm_dummy_file - an open device: one mirror of one address space
+ * @mirror: registered on the opener's mm at open, unregistered at release
+ * @dev: the device opened
+ * @pt_lock: taken by the invalidation callback around clearing entries, and
+ *	by the populate side around hmm_mirror_range_retry() and the commit
+ * @pt: the device page table: virtual page number -> packed entry
+ * @counters: this file's counters
+ *
+ * @pt_lock protects @pt (its contents, not its internal locking) and
+ * @counters. Nothing may allocate with GFP_KERNEL while holding it: reclaim
+ * invalidates, and the invalidation takes it.
+ */
+struct hmm_dummy_file {
+	struct hmm_mirror mirror;
+	struct hmm_dummy_device *dev;
+	struct mutex pt_lock;
+	struct xarray pt;
+	struct hmm_dummy_counters counters;
+};
+
+/* Packing of a device page-table entry into an xarray value. */
+#define HMM_DUMMY_PTE_WRITE	BIT(0)
+#define HMM_DUMMY_PTE_ORDER	GENMASK(5, 1)
+#define HMM_DUMMY_PTE_PFN_SHIFT	6
+
+static unsigned long hmm_dummy_pte_pack(unsigned long entry)
+{
+	return hmm_mirror_entry_pfn(entry) << HMM_DUMMY_PTE_PFN_SHIFT |
+	       FIELD_PREP(HMM_DUMMY_PTE_ORDER, hmm_mirror_entry_order(entry)) |
+	       (entry & HMM_MIRROR_ENTRY_WRITE ? HMM_DUMMY_PTE_WRITE : 0);
+}
+
+static unsigned long hmm_dummy_pte_pfn(unsigned long pte)
+{
+	return pte >> HMM_DUMMY_PTE_PFN_SHIFT;
+}
+
+static struct hmm_dummy_file *to_dummy_file(struct hmm_mirror *mirror)
+{
+	return container_of(mirror, struct hmm_dummy_file, mirror);
+}
+
+static unsigned int hmm_dummy_event(enum mmu_notifier_event event)
+{
+	switch (event) {
+	case MMU_NOTIFY_UNMAP:
+		return HMM_DUMMY_EVENT_UNMAP;
+	case MMU_NOTIFY_CLEAR:
+		return HMM_DUMMY_EVENT_CLEAR;
+	case MMU_NOTIFY_PROTECTION_VMA:
+		return HMM_DUMMY_EVENT_PROTECTION_VMA;
+	case MMU_NOTIFY_PROTECTION_PAGE:
+		return HMM_DUMMY_EVENT_PROTECTION_PAGE;
+	case MMU_NOTIFY_SOFT_DIRTY:
+		return HMM_DUMMY_EVENT_SOFT_DIRTY;
+	case MMU_NOTIFY_RELEASE:
+		return HMM_DUMMY_EVENT_RELEASE;
+	case MMU_NOTIFY_MIGRATE:
+		return HMM_DUMMY_EVENT_MIGRATE;
+	case MMU_NOTIFY_EXCLUSIVE:
+		return HMM_DUMMY_EVENT_EXCLUSIVE;
+	default:
+		return HMM_DUMMY_EVENT_OTHER;
+	}
+}
+
+/* Remove the entries of [start, end). Called with pt_lock held. */
+static void hmm_dummy_pt_clear(struct hmm_dummy_file *dfile,
+			       unsigned long start, unsigned long end)
+{
+	XA_STATE(xas, &dfile->pt, start >> PAGE_SHIFT);
+	void *entry;
+
+	lockdep_assert_held(&dfile->pt_lock);
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, (end >> PAGE_SHIFT) - 1) {
+		xas_store(&xas, NULL);
+		dfile->counters.pages_invalidated++;
+	}
+	xas_unlock(&xas);
+}
+
+/*
+ * The CPU page table is about to change over [start, end): stop using it.
+ * A software device has no TLB and no access in flight outside pt_lock, so
+ * clearing the entries under the lock is all it takes.
+ */
+static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
+						const struct hmm_update *update)
+{
+	struct hmm_dummy_file *dfile = to_dummy_file(mirror);
+
+	if (update->blockable)
+		mutex_lock(&dfile->pt_lock);
+	else if (!mutex_trylock(&dfile->pt_lock))
+		return -EAGAIN;
+
+	dfile->counters.invalidations[hmm_dummy_event(update->event)]++;
+#ifndef HMM_DUMMY_MUTATE_SKIP_CLEAR
+	hmm_dummy_pt_clear(dfile, update->start, update->end);
+#endif
+	mutex_unlock(&dfile->pt_lock);
+	return 0;
+}
+
+static void hmm_dummy_release(struct hmm_mirror *mirror)
+{
+	struct hmm_dummy_file *dfile = to_dummy_file(mirror);
+
+	mutex_lock(&dfile->pt_lock);
+	dfile->counters.releases++;
+	mutex_unlock(&dfile->pt_lock);
+}
+
+static const struct hmm_mirror_ops hmm_dummy_mirror_ops = {
+	.sync_cpu_device_pagetables = hmm_dummy_sync_cpu_device_pagetables,
+	.release = hmm_dummy_release,
+};
+
+/*
+ * Populate [start, end), at most HMM_MIRROR_RANGE_MAX_PAGES pages, with the
+ * begin/retry protocol of hmm_mirror.h. The xarray slots are reserved before
+ * pt_lock is taken, so the commit under it allocates nothing in the common
+ * case and never sleeps (GFP_NOWAIT) in the rare one where an invalidation
+ * freed a reserved node meanwhile.
+ */
+static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
+				    unsigned long start, unsigned long end,
+				    bool write, unsigned long *entries)
+{
+	struct hmm_mirror_range range = {
+		.start = start,
+		.end = end,
+		.entries = entries,
+		.write = write,
+	};
+	unsigned long addr, i;
+	int ret;
+
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		ret = xa_reserve(&dfile->pt, addr >> PAGE_SHIFT, GFP_KERNEL);
+		if (ret)
+			return ret;
+	}
+again:
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	ret = hmm_mirror_range_fault(&dfile->mirror, &range);
+	if (ret)
+		return ret;
+
+	mutex_lock(&dfile->pt_lock);
+	if (hmm_mirror_range_retry(&dfile->mirror, &range)) {
+		dfile->counters.retries++;
+		mutex_unlock(&dfile->pt_lock);
+		goto again;
+	}
+	for (addr = start, i = 0; addr < end; addr += PAGE_SIZE, i++) {
+		void *old = xa_store(&dfile->pt, addr >> PAGE_SHIFT,
+				     xa_mk_value(hmm_dummy_pte_pack(entries[i])),
+				     GFP_NOWAIT | __GFP_NOWARN);
+
+		ret = xa_err(old);
+		if (ret)
+			break;
+		dfile->counters.pages_populated++;
+	}
+	mutex_unlock(&dfile->pt_lock);
+	return ret;
+}
+
+/* A device fault over [start, end): populate it, chunk by chunk. */
+static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
+			      unsigned long end, bool write, u64 *done)
+{
+	unsigned long *entries, addr, next;
+	int ret = 0;
+
+	entries = kmalloc_array(HMM_MIRROR_RANGE_MAX_PAGES, sizeof(*entries),
+				GFP_KERNEL);
+	if (!entries)
+		return -ENOMEM;
+
+	mutex_lock(&dfile->pt_lock);
+	dfile->counters.device_faults++;
+	mutex_unlock(&dfile->pt_lock);
+
+	for (addr = start; addr < end; addr = next) {
+		next = min(end, addr + HMM_MIRROR_RANGE_MAX_PAGES * PAGE_SIZE);
+		ret = hmm_dummy_populate_chunk(dfile, addr, next, write,
+					       entries);
+		if (ret)
+			break;
+		if (done)
+			*done += (next - addr) >> PAGE_SHIFT;
+		cond_resched();
+	}
+	kfree(entries);
+	return ret;
+}
+
+/*
+ * Check a range given by user space: page aligned, 1 to HMM_DUMMY_MAX_PAGES
+ * pages, not wrapping, inside the mirrored address space.
+ */
+static int hmm_dummy_check_range(struct hmm_dummy_file *dfile, u64 addr,
+				 u64 npages, unsigned long *end)
+{
+	u64 last;
+
+	if (!npages || npages > HMM_DUMMY_MAX_PAGES || !PAGE_ALIGNED(addr))
+		return -EINVAL;
+	if (check_add_overflow(addr, npages << PAGE_SHIFT, &last) ||
+	    last > hmm_mirror_mm(&dfile->mirror)->task_size)
+		return -EINVAL;
+	*end = last;
+	return 0;
+}
+
+/*
+ * Copy one page between the process memory, as the device sees it, and
+ * @bounce. -ENOENT if the device page table has no entry good enough: the
+ * caller takes a device fault.
+ */
+static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
+				 unsigned long addr, void *bounce, bool write)
+{
+	unsigned long pte;
+	void *entry, *kaddr;
+	struct page *page;
+
+	mutex_lock(&dfile->pt_lock);
+	entry = xa_load(&dfile->pt, addr >> PAGE_SHIFT);
+	if (!xa_is_value(entry)) {
+		mutex_unlock(&dfile->pt_lock);
+		return -ENOENT;
+	}
+	pte = xa_to_value(entry);
+	if (write && !(pte & HMM_DUMMY_PTE_WRITE)) {
+		mutex_unlock(&dfile->pt_lock);
+		return -ENOENT;
+	}
+	/* pt_lock held: the invalidation that would free the page waits. */
+	page = pfn_to_page(hmm_dummy_pte_pfn(pte));
+	kaddr = kmap_local_page(page);
+	if (write)
+		memcpy(kaddr, bounce, PAGE_SIZE);
+	else
+		memcpy(bounce, kaddr, PAGE_SIZE);
+	kunmap_local(kaddr);
+	mutex_unlock(&dfile->pt_lock);
+	return 0;
+}
+
+/*
+ * READ or WRITE @npages pages at @addr through the device page table. A
+ * missing entry is a device fault over the rest of the range; if that fails,
+ * the fault is retried page by page so that @done stops exactly at the first
+ * page the CPU cannot give. User memory is only touched with pt_lock
+ * dropped: a fault on it may invalidate, which takes pt_lock.
+ */
+static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
+			  char __user *ubuf, unsigned long npages, bool write,
+			  u64 *done, u64 *faults)
+{
+	unsigned long end = addr + npages * PAGE_SIZE, va;
+	bool by_page = false;
+	void *bounce;
+	int ret = 0;
+
+	bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
+
+	for (*done = 0; *done < npages; ) {
+		va = addr + *done * PAGE_SIZE;
+		if (write && copy_from_user(bounce, ubuf + *done * PAGE_SIZE,
+					    PAGE_SIZE)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = hmm_dummy_access_page(dfile, va, bounce, write);
+		if (ret == -ENOENT) {
+			ret = hmm_dummy_populate(dfile, va,
+						 by_page ? va + PAGE_SIZE : end,
+						 write, NULL);
+			(*faults)++;
+			if (ret && !by_page && end - va > PAGE_SIZE) {
+				by_page = true;
+				ret = 0;
+			}
+			if (ret)
+				break;
+			continue;
+		}
+		if (ret)
+			break;
+		if (!write && copy_to_user(ubuf + *done * PAGE_SIZE, bounce,
+					   PAGE_SIZE)) {
+			ret = -EFAULT;
+			break;
+		}
+		(*done)++;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	kfree(bounce);
+	return ret;
+}
+
+/* One snapshot byte per page, in the ABI of the device that asks. */
+static u8 hmm_dummy_snap_byte(unsigned long entry, enum hmm_dummy_abi abi)
+{
+	unsigned int order = hmm_mirror_entry_order(entry);
+	bool dm = abi == HMM_DUMMY_ABI_DMIRROR;
+	u8 b;
+
+	if (entry & HMM_MIRROR_ENTRY_ERROR)
+		return dm ? HMM_DMIRROR_PROT_ERROR : HMM_DUMMY_SNAP_ERROR;
+	if (!(entry & HMM_MIRROR_ENTRY_VALID))
+		return dm ? HMM_DMIRROR_PROT_NONE : HMM_DUMMY_SNAP_NONE;
+
+	if (entry & HMM_MIRROR_ENTRY_WRITE)
+		b = dm ? HMM_DMIRROR_PROT_WRITE : HMM_DUMMY_SNAP_WRITE;
+	else
+		b = dm ? HMM_DMIRROR_PROT_READ : HMM_DUMMY_SNAP_READ;
+	if (entry & HMM_MIRROR_ENTRY_ZERO)
+		b |= dm ? HMM_DMIRROR_PROT_ZERO : HMM_DUMMY_SNAP_ZERO;
+	if (dm && order == PMD_SHIFT - PAGE_SHIFT)
+		b |= HMM_DMIRROR_PROT_PMD;
+	else if (dm && order == PUD_SHIFT - PAGE_SHIFT)
+		b |= HMM_DMIRROR_PROT_PUD;
+	else if (!dm && order)
+		b |= HMM_DUMMY_SNAP_HUGE;
+	return b;
+}
+
+static int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
+			      u8 __user *uptr, unsigned long npages)
+{
+	struct hmm_mirror_range range = {};
+	unsigned long *entries, i, n, done;
+	u8 *bytes;
+	int ret = 0;
+
+	entries = kmalloc_array(HMM_MIRROR_RANGE_MAX_PAGES, sizeof(*entries),
+				GFP_KERNEL);
+	bytes = kmalloc(HMM_MIRROR_RANGE_MAX_PAGES, GFP_KERNEL);
+	if (!entries || !bytes) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	range.entries = entries;
+	for (done = 0; done < npages; done += n) {
+		n = min_t(unsigned long, npages - done,
+			  HMM_MIRROR_RANGE_MAX_PAGES);
+		range.start = addr + done * PAGE_SIZE;
+		range.end = range.start + n * PAGE_SIZE;
+		ret = hmm_mirror_range_snapshot(&dfile->mirror, &range);
+		if (ret)
+			break;
+		for (i = 0; i < n; i++)
+			bytes[i] = hmm_dummy_snap_byte(entries[i],
+						       dfile->dev->abi);
+		if (copy_to_user(uptr + done, bytes, n)) {
+			ret = -EFAULT;
+			break;
+		}
+	}
+out:
+	kfree(bytes);
+	kfree(entries);
+	return ret;
+}
+
+/* How many struct hmm_dummy_pte one DUMP step gathers under pt_lock. */
+#define HMM_DUMMY_DUMP_BATCH	(PAGE_SIZE / sizeof(struct hmm_dummy_pte))
+
+static int hmm_dummy_dump(struct hmm_dummy_file *dfile, unsigned long addr,
+			  unsigned long end, struct hmm_dummy_pte __user *uptr,
+			  u64 max_entries, u64 *nr_entries)
+{
+	unsigned long index = addr >> PAGE_SHIFT, last = (end >> PAGE_SHIFT) - 1;
+	struct hmm_dummy_pte *batch;
+	unsigned long n;
+	bool more = true;
+	void *entry;
+	int ret = 0;
+
+	batch = kmalloc_array(HMM_DUMMY_DUMP_BATCH, sizeof(*batch), GFP_KERNEL);
+	if (!batch)
+		return -ENOMEM;
+
+	*nr_entries = 0;
+	while (more && *nr_entries < max_entries) {
+		n = 0;
+		more = false;
+		mutex_lock(&dfile->pt_lock);
+		xa_for_each_range(&dfile->pt, index, entry, index, last) {
+			unsigned long pte;
+
+			if (!xa_is_value(entry))
+				continue;
+			pte = xa_to_value(entry);
+			batch[n].va = index << PAGE_SHIFT;
+			batch[n].pfn = hmm_dummy_pte_pfn(pte);
+			batch[n].perm = HMM_DUMMY_PERM_READ |
+				(pte & HMM_DUMMY_PTE_WRITE ? HMM_DUMMY_PERM_WRITE : 0);
+			batch[n].order = FIELD_GET(HMM_DUMMY_PTE_ORDER, pte);
+			if (++n == HMM_DUMMY_DUMP_BATCH ||
+			    *nr_entries + n == max_entries) {
+				more = index < last;
+				break;
+			}
+		}
+		mutex_unlock(&dfile->pt_lock);
+		if (!n)
+			break;
+		if (copy_to_user(uptr + *nr_entries, batch, n * sizeof(*batch))) {
+			ret = -EFAULT;
+			break;
+		}
+		*nr_entries += n;
+		index++;
+	}
+	kfree(batch);
+	return ret;
+}
+
+static bool hmm_dummy_reserved_zero(const u64 *reserved, size_t n)
+{
+	while (n--)
+		if (reserved[n])
+			return false;
+	return true;
+}
+
+static long hmm_dummy_ioc_fault(struct hmm_dummy_file *dfile, void __user *uarg)
+{
+	struct hmm_dummy_fault arg;
+	unsigned long end;
+	long ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if ((arg.flags & ~HMM_DUMMY_FAULT_WRITE) || arg.reserved0 ||
+	    !hmm_dummy_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+		return -EINVAL;
+	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	if (ret)
+		return ret;
+	arg.done = 0;
+	ret = hmm_dummy_populate(dfile, arg.addr, end,
+				 arg.flags & HMM_DUMMY_FAULT_WRITE, &arg.done);
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	return ret;
+}
+
+static long hmm_dummy_ioc_rw(struct hmm_dummy_file *dfile, void __user *uarg,
+			     bool write)
+{
+	struct hmm_dummy_rw arg;
+	unsigned long end;
+	long ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved0 ||
+	    !hmm_dummy_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+		return -EINVAL;
+	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	if (ret)
+		return ret;
+	arg.faults = 0;
+	ret = hmm_dummy_copy(dfile, arg.addr, u64_to_user_ptr(arg.ptr),
+			     arg.npages, write, &arg.done, &arg.faults);
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	return ret;
+}
+
+static long hmm_dummy_ioc_snapshot(struct hmm_dummy_file *dfile,
+				   void __user *uarg)
+{
+	struct hmm_dummy_snapshot arg;
+	unsigned long end;
+	long ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved0 ||
+	    !hmm_dummy_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+		return -EINVAL;
+	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	if (ret)
+		return ret;
+	return hmm_dummy_snapshot(dfile, arg.addr, u64_to_user_ptr(arg.ptr),
+				  arg.npages);
+}
+
+static long hmm_dummy_ioc_dump(struct hmm_dummy_file *dfile, void __user *uarg)
+{
+	struct hmm_dummy_dump arg;
+	unsigned long end;
+	long ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved0 ||
+	    !hmm_dummy_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+		return -EINVAL;
+	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	if (ret)
+		return ret;
+	ret = hmm_dummy_dump(dfile, arg.addr, end, u64_to_user_ptr(arg.ptr),
+			     arg.max_entries, &arg.nr_entries);
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	return ret;
+}
+
+static long hmm_dummy_ioc_counters(struct hmm_dummy_file *dfile,
+				   void __user *uarg)
+{
+	struct hmm_dummy_counters counters;
+
+	mutex_lock(&dfile->pt_lock);
+	counters = dfile->counters;
+	mutex_unlock(&dfile->pt_lock);
+	if (copy_to_user(uarg, &counters, sizeof(counters)))
+		return -EFAULT;
+	return 0;
+}
+
+static long hmm_dummy_native_ioctl(struct hmm_dummy_file *dfile,
+				   unsigned int cmd, void __user *uarg)
+{
+	switch (cmd) {
+	case HMM_DUMMY_IOC_FAULT:
+		return hmm_dummy_ioc_fault(dfile, uarg);
+	case HMM_DUMMY_IOC_READ:
+		return hmm_dummy_ioc_rw(dfile, uarg, false);
+	case HMM_DUMMY_IOC_WRITE:
+		return hmm_dummy_ioc_rw(dfile, uarg, true);
+	case HMM_DUMMY_IOC_SNAPSHOT:
+		return hmm_dummy_ioc_snapshot(dfile, uarg);
+	case HMM_DUMMY_IOC_DUMP:
+		return hmm_dummy_ioc_dump(dfile, uarg);
+	case HMM_DUMMY_IOC_COUNTERS:
+		return hmm_dummy_ioc_counters(dfile, uarg);
+	}
+	return -ENOTTY;
+}
+
+/* The mirroring commands of lib/test_hmm.c, in its ABI. */
+static long hmm_dummy_dmirror_ioctl(struct hmm_dummy_file *dfile,
+				    unsigned int cmd, void __user *uarg)
+{
+	struct hmm_dmirror_cmd arg;
+	unsigned long end;
+	long ret;
+
+	switch (cmd) {
+	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_SNAPSHOT:
+		break;
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+	case HMM_DMIRROR_EXCLUSIVE:
+	case HMM_DMIRROR_CHECK_EXCLUSIVE:
+	case HMM_DMIRROR_RELEASE:
+		return -EOPNOTSUPP;
+	default:
+		return -ENOTTY;
+	}
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	if (ret)
+		return ret;
+	arg.faults = 0;
+	arg.cpages = 0;
+	if (cmd == HMM_DMIRROR_SNAPSHOT) {
+		ret = hmm_dummy_snapshot(dfile, arg.addr,
+					 u64_to_user_ptr(arg.ptr), arg.npages);
+		if (!ret)
+			arg.cpages = arg.npages;
+	} else {
+		ret = hmm_dummy_copy(dfile, arg.addr, u64_to_user_ptr(arg.ptr),
+				     arg.npages, cmd == HMM_DMIRROR_WRITE,
+				     &arg.cpages, &arg.faults);
+	}
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	return 0;
+}
+
+static long hmm_dummy_ioctl(struct file *file, unsigned int cmd,
+			    unsigned long arg)
+{
+	struct hmm_dummy_file *dfile = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	/*
+	 * The file mirrors its opener's address space and copies to and from
+	 * the caller's: both must be the same, or one process could read
+	 * another's memory through an inherited or passed file.
+	 */
+	if (current->mm != hmm_mirror_mm(&dfile->mirror))
+		return -EPERM;
+
+	if (dfile->dev->abi == HMM_DUMMY_ABI_DMIRROR)
+		return hmm_dummy_dmirror_ioctl(dfile, cmd, uarg);
+	return hmm_dummy_native_ioctl(dfile, cmd, uarg);
+}
+
+static int hmm_dummy_open(struct inode *inode, struct file *file)
+{
+	struct hmm_dummy_device *dev =
+		container_of(file->private_data, struct hmm_dummy_device, misc);
+	struct hmm_dummy_file *dfile;
+	int ret;
+
+	if (!current->mm)
+		return -EINVAL;
+	dfile = kzalloc(sizeof(*dfile), GFP_KERNEL);
+	if (!dfile)
+		return -ENOMEM;
+	dfile->dev = dev;
+	mutex_init(&dfile->pt_lock);
+	xa_init(&dfile->pt);
+	dfile->mirror.ops = &hmm_dummy_mirror_ops;
+
+	ret = hmm_mirror_register(&dfile->mirror, current->mm);
+	if (ret) {
+		kfree(dfile);
+		return ret;
+	}
+	file->private_data = dfile;
+	return 0;
+}
+
+static int hmm_dummy_file_release(struct inode *inode, struct file *file)
+{
+	struct hmm_dummy_file *dfile = file->private_data;
+
+	hmm_mirror_unregister(&dfile->mirror);
+	xa_destroy(&dfile->pt);
+	mutex_destroy(&dfile->pt_lock);
+	kfree(dfile);
+	return 0;
+}
+
+/*
+ * test_hmm's devices can be mapped: fresh zeroed pages, inserted as a
+ * mixed map, so that hmm-tests' "mixedmap" case sees a driver-owned page.
+ */
+static int hmm_dummy_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct hmm_dummy_file *dfile = file->private_data;
+	unsigned long addr;
+	int ret;
+
+	if (dfile->dev->abi != HMM_DUMMY_ABI_DMIRROR)
+		return -ENODEV;
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+		if (!page)
+			return -ENOMEM;
+		ret = vm_insert_page(vma, addr, page);
+		/* On success the mapping holds its own reference. */
+		put_page(page);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static const struct file_operations hmm_dummy_fops = {
+	.owner = THIS_MODULE,
+	.open = hmm_dummy_open,
+	.release = hmm_dummy_file_release,
+	.unlocked_ioctl = hmm_dummy_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = hmm_dummy_mmap,
+	.llseek = noop_llseek,
+};
+
+static struct hmm_dummy_device *hmm_dummy_devices;
+static unsigned int hmm_dummy_nr_devices;
+
+static int hmm_dummy_device_add(enum hmm_dummy_abi abi, const char *fmt,
+				unsigned int index)
+{
+	struct hmm_dummy_device *dev = &hmm_dummy_devices[hmm_dummy_nr_devices];
+	int ret;
+
+	dev->abi = abi;
+	snprintf(dev->name, sizeof(dev->name), fmt, index);
+	dev->misc.minor = MISC_DYNAMIC_MINOR;
+	dev->misc.name = dev->name;
+	dev->misc.fops = &hmm_dummy_fops;
+	dev->misc.mode = 0666;
+	ret = misc_register(&dev->misc);
+	if (ret) {
+		pr_err("cannot register /dev/%s: %d\n", dev->name, ret);
+		return ret;
+	}
+	hmm_dummy_nr_devices++;
+	return 0;
+}
+
+static void hmm_dummy_devices_remove(void)
+{
+	while (hmm_dummy_nr_devices)
+		misc_deregister(&hmm_dummy_devices[--hmm_dummy_nr_devices].misc);
+	kfree(hmm_dummy_devices);
+}
+
+static int __init hmm_dummy_init(void)
+{
+	unsigned int i, ndmirror = dmirror ? 2 : 0;
+	int ret = 0;
+
+	if (!ndevices || ndevices > HMM_DUMMY_MAX_DEVICES) {
+		pr_err("ndevices must be 1 to %d\n", HMM_DUMMY_MAX_DEVICES);
+		return -EINVAL;
+	}
+	hmm_dummy_devices = kcalloc(ndevices + ndmirror,
+				    sizeof(*hmm_dummy_devices), GFP_KERNEL);
+	if (!hmm_dummy_devices)
+		return -ENOMEM;
+
+	for (i = 0; i < ndevices && !ret; i++)
+		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_NATIVE, "hmm_dummy%u", i);
+	for (i = 0; i < ndmirror && !ret; i++)
+		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_DMIRROR, "hmm_dmirror%u", i);
+	if (ret)
+		hmm_dummy_devices_remove();
+	return ret;
+}
+
+static void __exit hmm_dummy_exit(void)
+{
+	hmm_dummy_devices_remove();
+}
+
+module_init(hmm_dummy_init);
+module_exit(hmm_dummy_exit);
+MODULE_DESCRIPTION("Reference driver for hmm_core: a software device page table");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hmm_dmirror.h - the ioctl ABI of the kernel's lib/test_hmm.c, as answered
+ * by hmm_dummy on /dev/hmm_dmirror0 and /dev/hmm_dmirror1
+ *
+ * Written from the ABI (numbers and layout), so that the kernel's own
+ * tools/testing/selftests/mm/hmm-tests runs against hmm_dummy on kernels that
+ * do not ship test_hmm.ko. Only the mirroring commands are implemented; the
+ * device-memory ones (migration, exclusive access, release of device pages)
+ * fail with EOPNOTSUPP.
+ */
+#ifndef _UAPI_HMM_DMIRROR_H
+#define _UAPI_HMM_DMIRROR_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/**
+ * struct hmm_dmirror_cmd - argument of every HMM_DMIRROR_* ioctl
+ * @addr: first virtual address of the process memory, page aligned
+ * @ptr: user buffer: @npages pages (READ, WRITE) or bytes (SNAPSHOT)
+ * @npages: number of pages
+ * @cpages: out: pages done
+ * @faults: out: device faults taken
+ */
+struct hmm_dmirror_cmd {
+	__u64 addr;
+	__u64 ptr;
+	__u64 npages;
+	__u64 cpages;
+	__u64 faults;
+};
+
+#define HMM_DMIRROR_READ		_IOWR('H', 0x00, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_WRITE		_IOWR('H', 0x01, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_MIGRATE_TO_DEV	_IOWR('H', 0x02, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_MIGRATE_TO_SYS	_IOWR('H', 0x03, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_SNAPSHOT		_IOWR('H', 0x04, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_EXCLUSIVE		_IOWR('H', 0x05, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_CHECK_EXCLUSIVE	_IOWR('H', 0x06, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_RELEASE		_IOWR('H', 0x07, struct hmm_dmirror_cmd)
+
+/* SNAPSHOT: one byte per page. */
+#define HMM_DMIRROR_PROT_ERROR		0xFF
+#define HMM_DMIRROR_PROT_NONE		0x00
+#define HMM_DMIRROR_PROT_READ		0x01
+#define HMM_DMIRROR_PROT_WRITE		0x02
+#define HMM_DMIRROR_PROT_PMD		0x04
+#define HMM_DMIRROR_PROT_PUD		0x08
+#define HMM_DMIRROR_PROT_ZERO		0x10
+
+#endif /* _UAPI_HMM_DMIRROR_H */
