@@ -46,12 +46,17 @@
  * @notifier: the one classic mmu notifier hmm_core keeps on the mm; its
  *	users count (the kernel's) is the number of mirrors, and the last
  *	mmu_notifier_put() frees this object after an SRCU grace period
- * @lock: protects every field below it
+ * @releasing: the mirror whose ->release() is running now, or NULL
+ * @lock: protects the fields below it, and @releasing
  * @nr_mirrors: mirrors registered on the mm
  * @mirrors: mirrors whose ->release() has not run
  * @released: mirrors whose ->release() ran or is running
- * @releasing: the mirror whose ->release() is running now, or NULL
  * @release_task: the task running ->release() callbacks, or NULL
+ *
+ * The layout keeps what the kernel reads on every invalidation (the
+ * notifier's list linkage and ops) on the first cache line, and what
+ * registration writes together (@lock, @nr_mirrors, the lists) on the
+ * second; pahole shows no hole (make lint checks it).
  *
  * The lists are only ever walked and changed under @lock; ->release() is
  * called with @lock dropped and the mirror pinned by @releasing, which
@@ -59,11 +64,12 @@
  */
 struct hmm_mirror_mm {
 	struct mmu_notifier notifier;
-	spinlock_t lock;
+	struct hmm_mirror *releasing;
+	/* Cache line 1: what registration and unregistration write. */
+	spinlock_t lock; /* protects the fields below, and @releasing */
 	unsigned int nr_mirrors;
 	struct list_head mirrors;
 	struct list_head released;
-	struct hmm_mirror *releasing;
 	struct task_struct *release_task;
 };
 

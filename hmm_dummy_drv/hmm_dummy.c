@@ -20,6 +20,7 @@
 
 #include <linux/bitfield.h>
 #include <linux/capability.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/miscdevice.h>
@@ -47,6 +48,11 @@ MODULE_PARM_DESC(ndevices, "number of /dev/hmm_dummyN devices (1-16, default 2)"
 static bool dmirror = true;
 module_param(dmirror, bool, 0444);
 MODULE_PARM_DESC(dmirror, "also create /dev/hmm_dmirror0 and 1, test_hmm's ABI (default on)");
+
+/* A test knob: make every blockable invalidation sleep this long. */
+static unsigned int invalidate_delay_us;
+module_param(invalidate_delay_us, uint, 0644);
+MODULE_PARM_DESC(invalidate_delay_us, "sleep in each blockable invalidation, for race tests (default 0)");
 
 /* Which ioctl set a device node answers. */
 enum hmm_dummy_abi {
@@ -82,7 +88,7 @@ struct hmm_dummy_device {
 struct hmm_dummy_file {
 	struct hmm_mirror mirror;
 	struct hmm_dummy_device *dev;
-	struct mutex pt_lock;
+	struct mutex pt_lock; /* protects pt and counters */
 	struct xarray pt;
 	struct hmm_dummy_counters counters;
 };
@@ -158,7 +164,10 @@ static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 						const struct hmm_update *update)
 {
 	struct hmm_dummy_file *dfile = to_dummy_file(mirror);
+	unsigned int delay_us = READ_ONCE(invalidate_delay_us);
 
+	if (update->blockable && delay_us)
+		usleep_range(delay_us, delay_us + delay_us / 4 + 1);
 	if (update->blockable)
 		mutex_lock(&dfile->pt_lock);
 	else if (!mutex_trylock(&dfile->pt_lock))

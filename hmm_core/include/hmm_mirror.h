@@ -143,6 +143,8 @@ void hmm_mirror_unregister(struct hmm_mirror *mirror);
  *
  * The mm is pinned (mmgrab) while the mirror is registered, but its address
  * space may already be gone: use mmget_not_zero() before touching it.
+ *
+ * Return: the mm given to hmm_mirror_register().
  */
 static inline struct mm_struct *hmm_mirror_mm(struct hmm_mirror *mirror)
 {
@@ -166,6 +168,8 @@ static inline struct mm_struct *hmm_mirror_mm(struct hmm_mirror *mirror)
 /**
  * hmm_mirror_entry_pfn - page frame number of a valid entry
  * @entry: an entry with %HMM_MIRROR_ENTRY_VALID set
+ *
+ * Return: the page frame number the CPU maps.
  */
 static inline unsigned long hmm_mirror_entry_pfn(unsigned long entry)
 {
@@ -178,6 +182,8 @@ static inline unsigned long hmm_mirror_entry_pfn(unsigned long entry)
  *
  * 0 for a PTE, PMD_SHIFT - PAGE_SHIFT for a PMD-mapped huge page. A device
  * must never map the page at a larger size than this.
+ *
+ * Return: the map order.
  */
 static inline unsigned int hmm_mirror_entry_order(unsigned long entry)
 {
@@ -190,15 +196,15 @@ static inline unsigned int hmm_mirror_entry_order(unsigned long entry)
  * @start: first virtual address, page aligned, inside the mirror
  * @end: first virtual address past the range, page aligned
  * @entries: (end - start) >> PAGE_SHIFT entries, filled by the helpers
- * @write: with hmm_mirror_range_fault(), fault every page for writing
  * @seq: sequence value the helpers read; private to hmm_core
+ * @write: with hmm_mirror_range_fault(), fault every page for writing
  */
 struct hmm_mirror_range {
 	unsigned long start;
 	unsigned long end;
 	unsigned long *entries;
-	bool write;
 	unsigned long seq;
+	bool write;
 };
 
 /*

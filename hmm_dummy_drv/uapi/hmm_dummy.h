@@ -20,11 +20,12 @@
 #ifndef _UAPI_HMM_DUMMY_H
 #define _UAPI_HMM_DUMMY_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
 /* Most pages one call takes: 1 GiB of 4 KiB pages. */
-#define HMM_DUMMY_MAX_PAGES		(1ULL << 18)
+#define HMM_DUMMY_MAX_PAGES		_BITULL(18)
 
 /**
  * struct hmm_dummy_fault - HMM_DUMMY_IOC_FAULT: a device fault
@@ -49,7 +50,7 @@ struct hmm_dummy_fault {
 	__u64 reserved[2];
 };
 
-#define HMM_DUMMY_FAULT_WRITE		(1U << 0)
+#define HMM_DUMMY_FAULT_WRITE		_BITUL(0)
 
 /**
  * struct hmm_dummy_rw - HMM_DUMMY_IOC_READ and HMM_DUMMY_IOC_WRITE
@@ -123,8 +124,8 @@ struct hmm_dummy_pte {
 	__u32 order;
 };
 
-#define HMM_DUMMY_PERM_READ		(1U << 0)
-#define HMM_DUMMY_PERM_WRITE		(1U << 1)
+#define HMM_DUMMY_PERM_READ		_BITUL(0)
+#define HMM_DUMMY_PERM_WRITE		_BITUL(1)
 
 /**
  * struct hmm_dummy_dump - HMM_DUMMY_IOC_DUMP: list the device page table
