@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dummy_util.h - thin wrappers around the hmm_dummy native ioctls, and the
+ * CPU-side view (/proc/self/pagemap) the device view is compared against.
+ * Every wrapper returns the ioctl's return value with errno as it left it.
+ */
+#ifndef HMM_TESTS_DUMMY_UTIL_H
+#define HMM_TESTS_DUMMY_UTIL_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hmm_dummy.h"
+
+#define PAGE	4096UL
+#define HPAGE	(2UL << 20)
+
+static inline int dummy_open(int unit)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/dev/hmm_dummy%d", unit);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+static inline int dummy_fault(int fd, void *addr, uint64_t npages,
+			      uint32_t flags, uint64_t *done)
+{
+	struct hmm_dummy_fault f = {
+		.addr = (uintptr_t)addr, .npages = npages, .flags = flags,
+		.done = ~0ULL,
+	};
+	int r = ioctl(fd, HMM_DUMMY_IOC_FAULT, &f);
+
+	if (done)
+		*done = f.done;
+	return r;
+}
+
+/* cmd: HMM_DUMMY_IOC_READ or HMM_DUMMY_IOC_WRITE */
+static inline int dummy_rw(int fd, unsigned long cmd, void *addr, void *buf,
+			   uint64_t npages, uint64_t *done, uint64_t *faults)
+{
+	struct hmm_dummy_rw rw = {
+		.addr = (uintptr_t)addr, .ptr = (uintptr_t)buf,
+		.npages = npages, .done = ~0ULL, .faults = ~0ULL,
+	};
+	int r = ioctl(fd, cmd, &rw);
+
+	if (done)
+		*done = rw.done;
+	if (faults)
+		*faults = rw.faults;
+	return r;
+}
+
+static inline int dummy_snapshot(int fd, void *addr, uint64_t npages,
+				 uint8_t *out)
+{
+	struct hmm_dummy_snapshot s = {
+		.addr = (uintptr_t)addr, .ptr = (uintptr_t)out,
+		.npages = npages,
+	};
+
+	return ioctl(fd, HMM_DUMMY_IOC_SNAPSHOT, &s);
+}
+
+static inline int dummy_dump(int fd, void *addr, uint64_t npages,
+			     struct hmm_dummy_pte *ents, uint64_t max,
+			     uint64_t *nr)
+{
+	struct hmm_dummy_dump d = {
+		.addr = (uintptr_t)addr, .npages = npages,
+		.ptr = (uintptr_t)ents, .max_entries = max,
+		.nr_entries = ~0ULL,
+	};
+	int r = ioctl(fd, HMM_DUMMY_IOC_DUMP, &d);
+
+	if (nr)
+		*nr = d.nr_entries;
+	return r;
+}
+
+static inline int dummy_counters(int fd, struct hmm_dummy_counters *c)
+{
+	memset(c, 0xff, sizeof(*c));
+	return ioctl(fd, HMM_DUMMY_IOC_COUNTERS, c);
+}
+
+/* Number of device entries in [addr, addr + npages pages), or -1. */
+static inline long dummy_nr_entries(int fd, void *addr, uint64_t npages)
+{
+	static __thread struct hmm_dummy_pte ents[4096];
+	uint64_t nr;
+
+	if (npages > 4096)
+		return -1;
+	if (dummy_dump(fd, addr, npages, ents, 4096, &nr))
+		return -1;
+	return (long)nr;
+}
+
+/*
+ * The pfn the CPU maps at addr now: 0 if not present, -1 on error. Needs
+ * CAP_SYS_ADMIN (otherwise the kernel reports pfn 0).
+ */
+static inline long long cpu_pfn(const void *addr)
+{
+	uint64_t e;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	off_t off = (off_t)((uintptr_t)addr / PAGE * 8);
+
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &e, sizeof(e), off) != sizeof(e)) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (!(e & (1ULL << 63)))
+		return 0;
+	return (long long)(e & ((1ULL << 55) - 1));
+}
+
+/* A fresh private anonymous mapping, untouched. */
+static inline void *anon_map(size_t npages)
+{
+	void *p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static inline void fill_pattern(void *p, size_t npages, uint32_t seed)
+{
+	uint32_t *w = p;
+	size_t i;
+
+	for (i = 0; i < npages * PAGE / 4; i++)
+		w[i] = seed * 2654435761u + (uint32_t)i;
+}
+
+/* Index of the first word that differs from the pattern, or -1. */
+static inline long check_pattern(const void *p, size_t npages, uint32_t seed)
+{
+	const uint32_t *w = p;
+	size_t i;
+
+	for (i = 0; i < npages * PAGE / 4; i++)
+		if (w[i] != seed * 2654435761u + (uint32_t)i)
+			return (long)i;
+	return -1;
+}
+
+/*
+ * The coherence invariant over [addr, addr + npages pages) (needs tap.h and
+ * root): every device entry lies in the range in increasing order, points
+ * at the pfn the CPU maps there now, is readable, is writable only where the
+ * CPU mapping is, and has order 0 unless the CPU maps a huge page there.
+ * Returns the number of violations (each one diagnosed), -1 on error.
+ */
+static inline long check_coherent(int fd, void *addr, uint64_t npages)
+{
+	static __thread struct hmm_dummy_pte ents[4096];
+	static __thread uint8_t snap[4096];
+	uintptr_t start = (uintptr_t)addr;
+	uint64_t nr, i;
+	long bad = 0;
+
+	if (npages > 4096)
+		return -1;
+	if (dummy_dump(fd, addr, npages, ents, 4096, &nr) ||
+	    dummy_snapshot(fd, addr, npages, snap)) {
+		diag("check_coherent: DUMP/SNAPSHOT failed: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < nr; i++) {
+		struct hmm_dummy_pte *e = &ents[i];
+		uint64_t idx = (e->va - start) / PAGE;
+		long long pfn;
+
+		if (e->va < start || idx >= npages || e->va % PAGE ||
+		    (i && e->va <= ents[i - 1].va)) {
+			diag("entry %llu: va 0x%llx out of range or order",
+			     (unsigned long long)i, (unsigned long long)e->va);
+			bad++;
+			continue;
+		}
+		pfn = cpu_pfn((void *)(uintptr_t)e->va);
+		if (pfn != (long long)e->pfn) {
+			diag("va 0x%llx: device pfn 0x%llx, cpu pfn 0x%llx",
+			     (unsigned long long)e->va,
+			     (unsigned long long)e->pfn, pfn);
+			bad++;
+		}
+		if (!(e->perm & HMM_DUMMY_PERM_READ) ||
+		    (e->perm & ~(HMM_DUMMY_PERM_READ | HMM_DUMMY_PERM_WRITE))) {
+			diag("va 0x%llx: bad perm 0x%x",
+			     (unsigned long long)e->va, e->perm);
+			bad++;
+		}
+		if ((e->perm & HMM_DUMMY_PERM_WRITE) &&
+		    !(snap[idx] & HMM_DUMMY_SNAP_WRITE)) {
+			diag("va 0x%llx: device may write, CPU may not (snap 0x%x)",
+			     (unsigned long long)e->va, snap[idx]);
+			bad++;
+		}
+		if (e->order && !(snap[idx] & HMM_DUMMY_SNAP_HUGE)) {
+			diag("va 0x%llx: device order %u, CPU maps 4 KiB",
+			     (unsigned long long)e->va, e->order);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+#endif /* HMM_TESTS_DUMMY_UTIL_H */

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tap.h - a tiny TAP 13 producer for the guest test programs
+ *
+ * A program lists its cases in a table of struct tap_case and calls
+ * tap_main(). Each case runs in a forked child (so a crash or a hang fails
+ * that case only) under an alarm; the child returns TAP_PASS, TAP_FAIL or
+ * TAP_SKIP (after tap_skip_reason()). Diagnostics go to stdout as "# ..."
+ * lines through diag(). The CHECK*() macros print what failed and return
+ * TAP_FAIL from the case.
+ */
+#ifndef HMM_TESTS_TAP_H
+#define HMM_TESTS_TAP_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { TAP_PASS = 0, TAP_FAIL = 1, TAP_SKIP = 77 };
+
+struct tap_case {
+	const char *name;
+	int (*fn)(void);
+	unsigned int timeout;	/* seconds, 0: 60 */
+};
+
+static char *tap_skip_msg;	/* shared with the parent: MAP_SHARED */
+
+static inline void diag(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline void diag(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	/* one fputs per line: threads may diagnose at once */
+	line[0] = '#';
+	line[1] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(line + 2, sizeof(line) - 3, fmt, ap);
+	va_end(ap);
+	strcat(line, "\n");
+	fputs(line, stdout);
+	fflush(stdout);
+}
+
+static inline int tap_skip_reason(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline int tap_skip_reason(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tap_skip_msg, 256, fmt, ap);
+	va_end(ap);
+	return TAP_SKIP;
+}
+
+#define CHECK(cond) do {						\
+	if (!(cond)) {							\
+		diag("%s:%d: check failed: %s (errno %d: %s)",		\
+		     __func__, __LINE__, #cond, errno, strerror(errno));\
+		return TAP_FAIL;					\
+	}								\
+} while (0)
+
+#define CHECK_EQ(a, b) do {						\
+	unsigned long long _a = (unsigned long long)(a);		\
+	unsigned long long _b = (unsigned long long)(b);		\
+	if (_a != _b) {							\
+		diag("%s:%d: %s == %s failed: 0x%llx (%lld) != 0x%llx (%lld)", \
+		     __func__, __LINE__, #a, #b, _a, (long long)_a,	\
+		     _b, (long long)_b);				\
+		return TAP_FAIL;					\
+	}								\
+} while (0)
+
+/* expr must be -1 with errno == err */
+#define CHECK_ERR(expr, err) do {					\
+	errno = 0;							\
+	long _r = (long)(expr);						\
+	int _e = errno;							\
+	if (_r != -1 || _e != (err)) {					\
+		diag("%s:%d: %s: want -1/%s, got %ld/%s",		\
+		     __func__, __LINE__, #expr, strerror(err), _r,	\
+		     _r == -1 ? strerror(_e) : "no error");		\
+		return TAP_FAIL;					\
+	}								\
+} while (0)
+
+/* expr must be 0 */
+#define CHECK_OK(expr) do {						\
+	errno = 0;							\
+	long _r = (long)(expr);						\
+	if (_r != 0) {							\
+		diag("%s:%d: %s: want 0, got %ld (errno %d: %s)",	\
+		     __func__, __LINE__, #expr, _r, errno,		\
+		     strerror(errno));					\
+		return TAP_FAIL;					\
+	}								\
+} while (0)
+
+static inline int tap_run_one(const struct tap_case *c)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		diag("fork: %s", strerror(errno));
+		return TAP_FAIL;
+	}
+	if (pid == 0) {
+		alarm(c->timeout ? c->timeout : 60);
+		fflush(stdout);
+		_exit(c->fn());
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			diag("waitpid: %s", strerror(errno));
+			return TAP_FAIL;
+		}
+	}
+	if (WIFSIGNALED(status)) {
+		diag("%s: killed by signal %d (%s)%s", c->name,
+		     WTERMSIG(status), strsignal(WTERMSIG(status)),
+		     WTERMSIG(status) == SIGALRM ? ": timed out" : "");
+		return TAP_FAIL;
+	}
+	if (WEXITSTATUS(status) == TAP_SKIP || WEXITSTATUS(status) == TAP_PASS)
+		return WEXITSTATUS(status);
+	return TAP_FAIL;
+}
+
+static inline int tap_main(const struct tap_case *cases, int n)
+{
+	int i, failed = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	tap_skip_msg = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (tap_skip_msg == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	printf("TAP version 13\n1..%d\n", n);
+	for (i = 0; i < n; i++) {
+		int r;
+
+		tap_skip_msg[0] = '\0';
+		r = tap_run_one(&cases[i]);
+		if (r == TAP_PASS) {
+			printf("ok %d %s\n", i + 1, cases[i].name);
+		} else if (r == TAP_SKIP) {
+			printf("ok %d %s # SKIP %s\n", i + 1, cases[i].name,
+			       tap_skip_msg[0] ? tap_skip_msg : "no reason");
+		} else {
+			printf("not ok %d %s\n", i + 1, cases[i].name);
+			failed++;
+		}
+		fflush(stdout);
+	}
+	if (failed)
+		diag("%d of %d failed", failed, n);
+	return failed ? 1 : 0;
+}
+
+#define TAP_MAIN(cases) \
+	tap_main(cases, (int)(sizeof(cases) / sizeof((cases)[0])))
+
+#endif /* HMM_TESTS_TAP_H */
