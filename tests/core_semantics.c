@@ -419,6 +419,118 @@ static int t_register_race(void)
 	return TAP_PASS;
 }
 
+/*
+ * populate racing invalidate: one thread keeps device-faulting a range while
+ * another keeps changing its protection and zapping it. hmm_dummy's
+ * invalidate_delay_us knob (if present) widens the window so commits really
+ * meet invalidations (counted as retries). Whatever interleaving happened,
+ * once both stop the device page table must be coherent with the CPU's, and
+ * the device must have no write access to a read-only range.
+ */
+#define DELAY_KNOB "/sys/module/hmm_dummy/parameters/invalidate_delay_us"
+
+static uint8_t *race_p;
+static int race_fd;
+
+static void *race_faulter(void *arg)
+{
+	uint64_t done;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		int r = dummy_fault(race_fd, race_p, 16,
+				    atomic_load(&rounds) & 1 ? HMM_DUMMY_FAULT_WRITE : 0,
+				    &done);
+
+		/* EPERM: asked to write while the range was read-only */
+		if (r && errno != EPERM) {
+			diag("faulter: %s", strerror(errno));
+			atomic_fetch_add(&errors, 1);
+		}
+		atomic_fetch_add(&churns, 1);
+	}
+	return NULL;
+}
+
+static void *race_changer(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		long n = atomic_fetch_add(&rounds, 1);
+
+		switch (n % 3) {
+		case 0:
+			mprotect(race_p, 16 * PAGE, PROT_READ);
+			break;
+		case 1:
+			mprotect(race_p, 16 * PAGE, PROT_READ | PROT_WRITE);
+			memset(race_p, (int)n, 16 * PAGE);
+			break;
+		default:
+			madvise(race_p, 16 * PAGE, MADV_DONTNEED);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int write_knob(const char *val)
+{
+	int fd = open(DELAY_KNOB, O_WRONLY);
+	int ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static int t_populate_invalidate_race(void)
+{
+	struct hmm_dummy_counters c;
+	pthread_t th[2];
+	int knob, i;
+	uint64_t done, nr;
+	static struct hmm_dummy_pte e[16];
+
+	atomic_store(&stop, 0);
+	atomic_store(&errors, 0);
+	atomic_store(&churns, 0);
+	atomic_store(&rounds, 0);
+	race_fd = dummy_open(0);
+	CHECK(race_fd >= 0);
+	CHECK((race_p = anon_map(16)));
+	memset(race_p, 1, 16 * PAGE);
+	knob = write_knob("200") == 0;
+	diag("invalidate_delay_us knob: %s", knob ? "200 us" : "absent");
+	CHECK_OK(pthread_create(&th[0], NULL, race_faulter, NULL));
+	CHECK_OK(pthread_create(&th[1], NULL, race_changer, NULL));
+	sleep(3);
+	atomic_store(&stop, 1);
+	for (i = 0; i < 2; i++)
+		CHECK_OK(pthread_join(th[i], NULL));
+	if (knob)
+		CHECK_OK(write_knob("0"));
+	CHECK_OK(dummy_counters(race_fd, &c));
+	diag("%ld faults, %ld changes, %llu retries, %llu pages invalidated",
+	     atomic_load(&churns), atomic_load(&rounds),
+	     (unsigned long long)c.retries,
+	     (unsigned long long)c.pages_invalidated);
+	CHECK_EQ(atomic_load(&errors), 0);
+	CHECK(atomic_load(&churns) >= 10 && atomic_load(&rounds) >= 10);
+	CHECK_EQ(check_coherent(race_fd, race_p, 16), 0);
+	/* read-only now: the device may read, not write */
+	CHECK_OK(mprotect(race_p, 16 * PAGE, PROT_READ));
+	CHECK_OK(dummy_fault(race_fd, race_p, 16, 0, &done));
+	CHECK_OK(dummy_dump(race_fd, race_p, 16, e, 16, &nr));
+	CHECK_EQ(nr, 16);
+	for (i = 0; i < 16; i++)
+		CHECK_EQ(e[i].perm, HMM_DUMMY_PERM_READ);
+	CHECK_EQ(check_coherent(race_fd, race_p, 16), 0);
+	return TAP_PASS;
+}
+
 static int try_unload(const char *name)
 {
 	return (int)syscall(SYS_delete_module, name, O_NONBLOCK);
@@ -468,6 +580,7 @@ static const struct tap_case cases[] = {
 	{ "release_on_exit_without_close", t_release_on_exit, 0 },
 	{ "release_fd_passed_to_parent", t_release_fd_passed, 0 },
 	{ "register_unregister_race", t_register_race, 60 },
+	{ "populate_invalidate_race", t_populate_invalidate_race, 60 },
 	{ "rmmod_refused_while_in_use", t_rmmod_busy, 0 },
 };
 
