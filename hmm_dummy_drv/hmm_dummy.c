@@ -20,6 +20,7 @@
 
 #include <linux/bitfield.h>
 #include <linux/capability.h>
+#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -54,6 +55,11 @@ static unsigned int invalidate_delay_us;
 module_param(invalidate_delay_us, uint, 0644);
 MODULE_PARM_DESC(invalidate_delay_us, "sleep in each blockable invalidation, for race tests (default 0)");
 
+/* A test knob: ->release() unregisters the mirror itself, as a driver may. */
+static bool unregister_in_release;
+module_param(unregister_in_release, bool, 0644);
+MODULE_PARM_DESC(unregister_in_release, "unregister the mirror from its release callback (default off)");
+
 /* Which ioctl set a device node answers. */
 enum hmm_dummy_abi {
 	HMM_DUMMY_ABI_NATIVE,
@@ -80,6 +86,9 @@ struct hmm_dummy_device {
  *	by the populate side around hmm_mirror_range_retry() and the commit
  * @pt: the device page table: virtual page number -> packed entry
  * @counters: this file's counters
+ * @registered: bit 0 set while @mirror is registered; whoever clears it
+ *	unregisters
+ * @unregistered: completed when ->release() has unregistered @mirror
  *
  * @pt_lock protects @pt (its contents, not its internal locking) and
  * @counters. Nothing may allocate with GFP_KERNEL while holding it: reclaim
@@ -91,6 +100,8 @@ struct hmm_dummy_file {
 	struct mutex pt_lock; /* protects pt and counters */
 	struct xarray pt;
 	struct hmm_dummy_counters counters;
+	unsigned long registered;
+	struct completion unregistered;
 };
 
 /* Packing of a device page-table entry into an xarray value. */
@@ -188,6 +199,17 @@ static void hmm_dummy_release(struct hmm_mirror *mirror)
 	mutex_lock(&dfile->pt_lock);
 	dfile->counters.releases++;
 	mutex_unlock(&dfile->pt_lock);
+
+	/*
+	 * The address space is gone: a driver may drop its mirror right here.
+	 * hmm_core allows unregistering from inside ->release(); close then
+	 * only waits for this to be done before freeing the file.
+	 */
+	if (READ_ONCE(unregister_in_release) &&
+	    test_and_clear_bit(0, &dfile->registered)) {
+		hmm_mirror_unregister(mirror);
+		complete(&dfile->unregistered);
+	}
 }
 
 static const struct hmm_mirror_ops hmm_dummy_mirror_ops = {
@@ -694,7 +716,8 @@ static long hmm_dummy_ioctl(struct file *file, unsigned int cmd,
 	 * the caller's: both must be the same, or one process could read
 	 * another's memory through an inherited or passed file.
 	 */
-	if (current->mm != hmm_mirror_mm(&dfile->mirror))
+	if (!test_bit(0, &dfile->registered) ||
+	    current->mm != hmm_mirror_mm(&dfile->mirror))
 		return -EPERM;
 
 	if (dfile->dev->abi == HMM_DUMMY_ABI_DMIRROR)
@@ -717,6 +740,7 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 	dfile->dev = dev;
 	mutex_init(&dfile->pt_lock);
 	xa_init(&dfile->pt);
+	init_completion(&dfile->unregistered);
 	dfile->mirror.ops = &hmm_dummy_mirror_ops;
 
 	ret = hmm_mirror_register(&dfile->mirror, current->mm);
@@ -724,6 +748,7 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 		kfree(dfile);
 		return ret;
 	}
+	set_bit(0, &dfile->registered);
 	file->private_data = dfile;
 	return 0;
 }
@@ -732,7 +757,10 @@ static int hmm_dummy_file_release(struct inode *inode, struct file *file)
 {
 	struct hmm_dummy_file *dfile = file->private_data;
 
-	hmm_mirror_unregister(&dfile->mirror);
+	if (test_and_clear_bit(0, &dfile->registered))
+		hmm_mirror_unregister(&dfile->mirror);
+	else
+		wait_for_completion(&dfile->unregistered);
 	xa_destroy(&dfile->pt);
 	mutex_destroy(&dfile->pt_lock);
 	kfree(dfile);
