@@ -269,11 +269,17 @@ again:
 	return ret;
 }
 
-/* A device fault over [start, end): populate it, chunk by chunk. */
+/*
+ * A device fault over [start, end): populate it, chunk by chunk. A chunk
+ * that fails is one range to hmm_mirror_range_fault(), all or nothing, so it
+ * is tried again page by page: the pages before the one the CPU cannot give
+ * are populated and counted in @done, exactly.
+ */
 static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 			      unsigned long end, bool write, u64 *done)
 {
 	unsigned long *entries, addr, next;
+	bool by_page = false;
 	int ret = 0;
 
 	entries = kmalloc_array(HMM_MIRROR_RANGE_MAX_PAGES, sizeof(*entries),
@@ -286,13 +292,20 @@ static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 	mutex_unlock(&dfile->pt_lock);
 
 	for (addr = start; addr < end; addr = next) {
-		next = min(end, addr + HMM_MIRROR_RANGE_MAX_PAGES * PAGE_SIZE);
+		next = by_page ? addr + PAGE_SIZE :
+		       min(end, addr + HMM_MIRROR_RANGE_MAX_PAGES * PAGE_SIZE);
 		ret = hmm_dummy_populate_chunk(dfile, addr, next, write,
 					       entries);
+		if (ret == -EFAULT || ret == -EPERM) {
+			if (by_page || next - addr == PAGE_SIZE)
+				break;
+			by_page = true;
+			next = addr;
+			continue;
+		}
 		if (ret)
 			break;
-		if (done)
-			*done += (next - addr) >> PAGE_SHIFT;
+		*done += (next - addr) >> PAGE_SHIFT;
 		cond_resched();
 	}
 	kfree(entries);
@@ -354,9 +367,9 @@ static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
 
 /*
  * READ or WRITE @npages pages at @addr through the device page table. A
- * missing entry is a device fault over the rest of the range; if that fails,
- * the fault is retried page by page so that @done stops exactly at the first
- * page the CPU cannot give. User memory is only touched with pt_lock
+ * missing entry is a device fault over the rest of the range, which populates
+ * up to the first page the CPU cannot give; the copy goes on to that page and
+ * fails there, so @done stops exactly at it. User memory is only touched with pt_lock
  * dropped: a fault on it may invalidate, which takes pt_lock.
  */
 static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
@@ -364,9 +377,9 @@ static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
 			  u64 *done, u64 *faults)
 {
 	unsigned long end = addr + npages * PAGE_SIZE, va;
-	bool by_page = false;
+	int ret = 0, fault_err = 0;
 	void *bounce;
-	int ret = 0;
+	u64 populated;
 
 	bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!bounce)
@@ -381,14 +394,15 @@ static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
 		}
 		ret = hmm_dummy_access_page(dfile, va, bounce, write);
 		if (ret == -ENOENT) {
-			ret = hmm_dummy_populate(dfile, va,
-						 by_page ? va + PAGE_SIZE : end,
-						 write, NULL);
+			/* Populated up to a bad page already: that page failed. */
+			ret = fault_err;
+			if (ret)
+				break;
+			populated = 0;
+			fault_err = hmm_dummy_populate(dfile, va, end, write,
+						       &populated);
 			(*faults)++;
-			if (ret && !by_page && end - va > PAGE_SIZE) {
-				by_page = true;
-				ret = 0;
-			}
+			ret = populated ? 0 : fault_err;
 			if (ret)
 				break;
 			continue;
@@ -423,10 +437,13 @@ static u8 hmm_dummy_snap_byte(unsigned long entry, enum hmm_dummy_abi abi)
 	if (!(entry & HMM_MIRROR_ENTRY_VALID))
 		return dm ? HMM_DMIRROR_PROT_NONE : HMM_DUMMY_SNAP_NONE;
 
-	if (entry & HMM_MIRROR_ENTRY_WRITE)
-		b = dm ? HMM_DMIRROR_PROT_WRITE : HMM_DUMMY_SNAP_WRITE;
+	/* test_hmm's bytes say READ or WRITE; ours are a set of flags. */
+	if (dm)
+		b = entry & HMM_MIRROR_ENTRY_WRITE ? HMM_DMIRROR_PROT_WRITE :
+						     HMM_DMIRROR_PROT_READ;
 	else
-		b = dm ? HMM_DMIRROR_PROT_READ : HMM_DUMMY_SNAP_READ;
+		b = HMM_DUMMY_SNAP_READ | (entry & HMM_MIRROR_ENTRY_WRITE ?
+					   HMM_DUMMY_SNAP_WRITE : 0);
 	if (entry & HMM_MIRROR_ENTRY_ZERO)
 		b |= dm ? HMM_DMIRROR_PROT_ZERO : HMM_DUMMY_SNAP_ZERO;
 	if (dm && order == PMD_SHIFT - PAGE_SHIFT)

@@ -91,7 +91,8 @@ struct hmm_dummy_rw {
  * @reserved: must be zero
  *
  * What the CPU page table says of each page now, without faulting anything
- * and without touching the device page table.
+ * and without touching the device page table. The flags are a set: a
+ * writable page is READ | WRITE, a huge one READ | HUGE (| WRITE).
  */
 struct hmm_dummy_snapshot {
 	__u64 addr;
@@ -104,7 +105,7 @@ struct hmm_dummy_snapshot {
 
 #define HMM_DUMMY_SNAP_NONE		0x00	/* not mapped now */
 #define HMM_DUMMY_SNAP_READ		0x01	/* mapped, readable */
-#define HMM_DUMMY_SNAP_WRITE		0x02	/* mapped, writable */
+#define HMM_DUMMY_SNAP_WRITE		0x02	/* ... and writable */
 #define HMM_DUMMY_SNAP_HUGE		0x04	/* mapped by a huge page */
 #define HMM_DUMMY_SNAP_ZERO		0x08	/* the shared zero page */
 #define HMM_DUMMY_SNAP_ERROR		0x80	/* no vma, no access, or I/O */
