@@ -474,9 +474,9 @@ static void *race_changer(void *arg)
 	return NULL;
 }
 
-static int write_knob(const char *val)
+static int write_knob(const char *knob, const char *val)
 {
-	int fd = open(DELAY_KNOB, O_WRONLY);
+	int fd = open(knob, O_WRONLY);
 	int ok;
 
 	if (fd < 0)
@@ -502,7 +502,7 @@ static int t_populate_invalidate_race(void)
 	CHECK(race_fd >= 0);
 	CHECK((race_p = anon_map(16)));
 	memset(race_p, 1, 16 * PAGE);
-	knob = write_knob("200") == 0;
+	knob = write_knob(DELAY_KNOB, "200") == 0;
 	diag("invalidate_delay_us knob: %s", knob ? "200 us" : "absent");
 	CHECK_OK(pthread_create(&th[0], NULL, race_faulter, NULL));
 	CHECK_OK(pthread_create(&th[1], NULL, race_changer, NULL));
@@ -511,7 +511,7 @@ static int t_populate_invalidate_race(void)
 	for (i = 0; i < 2; i++)
 		CHECK_OK(pthread_join(th[i], NULL));
 	if (knob)
-		CHECK_OK(write_knob("0"));
+		CHECK_OK(write_knob(DELAY_KNOB, "0"));
 	CHECK_OK(dummy_counters(race_fd, &c));
 	diag("%ld faults, %ld changes, %llu retries, %llu pages invalidated",
 	     atomic_load(&churns), atomic_load(&rounds),
@@ -529,6 +529,27 @@ static int t_populate_invalidate_race(void)
 		CHECK_EQ(e[i].perm, HMM_DUMMY_PERM_READ);
 	CHECK_EQ(check_coherent(race_fd, race_p, 16), 0);
 	return TAP_PASS;
+}
+
+#define RELEASE_KNOB "/sys/module/hmm_dummy/parameters/unregister_in_release"
+
+/*
+ * The same two exits with hmm_dummy unregistering its mirror from inside
+ * ->release(): hmm_core must allow it (no self-deadlock), and a close
+ * racing it must wait for it before the file is freed.
+ */
+static int t_unregister_in_release(void)
+{
+	int i, ret = TAP_PASS;
+
+	CHECK_OK(write_knob(RELEASE_KNOB, "Y"));
+	for (i = 0; i < 10 && ret == TAP_PASS; i++) {
+		ret = t_release_on_exit();
+		if (ret == TAP_PASS)
+			ret = t_release_fd_passed();
+	}
+	CHECK_OK(write_knob(RELEASE_KNOB, "N"));
+	return ret;
 }
 
 static int try_unload(const char *name)
@@ -581,6 +602,7 @@ static const struct tap_case cases[] = {
 	{ "release_fd_passed_to_parent", t_release_fd_passed, 0 },
 	{ "register_unregister_race", t_register_race, 60 },
 	{ "populate_invalidate_race", t_populate_invalidate_race, 60 },
+	{ "unregister_from_inside_release", t_unregister_in_release, 60 },
 	{ "rmmod_refused_while_in_use", t_rmmod_busy, 0 },
 };
 
