@@ -10,6 +10,9 @@
 #   make demo              a narrated demo in a 6.12 guest
 #   make lint              the static gates (checkpatch, W=1, sparse, ...)
 #   make tests             the guest test programs (static binaries)
+#   make stress SECONDS=N  the coherence stress test, N s in a guest of each
+#                          kernel (KERNELS=...; SEED=S to replay a run)
+#   make mutation-check    the coherence suite must fail on a broken driver
 #   sudo make install      install the modules into the running kernel's tree
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -21,6 +24,7 @@ GENERATED := $(SRC)/hmm_core/generated
 KBUILD_ARGS ?=
 
 .PHONY: all modules conftest clean check lint demo tests install help
+.PHONY: stress mutation-check
 
 all: modules
 
@@ -59,3 +63,18 @@ lint:
 
 demo:
 	@scripts/demo
+
+# SECONDS is also bash's clock: the recipe reads make's value, STRESS_SECONDS.
+STRESS_SECONDS := $(if $(SECONDS),$(SECONDS),600)
+stress:
+	@set -e; $(MAKE) -s -C tests; for k in $(KERNELS); do \
+		scripts/fetch-kernel $$k >/dev/null; \
+		scripts/build-modules $$k >/dev/null; \
+		echo "=== stress: $$k, $(STRESS_SECONDS) s"; \
+		scripts/vm-run --kernel $$k --timeout $$(($(STRESS_SECONDS) + 600)) \
+			--log .cache/logs/stress-$$k.log -- \
+			/tests/stress --seconds $(STRESS_SECONDS) $(if $(SEED),--seed $(SEED)); \
+	done
+
+mutation-check:
+	@scripts/mutation-check $(KERNELS)
