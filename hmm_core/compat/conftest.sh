@@ -62,6 +62,32 @@ long conftest(struct mm_struct *mm, struct page **pages)
 }
 C
 
+# hmm_dummy's netlink family. 6.2 moved a dump's parsed attributes into a
+# struct genl_info reached with genl_info_dump().
+probe genl_info_dump <<'C'
+#include <net/genetlink.h>
+const struct genl_info *conftest(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb);
+}
+C
+
+# A multicast group only CAP_NET_ADMIN may join (6.7; stable backports).
+probe genl_mcast_cap <<'C'
+#include <net/genetlink.h>
+u8 conftest = GENL_MCAST_CAP_NET_ADMIN;
+C
+
+# The family's bind callback, called as a socket joins a group (not in 6.1).
+probe genl_family_bind <<'C'
+#include <net/genetlink.h>
+static int conftest_bind(int group)
+{
+	return group;
+}
+struct genl_family conftest = { .bind = conftest_bind };
+C
+
 printf 'obj-m += %s.o\n' "${probes[@]}" > "$tmp/Kbuild"
 make -k -C "$kdir" M="$tmp" MODVERDIR= KBUILD_MODPOST_NOFINAL=1 \
 	"${probes[@]/%/.o}" > "$tmp/log" 2>&1 || true
@@ -90,6 +116,15 @@ new=$tmp/hmm_core_compat.h
 	fi
 	if have gup_remote_has_vmas; then
 		echo '#define HMM_CORE_GUP_REMOTE_HAS_VMAS 1'
+	fi
+	if have genl_info_dump; then
+		echo '#define HMM_CORE_HAVE_GENL_INFO_DUMP 1'
+	fi
+	if have genl_mcast_cap; then
+		echo '#define HMM_CORE_HAVE_GENL_MCAST_CAP 1'
+	fi
+	if have genl_family_bind; then
+		echo '#define HMM_CORE_HAVE_GENL_FAMILY_BIND 1'
 	fi
 	echo '#endif'
 } > "$new"
