@@ -35,6 +35,7 @@
 #include <linux/xarray.h>
 
 #include <hmm_mirror.h>
+#include "hmm_dummy_internal.h"
 #include "uapi/hmm_dmirror.h"
 #include "uapi/hmm_dummy.h"
 
@@ -60,55 +61,7 @@ static bool unregister_in_release;
 module_param(unregister_in_release, bool, 0644);
 MODULE_PARM_DESC(unregister_in_release, "unregister the mirror from its release callback (default off)");
 
-/* Which ioctl set a device node answers. */
-enum hmm_dummy_abi {
-	HMM_DUMMY_ABI_NATIVE,
-	HMM_DUMMY_ABI_DMIRROR,
-};
-
-/**
- * struct hmm_dummy_device - one simulated device
- * @misc: its character device
- * @abi: the ioctl set it answers
- * @name: its device node's name
- */
-struct hmm_dummy_device {
-	struct miscdevice misc;
-	enum hmm_dummy_abi abi;
-	char name[24];
-};
-
-/**
- * struct hmm_dummy_file - an open device: one mirror of one address space
- * @mirror: registered on the opener's mm at open, unregistered at release
- * @dev: the device opened
- * @pt_lock: taken by the invalidation callback around clearing entries, and
- *	by the populate side around hmm_mirror_range_retry() and the commit
- * @pt: the device page table: virtual page number -> packed entry
- * @counters: this file's counters
- * @registered: bit 0 set while @mirror is registered; whoever clears it
- *	unregisters
- * @unregistered: completed when ->release() has unregistered @mirror
- *
- * @pt_lock protects @pt (its contents, not its internal locking) and
- * @counters. Nothing may allocate with GFP_KERNEL while holding it: reclaim
- * invalidates, and the invalidation takes it.
- */
-struct hmm_dummy_file {
-	struct hmm_mirror mirror;
-	struct hmm_dummy_device *dev;
-	struct mutex pt_lock; /* protects pt and counters */
-	struct xarray pt;
-	struct hmm_dummy_counters counters;
-	unsigned long registered;
-	struct completion unregistered;
-};
-
 /* Packing of a device page-table entry into an xarray value. */
-#define HMM_DUMMY_PTE_WRITE	BIT(0)
-#define HMM_DUMMY_PTE_ORDER	GENMASK(5, 1)
-#define HMM_DUMMY_PTE_PFN_SHIFT	6
-
 static unsigned long hmm_dummy_pte_pack(unsigned long entry)
 {
 	return hmm_mirror_entry_pfn(entry) << HMM_DUMMY_PTE_PFN_SHIFT |
@@ -116,17 +69,12 @@ static unsigned long hmm_dummy_pte_pack(unsigned long entry)
 	       (entry & HMM_MIRROR_ENTRY_WRITE ? HMM_DUMMY_PTE_WRITE : 0);
 }
 
-static unsigned long hmm_dummy_pte_pfn(unsigned long pte)
-{
-	return pte >> HMM_DUMMY_PTE_PFN_SHIFT;
-}
-
 static struct hmm_dummy_file *to_dummy_file(struct hmm_mirror *mirror)
 {
 	return container_of(mirror, struct hmm_dummy_file, mirror);
 }
 
-static unsigned int hmm_dummy_event(enum mmu_notifier_event event)
+unsigned int hmm_dummy_event(enum mmu_notifier_event event)
 {
 	switch (event) {
 	case MMU_NOTIFY_UNMAP:
@@ -162,6 +110,8 @@ static void hmm_dummy_pt_clear(struct hmm_dummy_file *dfile,
 	xas_for_each(&xas, entry, (end >> PAGE_SHIFT) - 1) {
 		xas_store(&xas, NULL);
 		dfile->counters.pages_invalidated++;
+		if (xa_is_value(entry))
+			dfile->nr_ptes--;
 	}
 	xas_unlock(&xas);
 }
@@ -177,6 +127,7 @@ static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 	struct hmm_dummy_file *dfile = to_dummy_file(mirror);
 	unsigned int delay_us = READ_ONCE(invalidate_delay_us);
 
+	hmm_dummy_nl_invalidate(dfile, update);
 	if (update->blockable && delay_us)
 		usleep_range(delay_us, delay_us + delay_us / 4 + 1);
 	if (update->blockable)
@@ -199,6 +150,7 @@ static void hmm_dummy_release(struct hmm_mirror *mirror)
 	mutex_lock(&dfile->pt_lock);
 	dfile->counters.releases++;
 	mutex_unlock(&dfile->pt_lock);
+	hmm_dummy_nl_release(dfile);
 
 	/*
 	 * The address space is gone: a driver may drop its mirror right here.
@@ -263,6 +215,8 @@ again:
 		ret = xa_err(old);
 		if (ret)
 			break;
+		if (!xa_is_value(old))
+			dfile->nr_ptes++;
 		dfile->counters.pages_populated++;
 	}
 	mutex_unlock(&dfile->pt_lock);
@@ -526,7 +480,7 @@ static int hmm_dummy_dump(struct hmm_dummy_file *dfile, unsigned long addr,
 			batch[n].pfn = hmm_dummy_pte_pfn(pte);
 			batch[n].perm = HMM_DUMMY_PERM_READ |
 				(pte & HMM_DUMMY_PTE_WRITE ? HMM_DUMMY_PERM_WRITE : 0);
-			batch[n].order = FIELD_GET(HMM_DUMMY_PTE_ORDER, pte);
+			batch[n].order = hmm_dummy_pte_order(pte);
 			if (++n == HMM_DUMMY_DUMP_BATCH ||
 			    *nr_entries + n == max_entries) {
 				more = index < last;
@@ -765,6 +719,14 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 		kfree(dfile);
 		return ret;
 	}
+	dfile->tgid = get_task_pid(current, PIDTYPE_TGID);
+	ret = hmm_dummy_nl_mirror_add(dfile);
+	if (ret) {
+		hmm_mirror_unregister(&dfile->mirror);
+		put_pid(dfile->tgid);
+		kfree(dfile);
+		return ret;
+	}
 	set_bit(0, &dfile->registered);
 	file->private_data = dfile;
 	return 0;
@@ -774,10 +736,12 @@ static int hmm_dummy_file_release(struct inode *inode, struct file *file)
 {
 	struct hmm_dummy_file *dfile = file->private_data;
 
+	hmm_dummy_nl_mirror_del(dfile);
 	if (test_and_clear_bit(0, &dfile->registered))
 		hmm_mirror_unregister(&dfile->mirror);
 	else
 		wait_for_completion(&dfile->unregistered);
+	put_pid(dfile->tgid);
 	xa_destroy(&dfile->pt);
 	mutex_destroy(&dfile->pt_lock);
 	kfree(dfile);
@@ -820,8 +784,8 @@ static const struct file_operations hmm_dummy_fops = {
 	.llseek = noop_llseek,
 };
 
-static struct hmm_dummy_device *hmm_dummy_devices;
-static unsigned int hmm_dummy_nr_devices;
+struct hmm_dummy_device *hmm_dummy_devices;
+unsigned int hmm_dummy_nr_devices;
 
 static int hmm_dummy_device_add(enum hmm_dummy_abi abi, const char *fmt,
 				unsigned int index)
@@ -869,6 +833,9 @@ static int __init hmm_dummy_init(void)
 		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_NATIVE, "hmm_dummy%u", i);
 	for (i = 0; i < ndmirror && !ret; i++)
 		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_DMIRROR, "hmm_dmirror%u", i);
+	/* The netlink family lists the devices: it comes last, goes first. */
+	if (!ret)
+		ret = hmm_dummy_nl_init();
 	if (ret)
 		hmm_dummy_devices_remove();
 	return ret;
@@ -876,6 +843,7 @@ static int __init hmm_dummy_init(void)
 
 static void __exit hmm_dummy_exit(void)
 {
+	hmm_dummy_nl_exit();
 	hmm_dummy_devices_remove();
 }
 

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hmm_dummy_internal.h - what hmm_dummy.c shares with hmm_dummy_nl.c
+ *
+ * The device and open-file structs, the packing of device page-table
+ * entries, and the hooks by which the driver tells its generic netlink
+ * family (hmm_dummy_nl.c) that a mirror was opened, invalidated, released
+ * or closed.
+ */
+#ifndef _HMM_DUMMY_INTERNAL_H
+#define _HMM_DUMMY_INTERNAL_H
+
+#include <linux/bitfield.h>
+#include <linux/completion.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/xarray.h>
+
+#include <hmm_mirror.h>
+#include "uapi/hmm_dummy.h"
+
+/* Which ioctl set a device node answers. */
+enum hmm_dummy_abi {
+	HMM_DUMMY_ABI_NATIVE,
+	HMM_DUMMY_ABI_DMIRROR,
+};
+
+/**
+ * struct hmm_dummy_device - one simulated device
+ * @misc: its character device
+ * @abi: the ioctl set it answers
+ * @name: its device node's name
+ */
+struct hmm_dummy_device {
+	struct miscdevice misc;
+	enum hmm_dummy_abi abi;
+	char name[24];
+};
+
+/**
+ * struct hmm_dummy_file - an open device: one mirror of one address space
+ * @mirror: registered on the opener's mm at open, unregistered at release
+ * @dev: the device opened
+ * @pt_lock: taken by the invalidation callback around clearing entries, and
+ *	by the populate side around hmm_mirror_range_retry() and the commit
+ * @pt: the device page table: virtual page number -> packed entry
+ * @nr_ptes: entries in @pt now
+ * @counters: this file's counters
+ * @registered: bit 0 set while @mirror is registered; whoever clears it
+ *	unregisters
+ * @unregistered: completed when ->release() has unregistered @mirror
+ * @nl_id: the mirror's id in the netlink family, 0 if it has none
+ * @end: end of the mirrored range, which starts at 0
+ * @tgid: the opener's thread group, as the netlink family reports it
+ *
+ * @pt_lock protects @pt (its contents, not its internal locking), @nr_ptes
+ * and @counters. Nothing may allocate with GFP_KERNEL while holding it:
+ * reclaim invalidates, and the invalidation takes it.
+ */
+struct hmm_dummy_file {
+	struct hmm_mirror mirror;
+	struct hmm_dummy_device *dev;
+	struct mutex pt_lock; /* protects pt, nr_ptes and counters */
+	struct xarray pt;
+	unsigned long nr_ptes;
+	struct hmm_dummy_counters counters;
+	unsigned long registered;
+	struct completion unregistered;
+	u32 nl_id;
+	struct pid *tgid;
+	unsigned long end;
+};
+
+/* Packing of a device page-table entry into an xarray value. */
+#define HMM_DUMMY_PTE_WRITE	BIT(0)
+#define HMM_DUMMY_PTE_ORDER	GENMASK(5, 1)
+#define HMM_DUMMY_PTE_PFN_SHIFT	6
+
+static inline unsigned long hmm_dummy_pte_pfn(unsigned long pte)
+{
+	return pte >> HMM_DUMMY_PTE_PFN_SHIFT;
+}
+
+static inline unsigned int hmm_dummy_pte_order(unsigned long pte)
+{
+	return FIELD_GET(HMM_DUMMY_PTE_ORDER, pte);
+}
+
+/* The devices, in the order they were created: index = netlink DEV_INDEX. */
+extern struct hmm_dummy_device *hmm_dummy_devices;
+extern unsigned int hmm_dummy_nr_devices;
+
+unsigned int hmm_dummy_event(enum mmu_notifier_event event);
+
+/* hmm_dummy_nl.c */
+int hmm_dummy_nl_init(void);
+void hmm_dummy_nl_exit(void);
+int hmm_dummy_nl_mirror_add(struct hmm_dummy_file *dfile);
+void hmm_dummy_nl_mirror_del(struct hmm_dummy_file *dfile);
+void hmm_dummy_nl_invalidate(struct hmm_dummy_file *dfile,
+			     const struct hmm_update *update);
+void hmm_dummy_nl_release(struct hmm_dummy_file *dfile);
+
+#endif /* _HMM_DUMMY_INTERNAL_H */

@@ -1,0 +1,637 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dummy_nl - the hmm_dummy generic netlink family
+ *
+ * netlink/hmm_dummy.yaml is the source of truth for what this file speaks;
+ * uapi/hmm_dummy_nl.h gives its numbers. Four operations, every one strict
+ * (resv_start_op covers them all: an attribute an operation does not take
+ * is rejected by the core, and so is a non-zero reserved header field):
+ *
+ *	DEV_GET		dump: the devices
+ *	MIRROR_GET	dump: the open files, each one mirror
+ *	PTE_GET		dump: one mirror's device page table over a range;
+ *			CAP_NET_ADMIN (GENL_ADMIN_PERM) and CAP_SYS_ADMIN, as
+ *			it shows page frame numbers
+ *	STATS_GET	do: hmm_core's global counters and the family's own
+ *
+ * and the "events" multicast group (CAP_NET_ADMIN to join): one message per
+ * invalidation a mirror receives, per register, unregister and mm release.
+ *
+ * Every dump resumes from cb->args over as many recv() calls as it takes.
+ *
+ * Events are best effort and bounded: an invalidation may run in reclaim, so
+ * its message is built only when the group has a listener, allocated with
+ * GFP_NOWAIT and without the emergency reserves, and sent with no lock of
+ * the driver held. A message that cannot be allocated, or that a listener
+ * cannot queue (its receive buffer, which bounds what the kernel holds for
+ * it, is full), is counted in events_dropped; every event tried has a
+ * sequence number, so a listener sees its losses as gaps.
+ *
+ * Locking: hmm_dummy_nl_lock keeps the files in hmm_dummy_mirrors alive: a
+ * file is erased under it before it is freed, and the dumps look files up
+ * and read them under it. Order: hmm_dummy_nl_lock, then a file's pt_lock.
+ * The invalidation callback takes neither of them to send its event, and
+ * nothing here allocates with GFP_KERNEL or touches user memory with a
+ * file's pt_lock held: the dumps fill an skb the netlink core allocated.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/capability.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/xarray.h>
+#include <net/genetlink.h>
+
+#include <hmm_core_compat.h>
+#include "hmm_dummy_internal.h"
+#include "uapi/hmm_dummy_nl.h"
+
+#if !defined(HMM_CORE_HAVE_GENL_MCAST_CAP) && \
+	!defined(HMM_CORE_HAVE_GENL_FAMILY_BIND)
+#error "this kernel can restrict a genl multicast group neither by flag nor by bind callback"
+#endif
+
+/* The open files by mirror id. */
+static DEFINE_XARRAY_ALLOC1(hmm_dummy_mirrors);
+/* Held to erase from hmm_dummy_mirrors, and to use a file found there. */
+static DEFINE_MUTEX(hmm_dummy_nl_lock); /* protects the files' lifetime */
+static u32 hmm_dummy_next_id;	/* xa_alloc_cyclic()'s cursor, under the xarray's lock */
+
+/* Set once the family is registered: events are sent only then. */
+static bool hmm_dummy_nl_ready;
+
+static atomic64_t hmm_dummy_events_seq;
+static atomic64_t hmm_dummy_events_sent;
+static atomic64_t hmm_dummy_events_dropped;
+
+enum hmm_dummy_nl_group {
+	HMM_DUMMY_NLGRP_EVENTS,
+};
+
+static struct genl_family hmm_dummy_nl_family;
+
+/* Allocation flags of an event sent from an invalidation (maybe reclaim). */
+#define HMM_DUMMY_NL_GFP_ATOMIC	(GFP_NOWAIT | __GFP_NOWARN | __GFP_NOMEMALLOC)
+
+static const struct nlattr *const *hmm_dummy_nl_dump_attrs(struct netlink_callback *cb)
+{
+#ifdef HMM_CORE_HAVE_GENL_INFO_DUMP
+	return (const struct nlattr *const *)genl_info_dump(cb)->attrs;
+#else
+	return (const struct nlattr *const *)genl_dumpit_info(cb)->attrs;
+#endif
+}
+
+static void *hmm_dummy_nl_dump_put(struct sk_buff *skb,
+				   struct netlink_callback *cb, u8 cmd)
+{
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+			   cb->nlh->nlmsg_seq, &hmm_dummy_nl_family,
+			   NLM_F_MULTI, cmd);
+}
+
+/* Sum per-event counters (enum hmm_dummy_event) into a COUNTS nest. */
+static int hmm_dummy_nl_put_counts(struct sk_buff *skb, int attr,
+				   const u64 *counts)
+{
+	struct nlattr *nest;
+	unsigned int ev;
+
+	BUILD_BUG_ON(HMM_DUMMY_A_COUNTS_PAD - HMM_DUMMY_NR_EVENTS != 1);
+	nest = nla_nest_start(skb, attr);
+	if (!nest)
+		return -EMSGSIZE;
+	for (ev = 0; ev < HMM_DUMMY_NR_EVENTS; ev++) {
+		if (nla_put_u64_64bit(skb, ev + 1, counts[ev],
+				      HMM_DUMMY_A_COUNTS_PAD)) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static unsigned int hmm_dummy_nl_dev_mirrors(const struct hmm_dummy_device *dev)
+{
+	struct hmm_dummy_file *dfile;
+	unsigned int n = 0;
+	unsigned long id;
+
+	lockdep_assert_held(&hmm_dummy_nl_lock);
+	xa_for_each(&hmm_dummy_mirrors, id, dfile)
+		n += dfile->dev == dev;
+	return n;
+}
+
+static int hmm_dummy_nl_dev_dump(struct sk_buff *skb,
+				 struct netlink_callback *cb)
+{
+	unsigned int i;
+	int ret = 0;
+
+	mutex_lock(&hmm_dummy_nl_lock);
+	for (i = cb->args[0]; i < hmm_dummy_nr_devices; i++) {
+		const struct hmm_dummy_device *dev = &hmm_dummy_devices[i];
+		void *hdr = hmm_dummy_nl_dump_put(skb, cb, HMM_DUMMY_CMD_DEV_GET);
+
+		if (!hdr ||
+		    nla_put_u32(skb, HMM_DUMMY_A_DEV_INDEX, i) ||
+		    nla_put_string(skb, HMM_DUMMY_A_DEV_NAME, dev->name) ||
+		    nla_put_u32(skb, HMM_DUMMY_A_DEV_ABI,
+				dev->abi == HMM_DUMMY_ABI_DMIRROR ?
+				HMM_DUMMY_DEV_ABI_DMIRROR :
+				HMM_DUMMY_DEV_ABI_NATIVE) ||
+		    nla_put_u32(skb, HMM_DUMMY_A_DEV_MIRRORS,
+				hmm_dummy_nl_dev_mirrors(dev))) {
+			if (hdr)
+				genlmsg_cancel(skb, hdr);
+			ret = -EMSGSIZE;
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	mutex_unlock(&hmm_dummy_nl_lock);
+	cb->args[0] = i;
+	/* A full skb with something in it: go on at the next recv(). */
+	if (ret == -EMSGSIZE && skb->len)
+		return skb->len;
+	return ret;
+}
+
+/* One MIRROR_GET message; the file's counters are read under its pt_lock. */
+static int hmm_dummy_nl_mirror_fill(struct sk_buff *skb,
+				    struct netlink_callback *cb,
+				    struct hmm_dummy_file *dfile)
+{
+	struct hmm_dummy_counters counters;
+	unsigned long nr_ptes;
+	void *hdr;
+
+	mutex_lock(&dfile->pt_lock);
+	counters = dfile->counters;
+	nr_ptes = dfile->nr_ptes;
+	mutex_unlock(&dfile->pt_lock);
+
+	hdr = hmm_dummy_nl_dump_put(skb, cb, HMM_DUMMY_CMD_MIRROR_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, HMM_DUMMY_A_MIRROR_ID, dfile->nl_id) ||
+	    nla_put_u32(skb, HMM_DUMMY_A_MIRROR_TGID, pid_nr(dfile->tgid)) ||
+	    nla_put_u32(skb, HMM_DUMMY_A_MIRROR_DEV_INDEX,
+			dfile->dev - hmm_dummy_devices) ||
+	    nla_put_string(skb, HMM_DUMMY_A_MIRROR_DEV_NAME, dfile->dev->name) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_START, 0,
+			      HMM_DUMMY_A_MIRROR_PAD) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_END, dfile->end,
+			      HMM_DUMMY_A_MIRROR_PAD) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_PAGES, nr_ptes,
+			      HMM_DUMMY_A_MIRROR_PAD) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_DEVICE_FAULTS,
+			      counters.device_faults, HMM_DUMMY_A_MIRROR_PAD) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_PAGES_POPULATED,
+			      counters.pages_populated, HMM_DUMMY_A_MIRROR_PAD) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_PAGES_INVALIDATED,
+			      counters.pages_invalidated,
+			      HMM_DUMMY_A_MIRROR_PAD) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_RETRIES,
+			      counters.retries, HMM_DUMMY_A_MIRROR_PAD) ||
+	    (counters.releases &&
+	     nla_put_flag(skb, HMM_DUMMY_A_MIRROR_RELEASED)) ||
+	    hmm_dummy_nl_put_counts(skb, HMM_DUMMY_A_MIRROR_INVALIDATIONS,
+				    counters.invalidations)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static int hmm_dummy_nl_mirror_dump(struct sk_buff *skb,
+				    struct netlink_callback *cb)
+{
+	struct hmm_dummy_file *dfile;
+	unsigned long id;
+	int ret = 0;
+
+	mutex_lock(&hmm_dummy_nl_lock);
+	xa_for_each_start(&hmm_dummy_mirrors, id, dfile, cb->args[0]) {
+		ret = hmm_dummy_nl_mirror_fill(skb, cb, dfile);
+		if (ret)
+			break;
+		cb->args[0] = id + 1;
+	}
+	mutex_unlock(&hmm_dummy_nl_lock);
+	if (ret == -EMSGSIZE && skb->len)
+		return skb->len;
+	return ret;
+}
+
+/* PTE_GET: cb->args[0] mirror id, [1] next page index, [2] last one. */
+static const struct nla_policy hmm_dummy_nl_pte_policy[HMM_DUMMY_A_PTE_END + 1] = {
+	[HMM_DUMMY_A_PTE_MIRROR_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[HMM_DUMMY_A_PTE_START] = { .type = NLA_U64 },
+	[HMM_DUMMY_A_PTE_END] = { .type = NLA_U64 },
+};
+
+static int hmm_dummy_nl_pte_start(struct netlink_callback *cb)
+{
+	const struct nlattr *const *attrs = hmm_dummy_nl_dump_attrs(cb);
+	const struct nlattr *a_id = attrs[HMM_DUMMY_A_PTE_MIRROR_ID];
+	const struct nlattr *a_start = attrs[HMM_DUMMY_A_PTE_START];
+	const struct nlattr *a_end = attrs[HMM_DUMMY_A_PTE_END];
+	struct hmm_dummy_file *dfile;
+	u64 start = 0, end, mirror_end;
+	u32 id;
+
+	/* GENL_ADMIN_PERM checked CAP_NET_ADMIN; pfns also need this. */
+	if (!netlink_capable(cb->skb, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(cb->extack, "dumping pfns needs CAP_SYS_ADMIN");
+		return -EPERM;
+	}
+	if (!a_id) {
+		NL_SET_ERR_MSG(cb->extack, "the mirror id is missing");
+		return -EINVAL;
+	}
+	id = nla_get_u32(a_id);
+
+	mutex_lock(&hmm_dummy_nl_lock);
+	dfile = xa_load(&hmm_dummy_mirrors, id);
+	mirror_end = dfile ? dfile->end : 0;
+	mutex_unlock(&hmm_dummy_nl_lock);
+	if (!mirror_end) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, a_id, "no such mirror");
+		return -ENOENT;
+	}
+
+	end = mirror_end;
+	if (a_start)
+		start = nla_get_u64(a_start);
+	if (a_end)
+		end = nla_get_u64(a_end);
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end)) {
+		NL_SET_ERR_MSG(cb->extack, "start and end must be page aligned");
+		return -EINVAL;
+	}
+	if (start >= end || end > mirror_end) {
+		NL_SET_ERR_MSG(cb->extack,
+			       "the range must be non-empty and inside the mirror");
+		return -EINVAL;
+	}
+	cb->args[0] = id;
+	cb->args[1] = start >> PAGE_SHIFT;
+	cb->args[2] = (end >> PAGE_SHIFT) - 1;
+	return 0;
+}
+
+static int hmm_dummy_nl_pte_fill(struct sk_buff *skb,
+				 struct netlink_callback *cb, u32 id,
+				 unsigned long index, unsigned long pte)
+{
+	void *hdr = hmm_dummy_nl_dump_put(skb, cb, HMM_DUMMY_CMD_PTE_GET);
+
+	if (!hdr)
+		return -EMSGSIZE;
+	genl_dump_check_consistent(cb, hdr);
+	if (nla_put_u32(skb, HMM_DUMMY_A_PTE_MIRROR_ID, id) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_PTE_ADDR, (u64)index << PAGE_SHIFT,
+			      HMM_DUMMY_A_PTE_PAD) ||
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_PTE_PFN, hmm_dummy_pte_pfn(pte),
+			      HMM_DUMMY_A_PTE_PAD) ||
+	    nla_put_u32(skb, HMM_DUMMY_A_PTE_ORDER, hmm_dummy_pte_order(pte)) ||
+	    ((pte & HMM_DUMMY_PTE_WRITE) &&
+	     nla_put_flag(skb, HMM_DUMMY_A_PTE_WRITE))) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static int hmm_dummy_nl_pte_dump(struct sk_buff *skb,
+				 struct netlink_callback *cb)
+{
+	unsigned long index = cb->args[1], last = cb->args[2];
+	struct hmm_dummy_file *dfile;
+	u32 id = cb->args[0];
+	void *entry;
+	int ret = 0;
+
+	if (index > last)
+		return 0;
+	mutex_lock(&hmm_dummy_nl_lock);
+	dfile = xa_load(&hmm_dummy_mirrors, id);
+	if (!dfile) {
+		/* Closed since the dump started. */
+		mutex_unlock(&hmm_dummy_nl_lock);
+		return -ENOENT;
+	}
+	/* The skb is allocated already: filling it under pt_lock is safe. */
+	mutex_lock(&dfile->pt_lock);
+	/* Any populate or invalidation between two parts marks the dump. */
+	cb->seq = dfile->counters.pages_populated +
+		  dfile->counters.pages_invalidated + 1;
+	xa_for_each_range(&dfile->pt, index, entry, index, last) {
+		if (!xa_is_value(entry))
+			continue;
+		ret = hmm_dummy_nl_pte_fill(skb, cb, id, index,
+					    xa_to_value(entry));
+		if (ret)
+			break;
+	}
+	mutex_unlock(&dfile->pt_lock);
+	mutex_unlock(&hmm_dummy_nl_lock);
+
+	if (!ret) {
+		cb->args[1] = last + 1;
+		return skb->len;
+	}
+	cb->args[1] = index;
+	if (ret == -EMSGSIZE && skb->len)
+		return skb->len;
+	return ret;
+}
+
+static int hmm_dummy_nl_stats_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	u64 counts[HMM_DUMMY_NR_EVENTS] = {};
+	struct hmm_mirror_stats stats;
+	struct sk_buff *msg;
+	unsigned int i;
+	void *hdr;
+
+	hmm_mirror_read_stats(&stats);
+	/* hmm_core counts by enum mmu_notifier_event; the last slot is "other". */
+	for (i = 0; i < HMM_MIRROR_NR_EVENTS; i++)
+		counts[i < HMM_MIRROR_NR_EVENTS - 1 ?
+		       hmm_dummy_event(i) : HMM_DUMMY_EVENT_OTHER] +=
+			stats.invalidations[i];
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &hmm_dummy_nl_family, 0,
+				HMM_DUMMY_CMD_STATS_GET);
+	if (!hdr ||
+	    nla_put_u64_64bit(msg, HMM_DUMMY_A_STATS_MMS, stats.nr_mms,
+			      HMM_DUMMY_A_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, HMM_DUMMY_A_STATS_MIRRORS, stats.nr_mirrors,
+			      HMM_DUMMY_A_STATS_PAD) ||
+	    hmm_dummy_nl_put_counts(msg, HMM_DUMMY_A_STATS_INVALIDATIONS,
+				    counts) ||
+	    nla_put_u64_64bit(msg, HMM_DUMMY_A_STATS_NONBLOCK_FAILURES,
+			      stats.nonblock_failures, HMM_DUMMY_A_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, HMM_DUMMY_A_STATS_RETRIES, stats.retries,
+			      HMM_DUMMY_A_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, HMM_DUMMY_A_STATS_EVENTS_SENT,
+			      atomic64_read(&hmm_dummy_events_sent),
+			      HMM_DUMMY_A_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, HMM_DUMMY_A_STATS_EVENTS_DROPPED,
+			      atomic64_read(&hmm_dummy_events_dropped),
+			      HMM_DUMMY_A_STATS_PAD)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+/*
+ * Every operation is at or past resv_start_op: the core validates each
+ * request strictly against the operation's policy, and an operation with no
+ * policy takes no attribute at all.
+ */
+static const struct genl_ops hmm_dummy_nl_ops[] = {
+	{
+		.cmd = HMM_DUMMY_CMD_DEV_GET,
+		.dumpit = hmm_dummy_nl_dev_dump,
+	},
+	{
+		.cmd = HMM_DUMMY_CMD_MIRROR_GET,
+		.dumpit = hmm_dummy_nl_mirror_dump,
+	},
+	{
+		.cmd = HMM_DUMMY_CMD_PTE_GET,
+		.flags = GENL_ADMIN_PERM,
+		.start = hmm_dummy_nl_pte_start,
+		.dumpit = hmm_dummy_nl_pte_dump,
+		.policy = hmm_dummy_nl_pte_policy,
+		.maxattr = HMM_DUMMY_A_PTE_END,
+	},
+	{
+		.cmd = HMM_DUMMY_CMD_STATS_GET,
+		.doit = hmm_dummy_nl_stats_doit,
+	},
+};
+
+#ifndef HMM_CORE_HAVE_GENL_MCAST_CAP
+/* No group flag: refuse the join here, as the flag would. */
+static int hmm_dummy_nl_bind(int group)
+{
+	if (group == HMM_DUMMY_NLGRP_EVENTS && !capable(CAP_NET_ADMIN))
+		return -EPERM;
+	return 0;
+}
+#endif
+
+static const struct genl_multicast_group hmm_dummy_nl_mcgrps[] = {
+	[HMM_DUMMY_NLGRP_EVENTS] = {
+		.name = HMM_DUMMY_MCGRP_EVENTS,
+#ifdef HMM_CORE_HAVE_GENL_MCAST_CAP
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+#endif
+	},
+};
+
+/*
+ * Not netnsok: mirrors are not per network namespace, so the family is only
+ * seen from the initial one. parallel_ops: the operations lock for
+ * themselves (hmm_dummy_nl_lock), they need no genl_mutex.
+ */
+static struct genl_family hmm_dummy_nl_family __ro_after_init = {
+	.name = HMM_DUMMY_FAMILY_NAME,
+	.version = HMM_DUMMY_FAMILY_VERSION,
+	.parallel_ops = true,
+	.module = THIS_MODULE,
+	.ops = hmm_dummy_nl_ops,
+	.n_ops = ARRAY_SIZE(hmm_dummy_nl_ops),
+	.resv_start_op = HMM_DUMMY_CMD_DEV_GET,
+	.mcgrps = hmm_dummy_nl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(hmm_dummy_nl_mcgrps),
+#ifndef HMM_CORE_HAVE_GENL_MCAST_CAP
+	.bind = hmm_dummy_nl_bind,
+#endif
+};
+
+/* Room for the largest event message. */
+static size_t hmm_dummy_nl_event_size(void)
+{
+	return nla_total_size_64bit(sizeof(u64)) * 3 +	/* seq, start, end */
+	       nla_total_size(sizeof(u32)) * 3 +	/* id, tgid, reason */
+	       nla_total_size(sizeof_field(struct hmm_dummy_device, name)) +
+	       nla_total_size(0);			/* blockable */
+}
+
+/*
+ * Send one event to the "events" group, if it has a listener. Any failure
+ * is a drop, counted; the message's sequence number is spent either way.
+ */
+static void hmm_dummy_nl_notify(u8 cmd, const struct hmm_dummy_file *dfile,
+				u32 id, const struct hmm_update *update,
+				gfp_t gfp)
+{
+	struct sk_buff *skb;
+	void *hdr;
+	u64 seq;
+
+	if (!id || !READ_ONCE(hmm_dummy_nl_ready) ||
+	    !genl_has_listeners(&hmm_dummy_nl_family, &init_net,
+				HMM_DUMMY_NLGRP_EVENTS))
+		return;
+
+	seq = atomic64_inc_return(&hmm_dummy_events_seq);
+	skb = genlmsg_new(hmm_dummy_nl_event_size(), gfp);
+	if (!skb)
+		goto drop;
+	hdr = genlmsg_put(skb, 0, 0, &hmm_dummy_nl_family, 0, cmd);
+	if (!hdr)
+		goto free;
+	if (nla_put_u64_64bit(skb, HMM_DUMMY_A_EVENT_SEQ, seq,
+			      HMM_DUMMY_A_EVENT_PAD) ||
+	    nla_put_u32(skb, HMM_DUMMY_A_EVENT_MIRROR_ID, id))
+		goto free;
+	if (cmd == HMM_DUMMY_CMD_REGISTER_NTF &&
+	    (nla_put_u32(skb, HMM_DUMMY_A_EVENT_TGID, pid_nr(dfile->tgid)) ||
+	     nla_put_string(skb, HMM_DUMMY_A_EVENT_DEV_NAME, dfile->dev->name)))
+		goto free;
+	if (update &&
+	    (nla_put_u64_64bit(skb, HMM_DUMMY_A_EVENT_START, update->start,
+			       HMM_DUMMY_A_EVENT_PAD) ||
+	     nla_put_u64_64bit(skb, HMM_DUMMY_A_EVENT_END, update->end,
+			       HMM_DUMMY_A_EVENT_PAD) ||
+	     nla_put_u32(skb, HMM_DUMMY_A_EVENT_REASON,
+			 hmm_dummy_event(update->event)) ||
+	     (update->blockable &&
+	      nla_put_flag(skb, HMM_DUMMY_A_EVENT_BLOCKABLE))))
+		goto free;
+	genlmsg_end(skb, hdr);
+
+	/* Consumes skb; -ESRCH: nobody got it, -ENOBUFS: someone did not. */
+	if (genlmsg_multicast(&hmm_dummy_nl_family, skb, 0,
+			      HMM_DUMMY_NLGRP_EVENTS, gfp))
+		goto drop;
+	atomic64_inc(&hmm_dummy_events_sent);
+	return;
+free:
+	nlmsg_free(skb);
+drop:
+	atomic64_inc(&hmm_dummy_events_dropped);
+}
+
+/**
+ * hmm_dummy_nl_mirror_add() - give an open file a mirror id, and tell
+ * @dfile: a file whose mirror was just registered
+ *
+ * Context: Process context, the opener's; takes hmm_dummy_nl_lock.
+ * Return: 0, or -ENOMEM or -EBUSY if no id could be allocated.
+ */
+int hmm_dummy_nl_mirror_add(struct hmm_dummy_file *dfile)
+{
+	u32 id;
+	int ret;
+
+	dfile->end = current->mm->task_size;
+	mutex_lock(&hmm_dummy_nl_lock);
+	ret = xa_alloc_cyclic(&hmm_dummy_mirrors, &id, dfile, xa_limit_31b,
+			      &hmm_dummy_next_id, GFP_KERNEL);
+	if (ret >= 0)
+		WRITE_ONCE(dfile->nl_id, id);
+	mutex_unlock(&hmm_dummy_nl_lock);
+	if (ret < 0)
+		return ret;
+	hmm_dummy_nl_notify(HMM_DUMMY_CMD_REGISTER_NTF, dfile, id, NULL,
+			    GFP_KERNEL);
+	return 0;
+}
+
+/**
+ * hmm_dummy_nl_mirror_del() - take a file's mirror off the family, and tell
+ * @dfile: a file being closed, with an id from hmm_dummy_nl_mirror_add()
+ *
+ * Once this returns, no dump can see @dfile any more: it may be freed.
+ *
+ * Context: Process context; takes hmm_dummy_nl_lock.
+ */
+void hmm_dummy_nl_mirror_del(struct hmm_dummy_file *dfile)
+{
+	u32 id = dfile->nl_id;
+
+	mutex_lock(&hmm_dummy_nl_lock);
+	xa_erase(&hmm_dummy_mirrors, id);
+	WRITE_ONCE(dfile->nl_id, 0);
+	mutex_unlock(&hmm_dummy_nl_lock);
+	hmm_dummy_nl_notify(HMM_DUMMY_CMD_UNREGISTER_NTF, dfile, id, NULL,
+			    GFP_KERNEL);
+}
+
+/**
+ * hmm_dummy_nl_invalidate() - tell the events group of an invalidation
+ * @dfile: the file whose mirror is invalidated
+ * @update: the invalidation, as hmm_core gave it
+ *
+ * Context: The invalidation callback, maybe in reclaim, maybe not allowed
+ * to sleep (!@update->blockable); no lock of the driver held. Allocates
+ * only with GFP_NOWAIT, and nothing at all without a listener.
+ */
+void hmm_dummy_nl_invalidate(struct hmm_dummy_file *dfile,
+			     const struct hmm_update *update)
+{
+	hmm_dummy_nl_notify(HMM_DUMMY_CMD_INVALIDATE_NTF, dfile,
+			    READ_ONCE(dfile->nl_id), update,
+			    HMM_DUMMY_NL_GFP_ATOMIC);
+}
+
+/**
+ * hmm_dummy_nl_release() - tell the events group the mirrored mm is gone
+ * @dfile: the file whose mirror's ->release() runs
+ *
+ * Context: The mirror's ->release(), no lock of the driver held.
+ */
+void hmm_dummy_nl_release(struct hmm_dummy_file *dfile)
+{
+	hmm_dummy_nl_notify(HMM_DUMMY_CMD_RELEASE_NTF, dfile,
+			    READ_ONCE(dfile->nl_id), NULL, GFP_KERNEL);
+}
+
+/**
+ * hmm_dummy_nl_init() - register the family
+ *
+ * Context: Module init, after the devices are created.
+ * Return: 0 or genl_register_family()'s error.
+ */
+int hmm_dummy_nl_init(void)
+{
+	int ret = genl_register_family(&hmm_dummy_nl_family);
+
+	if (ret) {
+		pr_err("cannot register the %s generic netlink family: %d\n",
+		       HMM_DUMMY_FAMILY_NAME, ret);
+		return ret;
+	}
+	WRITE_ONCE(hmm_dummy_nl_ready, true);
+	return 0;
+}
+
+/**
+ * hmm_dummy_nl_exit() - unregister the family
+ *
+ * Context: Module exit, before the devices are removed; no file is open.
+ */
+void hmm_dummy_nl_exit(void)
+{
+	WRITE_ONCE(hmm_dummy_nl_ready, false);
+	genl_unregister_family(&hmm_dummy_nl_family);
+	WARN_ON(!xa_empty(&hmm_dummy_mirrors));
+}
