@@ -5,10 +5,15 @@
  * A process maps memory; a simulated device (/dev/hmm_dummy0) mirrors it;
  * the process unmaps, write-protects and forks, and after each step the demo
  * prints the device's page table next to the CPU's (from /proc/self/pagemap)
- * and the invalidations the device received.
+ * and the invalidations the device received. `hmmctl monitor` runs in the
+ * background all along: the events it prints, as they come from the
+ * hmm_dummy netlink family, are shown after each step ("monitor |").
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +29,92 @@
 
 static long page;
 static int dev;
+
+extern char **environ;
+
+/* The background `hmmctl monitor`: its pid and the pipe of its output. */
+static pid_t mon_pid = -1;
+static int mon_fd = -1;
+
+/* Print what the monitor said, until it has been quiet for quiet_ms. */
+static int monitor_show(int quiet_ms)
+{
+	static char buf[8192];
+	static size_t len;
+	struct pollfd pfd = { .fd = mon_fd, .events = POLLIN };
+	int lines = 0;
+	ssize_t n;
+	char *nl;
+
+	while (mon_fd >= 0 && poll(&pfd, 1, quiet_ms) > 0) {
+		n = read(mon_fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += n;
+		while ((nl = memchr(buf, '\n', len))) {
+			*nl = '\0';
+			printf("   monitor | %s\n", buf);
+			lines++;
+			len -= nl + 1 - buf;
+			memmove(buf, nl + 1, len);
+		}
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+	fflush(stdout);
+	return lines;
+}
+
+/* Start `hmmctl monitor` (next to this program) and wait until it listens. */
+static void monitor_start(void)
+{
+	char path[4096], *slash;
+	char *argv[] = { "hmmctl", "monitor", NULL };
+	posix_spawn_file_actions_t fa;
+	int p[2], i, fd;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", path, sizeof(path) - 8);
+	path[n > 0 ? n : 0] = '\0';
+	slash = strrchr(path, '/');
+	strcpy(slash ? slash + 1 : path, "hmmctl");
+	if (access(path, X_OK) || pipe(p)) {
+		printf("   (no hmmctl next to the demo: no live events)\n");
+		return;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addclose(&fa, p[0]);
+	if (posix_spawn(&mon_pid, path, &fa, NULL, argv, environ)) {
+		printf("   (cannot start hmmctl: no live events)\n");
+		mon_pid = -1;
+		return;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	mon_fd = p[0];
+	/* Listening once it reports a device opened and closed: not shown. */
+	for (i = 0; i < 50; i++) {
+		fd = open("/dev/hmm_dummy1", O_RDWR);
+		if (fd >= 0)
+			close(fd);
+		if (poll(&(struct pollfd){ .fd = mon_fd, .events = POLLIN }, 1, 200) > 0)
+			break;
+	}
+	usleep(300000);
+	while (poll(&(struct pollfd){ .fd = mon_fd, .events = POLLIN }, 1, 0) > 0 &&
+	       read(mon_fd, path, sizeof(path)) > 0)
+		;
+}
+
+static void monitor_stop(void)
+{
+	if (mon_pid < 0)
+		return;
+	kill(mon_pid, SIGTERM);
+	monitor_show(1000);
+	waitpid(mon_pid, NULL, 0);
+}
 
 static void say(const char *text)
 {
@@ -137,6 +228,11 @@ int main(void)
 	int status;
 
 	page = sysconf(_SC_PAGESIZE);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	say("`hmmctl monitor` starts in the background: it prints each event of the hmm_dummy netlink family");
+	monitor_start();
+	printf("   (its lines follow each step below, marked \"monitor |\")\n");
+
 	say("A process maps 6 pages of memory and writes to each");
 	buf = mmap(NULL, NPAGES * page, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -149,6 +245,7 @@ int main(void)
 	dev = open("/dev/hmm_dummy0", O_RDWR);
 	if (dev < 0)
 		die("open /dev/hmm_dummy0");
+	monitor_show(500);
 	printf("   (nothing is in the device page table until the device faults)\n");
 	show(buf);
 
@@ -163,12 +260,14 @@ int main(void)
 	say("The process unmaps pages 4 and 5");
 	if (munmap(buf + 4 * page, 2 * page))
 		die("munmap");
+	monitor_show(500);
 	show_invalidations("munmap");
 	show(buf);
 
 	say("The process makes pages 0-3 read-only, then the device faults them for reading");
 	if (mprotect(buf, 4 * page, PROT_READ))
 		die("mprotect");
+	monitor_show(500);
 	show_invalidations("mprotect");
 	device_fault(buf, 4, 0);
 	show(buf);
@@ -177,6 +276,7 @@ int main(void)
 	if (mprotect(buf, 4 * page, PROT_READ | PROT_WRITE))
 		die("mprotect");
 	device_fault(buf, 4, 1);
+	monitor_show(500);
 	show_invalidations("mprotect and the device's write fault");
 	child = fork();
 	if (child < 0)
@@ -187,17 +287,22 @@ int main(void)
 		_exit(0);
 	}
 	printf("   fork write-protects the parent's pages (copy-on-write):\n");
+	monitor_show(500);
 	show_invalidations("fork");
 	show(buf);
 
 	say("The device writes page 0 in the parent: a private copy is made");
 	device_write(buf, "page 0, written by the DEVICE after fork");
+	monitor_show(500);
 	show(buf);
 	printf("   parent reads: \"%s\"\n", buf);
 	waitpid(child, &status, 0);
 
 	say("The device closes: the mirror is unregistered");
 	close(dev);
+	monitor_show(500);
+	say("hmmctl monitor stops: its summary");
+	monitor_stop();
 	printf("\nEvery device entry pointed at the page the CPU maps, with no more access.\n");
 	return 0;
 }
