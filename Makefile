@@ -7,6 +7,7 @@
 #   make KDIR=/path        build against another kernel build tree
 #   make check             lint, then every test in a QEMU guest of each kernel
 #   make check KERNELS=6.1 the same, one kernel line
+#   make matrix            build and run the suite on every kernel line (table)
 #   make demo              a narrated demo in a 6.12 guest
 #   make lint              the static gates (checkpatch, W=1, sparse, ...)
 #   make tests             the guest test programs (static binaries)
@@ -57,6 +58,11 @@ tests:
 
 check:
 	@scripts/check $(KERNELS)
+
+# Every kernel line of scripts/fetch-kernel (MATRIX="6.1 7.3" for some).
+.PHONY: matrix
+matrix:
+	@scripts/matrix $(MATRIX)
 
 lint:
 	@scripts/lint
