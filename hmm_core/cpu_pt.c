@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pgtable.h>
+#include <linux/string.h>
 
 #include <hmm_core_compat.h>
 #include <hmm_mirror.h>
@@ -68,6 +69,13 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 		if (range->write)
 			hrange.default_flags |= HMM_PFN_REQ_WRITE;
 	}
+	/*
+	 * Newer kernels (the 7.x lines here: HMM_PFN_DMA_MAPPED and the P2P
+	 * flags) carry some bits of each input entry into its output, and the
+	 * driver's array may hold anything: start from zero, which means "no
+	 * flag" to every kernel, so no probe is needed.
+	 */
+	memset(range->entries, 0, npages * sizeof(*range->entries));
 
 	do {
 		if (time_after(jiffies, timeout))
