@@ -455,8 +455,9 @@ static int thread_body(struct thread_arg *a)
 
 		switch (op) {
 		case 0:
-			CHECK_OK(dummy_fault(fd, p, TPAGES, HMM_DUMMY_FAULT_WRITE,
-					     NULL));
+			CHECK_OK(RETRY_EBUSY(dummy_fault(fd, p, TPAGES,
+							 HMM_DUMMY_FAULT_WRITE,
+							 NULL)));
 			break;
 		case 1:
 			CHECK(mmap(p + off * PAGE, n * PAGE,
@@ -515,6 +516,9 @@ static int t_many_threads(void)
 			fail = 1;
 		}
 	}
+	if (oracle_ebusy_retries)
+		diag("%lu device accesses tried again after EBUSY",
+		     oracle_ebusy_retries);
 	return fail ? TAP_FAIL : TAP_PASS;
 }
 

@@ -178,8 +178,11 @@ static void mutate(struct slot *s, uint64_t *rs, uint64_t *buf)
 
 		mark(s, i, n, pending_gen, g);
 		fill_buf(buf, s, i, n, g);
-		if (dummy_rw(dev, HMM_DUMMY_IOC_WRITE, a, buf, n, &done, NULL))
+		if (RETRY_EBUSY(dummy_rw(dev, HMM_DUMMY_IOC_WRITE, a, buf, n,
+					 &done, NULL))) {
 			FAIL("device WRITE %p+%u: %s", a, n, strerror(errno));
+			return;
+		}
 		for (pg = 0; pg < n; pg++) {
 			const uint64_t *words =
 				(const uint64_t *)(a + (size_t)pg * PAGE);
@@ -436,10 +439,11 @@ int main(int argc, char **argv)
 		for (i = 0; i < NSLOTS; i++)
 			if (oracle_coherent(dev, slots[i].addr, slots[i].npages))
 				FAIL("final oracle: slot %d", i);
-	diag("stress: %lu changes, %lu device WRITEs, %lu forks, %lu READs checked, %lu FAULTs, %lu oracle passes",
+	diag("stress: %lu changes, %lu device WRITEs, %lu forks, %lu READs checked, %lu FAULTs, %lu oracle passes, %lu EBUSY retries",
 	     atomic_load(&nops[OP_MUT]), atomic_load(&nops[OP_DEVW]),
 	     atomic_load(&nops[OP_FORK]), atomic_load(&nops[OP_READ]),
-	     atomic_load(&nops[OP_FAULT]), atomic_load(&nops[OP_CHECK]));
+	     atomic_load(&nops[OP_FAULT]), atomic_load(&nops[OP_CHECK]),
+	     oracle_ebusy_retries);
 	if (atomic_load(&failed)) {
 		printf("not ok 1 stress # seed %llu\n", seed);
 		return 1;
