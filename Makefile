@@ -15,6 +15,9 @@
 #                          kernel (KERNELS=...; SEED=S to replay a run)
 #   make mutation-check    the coherence suite must fail on a broken driver
 #   sudo make install      install the modules into the running kernel's tree
+#   sudo make sign         sign the built modules with the DKMS MOK key
+#   sudo make dkms-install sources to /usr/src/hmm-mirror-VERSION, dkms add/build/install
+#   sudo make dkms-remove  dkms remove this version, delete its sources
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 KERNELS ?= 6.1 6.12
@@ -25,6 +28,7 @@ GENERATED := $(SRC)/hmm_core/generated
 KBUILD_ARGS ?=
 
 .PHONY: all modules conftest clean check lint demo tests install help
+.PHONY: dkms-source dkms-install dkms-remove sign
 .PHONY: stress mutation-check
 
 all: modules
@@ -84,3 +88,79 @@ stress:
 
 mutation-check:
 	@scripts/mutation-check $(KERNELS)
+
+# DKMS (README.md, "Install with DKMS"). VERSION is the version's one source:
+# dkms.conf says #MODULE_VERSION#, filled in when the sources are installed.
+DKMS_VERSION := $(shell cat "$(SRC)/VERSION" 2>/dev/null)
+DKMS_NAME := hmm-mirror
+DKMS_SRC := /usr/src/$(DKMS_NAME)-$(DKMS_VERSION)
+# Kernels dkms-install builds for: the running one unless told otherwise.
+DKMS_KERNELS ?= $(shell uname -r)
+# The key and certificate make sign uses: the ones dkms signs with.
+MOK_KEY ?= /var/lib/dkms/mok.key
+MOK_CERT ?= /var/lib/dkms/mok.pub
+
+# The DKMS source tree into DKMS_DEST: the build files and both module
+# directories, build products and generated headers left out.
+dkms-source:
+	@test -n "$(DKMS_DEST)" || { echo "dkms-source: set DKMS_DEST=DIR" >&2; exit 1; }
+	@test -n "$(DKMS_VERSION)" || { echo "dkms-source: no VERSION file" >&2; exit 1; }
+	rm -rf "$(DKMS_DEST)"
+	mkdir -p "$(DKMS_DEST)"
+	cd "$(SRC)" && { printf '%s\0' Makefile Kbuild VERSION scripts/dkms-post-build; \
+		find hmm_core hmm_dummy_drv -path hmm_core/generated -prune -o -type f \
+		! -name '*.o' ! -name '*.ko' ! -name '*.mod' ! -name '*.mod.c' \
+		! -name '.*.cmd' ! -name '.*.d' ! -name '*.a' ! -name '*.symvers' \
+		! -name '*.order' ! -name '*.orig' ! -name '*.rej' ! -name '*~' \
+		-print0; } | xargs -0 cp --parents -t "$(DKMS_DEST)"
+	sed 's/#MODULE_VERSION#/$(DKMS_VERSION)/' "$(SRC)/dkms.conf" >"$(DKMS_DEST)/dkms.conf"
+
+dkms-install:
+	@if dpkg-query -W -f='$${db:Status-Status}' $(DKMS_NAME)-dkms 2>/dev/null | \
+		grep -qx installed; then \
+		echo "dkms-install: the $(DKMS_NAME)-dkms package is installed: remove it first" >&2; \
+		exit 1; \
+	fi
+	@if [ -n "$$(dkms status -m $(DKMS_NAME) -v $(DKMS_VERSION))" ]; then \
+		echo "dkms remove $(DKMS_NAME)/$(DKMS_VERSION) --all"; \
+		dkms remove $(DKMS_NAME)/$(DKMS_VERSION) --all; \
+	fi
+	$(MAKE) --no-print-directory dkms-source DKMS_DEST="$(DKMS_SRC)"
+	dkms add $(DKMS_NAME)/$(DKMS_VERSION)
+	@set -e; for k in $(DKMS_KERNELS); do \
+		echo "dkms build $(DKMS_NAME)/$(DKMS_VERSION) -k $$k"; \
+		dkms build $(DKMS_NAME)/$(DKMS_VERSION) -k "$$k"; \
+		echo "dkms install $(DKMS_NAME)/$(DKMS_VERSION) -k $$k"; \
+		dkms install $(DKMS_NAME)/$(DKMS_VERSION) -k "$$k"; \
+	done
+
+dkms-remove:
+	@if dpkg-query -W -f='$${db:Status-Status}' $(DKMS_NAME)-dkms 2>/dev/null | \
+		grep -qx installed; then \
+		echo "dkms-remove: the $(DKMS_NAME)-dkms package owns it: apt-get remove $(DKMS_NAME)-dkms" >&2; \
+		exit 1; \
+	fi
+	@if [ -n "$$(dkms status -m $(DKMS_NAME) -v $(DKMS_VERSION))" ]; then \
+		echo "dkms remove $(DKMS_NAME)/$(DKMS_VERSION) --all"; \
+		dkms remove $(DKMS_NAME)/$(DKMS_VERSION) --all; \
+	fi
+	rm -rf "$(DKMS_SRC)"
+
+# Sign hand-built modules (make, then sudo make sign, then sudo make install)
+# with KDIR's scripts/sign-file and the hash its config names. A module that
+# already carries a signature is left alone.
+sign:
+	@set -e; \
+	for f in "$(MOK_KEY)" "$(MOK_CERT)"; do \
+		[ -r "$$f" ] || { echo "sign: cannot read $$f (see README.md, Secure Boot)" >&2; exit 1; }; \
+	done; \
+	hash=$$(sed -n 's/^CONFIG_MODULE_SIG_HASH="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' \
+		"$(KDIR)/include/config/auto.conf"); \
+	for ko in hmm_core.ko hmm_dummy.ko; do \
+		[ -f "$(SRC)/$$ko" ] || { echo "sign: no $$ko: run make first" >&2; exit 1; }; \
+		if tail -c 28 "$(SRC)/$$ko" | grep -q 'Module signature appended'; then \
+			echo "sign: $$ko is already signed"; continue; \
+		fi; \
+		echo "sign-file $${hash:-sha512} $(MOK_KEY) $(MOK_CERT) $$ko"; \
+		"$(KDIR)/scripts/sign-file" "$${hash:-sha512}" "$(MOK_KEY)" "$(MOK_CERT)" "$(SRC)/$$ko"; \
+	done
