@@ -99,8 +99,9 @@ unsigned int hmm_dummy_event(enum mmu_notifier_event event)
 }
 
 /* Remove the entries of [start, end). Called with pt_lock held. */
-static void hmm_dummy_pt_clear(struct hmm_dummy_file *dfile,
-			       unsigned long start, unsigned long end)
+static void __maybe_unused
+hmm_dummy_pt_clear(struct hmm_dummy_file *dfile, unsigned long start,
+		   unsigned long end)
 {
 	XA_STATE(xas, &dfile->pt, start >> PAGE_SHIFT);
 	void *entry;
@@ -310,12 +311,28 @@ static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
 	/* pt_lock held: the invalidation that would free the page waits. */
 	page = pfn_to_page(hmm_dummy_pte_pfn(pte));
 	kaddr = kmap_local_page(page);
-	if (write)
+	if (write) {
 		memcpy(kaddr, bounce, PAGE_SIZE);
-	else
+		get_page(page);
+	} else {
 		memcpy(bounce, kaddr, PAGE_SIZE);
+	}
 	kunmap_local(kaddr);
 	mutex_unlock(&dfile->pt_lock);
+
+	if (write) {
+		/*
+		 * A CPU store sets its PTE's dirty bit; this store does not,
+		 * and hmm_range_fault() leaves a writable clean PTE alone, so
+		 * the page is dirtied here or reclaim may drop the data
+		 * (MADV_FREE). Not under pt_lock: on the reclaim path the
+		 * folio lock is taken outside the invalidation. The reference
+		 * keeps the page, and keeps reclaim from discarding it, until
+		 * it is dirty.
+		 */
+		set_page_dirty_lock(page);
+		put_page(page);
+	}
 	return 0;
 }
 
