@@ -9,6 +9,7 @@
 #   make check KERNELS=6.1 the same, one kernel line
 #   make matrix            build and run the suite on every kernel line (table)
 #   make demo              a narrated demo in a 6.12 guest
+#   make bench             benchmarks beside their baselines, in a 6.12 guest
 #   make lint              the static gates (checkpatch, W=1, sparse, ...)
 #   make tests             the guest test programs (static binaries)
 #   make stress SECONDS=N  the coherence stress test, N s in a guest of each
@@ -29,7 +30,7 @@ KBUILD_ARGS ?=
 
 .PHONY: all modules conftest clean check lint demo tests install help
 .PHONY: dkms-source dkms-install dkms-remove sign
-.PHONY: stress mutation-check
+.PHONY: stress mutation-check bench
 
 all: modules
 
@@ -70,6 +71,9 @@ matrix:
 
 lint:
 	@scripts/lint
+
+bench:
+	@scripts/bench
 
 demo:
 	@scripts/demo
