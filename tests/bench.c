@@ -287,29 +287,26 @@ static void bench_invalidate(void)
 {
 	static const int counts[] = { 0, 1, 8, 64 };
 	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
+	const int ncounts = sizeof(counts) / sizeof(counts[0]);
+	double t[4][MAX_RUNS], med[4];
 	int fds[MAX_MIRRORS];
 
 	for (int m = 0; m < MAX_MIRRORS; m++)
 		fds[m] = dev_open("/dev/hmm_dummy0");
 	for (int op = 0; op < 2; op++) {
-		double base = 0, one = 0;
-
-		for (unsigned int c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
-			double t[MAX_RUNS], med;
+		/* Interleaved, so that a shared machine's drift hits all alike. */
+		for (int r = 0; r < runs; r++)
+			for (int c = 0; c < ncounts; c++)
+				t[c][r] = invalidate_once(fds, counts[c], op);
+		for (int c = 0; c < ncounts; c++) {
 			char name[80];
 
-			for (int r = 0; r < runs; r++)
-				t[r] = invalidate_once(fds, counts[c], op);
-			med = median(t, runs) * 1e6;
-			if (c == 0)
-				base = med;
-			if (counts[c] == 1)
-				one = med;
+			med[c] = median(t[c], runs) * 1e6;
 			snprintf(name, sizeof(name), "%s, %d mirrors same range",
 				 ops[op], counts[c]);
-			figure("invalidate", name, "us/op", med,
+			figure("invalidate", name, "us/op", med[c],
 			       counts[c] > 1 ? "1 mirror" : "0 mirrors",
-			       counts[c] > 1 ? one : base);
+			       counts[c] > 1 ? med[1] : med[0]);
 		}
 	}
 	for (int m = 0; m < MAX_MIRRORS; m++)
