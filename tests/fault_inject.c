@@ -1,0 +1,710 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault_inject - fail every allocation of every hmm_dummy system call, one
+ * at a time (debug-kernel lane only: needs CONFIG_FAILSLAB,
+ * CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_DEBUG_FS).
+ *
+ * For each system call (open of both device kinds, every native ioctl, the
+ * test_hmm-ABI ioctls, mmap of a dmirror file, close) and each request of
+ * the generic netlink family (where the uapi header has one: the send and
+ * every reply read count as one call), for N = 1, 2, ...:
+ * write N to /proc/thread-self/fail-nth, make the call, read fail-nth back.
+ * 0 means the N-th allocation of the call was failed (slab or page, GFP
+ * flags no matter): the call must then succeed anyway or fail with ENOMEM
+ * (EFAULT too where the failed allocation is a page the CPU fault needed,
+ * which the kernel reports as EFAULT; ENOBUFS for a netlink reply the
+ * socket could not get), and the same call made again without
+ * injection must succeed with the device page table coherent. Non-zero
+ * means the call made fewer than N allocations: it must have succeeded, and
+ * the next call is taken. Leaks and splats are the host's to see
+ * (scripts/vm-run --debug: kmemleak after the unload, the log).
+ *
+ * Each forced failure prints its stack (verbose=2) to the kernel log; the
+ * innermost frame in hmm_dummy or hmm_core is the allocation site in our
+ * code. The distinct sites are printed as "# fi-site: FUNC+OFF/SIZE [MOD]"
+ * lines and counted; scripts/check-debug matches them against the
+ * allocating call sites it finds in the modules.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+#include "tap.h"
+#include "dummy_util.h"
+#include "hmm_dmirror.h"
+
+#if __has_include("hmm_dummy_nl.h")
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include "hmm_dummy_nl.h"
+#define HAVE_NL 1
+#endif
+
+#define NPAGES		4
+#define MAX_STEPS	400
+#define MAX_SITES	256
+#define SITE_LEN	128
+
+/* Sites seen, shared by the per-case children (MAP_SHARED). */
+struct sites {
+	int n;
+	int forced;		/* failures forced, in all cases */
+	int attributed;		/* ... whose stack had a frame of ours */
+	char site[MAX_SITES][SITE_LEN];
+};
+
+static struct sites *sites;
+
+struct ctx {
+	int fd;			/* the device file (or socket) the call uses */
+	int fd2;		/* a device file netlink calls report on */
+	unsigned int id;	/* fd2's netlink mirror id */
+	char *p;		/* NPAGES pages of process memory */
+	char *buf;		/* NPAGES pages of user buffer */
+	long ret;		/* what the call returned */
+};
+
+struct op {
+	const char *name;
+	const char *dev;	/* "dummy" or "dmirror" */
+	int (*setup)(struct ctx *c);	/* after the device is open */
+	long (*call)(struct ctx *c);
+	void (*undo)(struct ctx *c);	/* after a successful call */
+	int also;		/* an errno allowed besides ENOMEM, or 0 */
+};
+
+
+#ifdef HAVE_NL
+static int nl_socket(void)
+{
+	return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+}
+#endif
+
+static int dev_open(const char *dev)
+{
+#ifdef HAVE_NL
+	if (!strcmp(dev, "nl"))
+		return nl_socket();
+#endif
+	return open(!strcmp(dev, "dummy") ? "/dev/hmm_dummy0" :
+		    "/dev/hmm_dmirror0", O_RDWR | O_CLOEXEC);
+}
+
+/* Fresh, unpopulated memory: the call's own CPU faults allocate. */
+static int setup_fresh(struct ctx *c)
+{
+	c->p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->p == MAP_FAILED)
+		return -1;
+	return 0;
+}
+
+/* Memory the device (file fd) already maps: device entries present. */
+static int setup_mapped_fd(struct ctx *c, int fd)
+{
+	if (setup_fresh(c))
+		return -1;
+	memset(c->p, 0x5a, NPAGES * PAGE);
+	return dummy_fault(fd, c->p, NPAGES, HMM_DUMMY_FAULT_WRITE, NULL);
+}
+
+static int setup_mapped(struct ctx *c)
+{
+	return setup_mapped_fd(c, c->fd);
+}
+
+static int setup_none(struct ctx *c)
+{
+	(void)c;
+	return 0;
+}
+
+static long call_open(struct ctx *c)
+{
+	(void)c;
+	return open("/dev/hmm_dummy0", O_RDWR | O_CLOEXEC);
+}
+
+static long call_open_dmirror(struct ctx *c)
+{
+	(void)c;
+	return open("/dev/hmm_dmirror0", O_RDWR | O_CLOEXEC);
+}
+
+static void undo_open(struct ctx *c)
+{
+	close((int)c->ret);
+}
+
+static long call_close(struct ctx *c)
+{
+	long r = close(c->fd);
+
+	c->fd = -1;
+	return r;
+}
+
+static long call_fault_read(struct ctx *c)
+{
+	return dummy_fault(c->fd, c->p, NPAGES, 0, NULL);
+}
+
+static long call_fault_write(struct ctx *c)
+{
+	return dummy_fault(c->fd, c->p, NPAGES, HMM_DUMMY_FAULT_WRITE, NULL);
+}
+
+static long call_read(struct ctx *c)
+{
+	return dummy_rw(c->fd, HMM_DUMMY_IOC_READ, c->p, c->buf, NPAGES,
+			NULL, NULL);
+}
+
+static long call_write(struct ctx *c)
+{
+	return dummy_rw(c->fd, HMM_DUMMY_IOC_WRITE, c->p, c->buf, NPAGES,
+			NULL, NULL);
+}
+
+static long call_snapshot(struct ctx *c)
+{
+	return dummy_snapshot(c->fd, c->p, NPAGES, (uint8_t *)c->buf);
+}
+
+static long call_dump(struct ctx *c)
+{
+	return dummy_dump(c->fd, c->p, NPAGES, (struct hmm_dummy_pte *)c->buf,
+			  NPAGES, NULL);
+}
+
+static long call_counters(struct ctx *c)
+{
+	return dummy_counters(c->fd, (struct hmm_dummy_counters *)c->buf);
+}
+
+static long dmirror(struct ctx *c, unsigned long cmd)
+{
+	struct hmm_dmirror_cmd d = {
+		.addr = (uintptr_t)c->p, .ptr = (uintptr_t)c->buf,
+		.npages = NPAGES,
+	};
+
+	return ioctl(c->fd, cmd, &d);
+}
+
+static long call_dmirror_read(struct ctx *c)
+{
+	return dmirror(c, HMM_DMIRROR_READ);
+}
+
+static long call_dmirror_write(struct ctx *c)
+{
+	return dmirror(c, HMM_DMIRROR_WRITE);
+}
+
+static long call_dmirror_snapshot(struct ctx *c)
+{
+	return dmirror(c, HMM_DMIRROR_SNAPSHOT);
+}
+
+static long call_dmirror_mmap(struct ctx *c)
+{
+	void *m = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, c->fd, 0);
+
+	return m == MAP_FAILED ? -1 : (long)(uintptr_t)m;
+}
+
+static void undo_mmap(struct ctx *c)
+{
+	munmap((void *)(uintptr_t)c->ret, NPAGES * PAGE);
+}
+
+#ifdef HAVE_NL
+static int nl_family;
+static unsigned int nl_seq;
+
+/* A request's attributes: at most one u32 and two u64. */
+struct nl_req {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char attrs[64];
+};
+
+static void nl_put(struct nl_req *r, int type, const void *val, int len)
+{
+	struct nlattr *a = (void *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy((char *)a + NLA_HDRLEN, val, len);
+	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/*
+ * Send one request and read every reply to its end. cb, if any, sees each
+ * attribute of each reply message. Returns 0 or -errno, as the kernel's
+ * error message or a failed send/recv gave it.
+ */
+static int nl_xfer(int s, struct nl_req *r,
+		   void (*cb)(int type, const void *val, void *arg), void *arg)
+{
+	static char buf[65536];
+	int dump = r->n.nlmsg_flags & NLM_F_DUMP;
+
+	r->n.nlmsg_flags |= NLM_F_REQUEST | (dump ? 0 : NLM_F_ACK);
+	r->n.nlmsg_seq = ++nl_seq;
+	if (send(s, r, r->n.nlmsg_len, 0) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		struct nlmsghdr *h;
+
+		if (n < 0)
+			return -errno;
+		for (h = (void *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			struct nlattr *a;
+			int len;
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				return *(int *)NLMSG_DATA(h);
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			if (!cb)
+				continue;
+			a = (void *)((char *)NLMSG_DATA(h) + GENL_HDRLEN);
+			len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+			while (len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
+			       a->nla_len <= len) {
+				cb(a->nla_type & NLA_TYPE_MASK,
+				   (char *)a + NLA_HDRLEN, arg);
+				len -= NLA_ALIGN(a->nla_len);
+				a = (void *)((char *)a + NLA_ALIGN(a->nla_len));
+			}
+		}
+	}
+}
+
+static void nl_init_req(struct nl_req *r, int family, int cmd, int flags)
+{
+	memset(r, 0, sizeof(*r));
+	r->n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	r->n.nlmsg_type = family;
+	r->n.nlmsg_flags = flags;
+	r->g.cmd = cmd;
+	r->g.version = 1;
+}
+
+static void family_cb(int type, const void *val, void *arg)
+{
+	if (type == CTRL_ATTR_FAMILY_ID)
+		*(int *)arg = *(const uint16_t *)val;
+}
+
+/* The family's id, 0 if it is not registered. */
+static int nl_resolve(void)
+{
+	struct nl_req r;
+	int s = nl_socket(), id = 0;
+
+	if (s < 0)
+		return 0;
+	nl_init_req(&r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
+	nl_put(&r, CTRL_ATTR_FAMILY_NAME, HMM_DUMMY_FAMILY_NAME,
+	       sizeof(HMM_DUMMY_FAMILY_NAME));
+	if (nl_xfer(s, &r, family_cb, &id))
+		id = 0;
+	close(s);
+	return id;
+}
+
+/* The last mirror id of the MIRROR_GET dump: the newest, fd2's. */
+static void mirror_cb(int type, const void *val, void *arg)
+{
+	if (type == HMM_DUMMY_A_MIRROR_ID)
+		*(unsigned int *)arg = *(const uint32_t *)val;
+}
+
+static int setup_nl(struct ctx *c)
+{
+	struct nl_req r;
+
+	c->fd2 = dummy_open(0);
+	if (c->fd2 < 0 || setup_mapped_fd(c, c->fd2))
+		return -1;
+	nl_init_req(&r, nl_family, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
+	return nl_xfer(c->fd, &r, mirror_cb, &c->id) || !c->id ? -1 : 0;
+}
+
+static long nl_call(struct ctx *c, int cmd, int flags)
+{
+	struct nl_req r;
+	int e;
+
+	nl_init_req(&r, nl_family, cmd, flags);
+	if (cmd == HMM_DUMMY_CMD_PTE_GET)
+		nl_put(&r, HMM_DUMMY_A_PTE_MIRROR_ID, &c->id, sizeof(c->id));
+	e = nl_xfer(c->fd, &r, NULL, NULL);
+	if (e) {
+		errno = -e;
+		return -1;
+	}
+	return 0;
+}
+
+static long call_nl_dev_get(struct ctx *c)
+{
+	return nl_call(c, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
+}
+
+static long call_nl_mirror_get(struct ctx *c)
+{
+	return nl_call(c, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
+}
+
+static long call_nl_pte_get(struct ctx *c)
+{
+	return nl_call(c, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+}
+
+static long call_nl_stats_get(struct ctx *c)
+{
+	return nl_call(c, HMM_DUMMY_CMD_STATS_GET, 0);
+}
+#endif
+
+static const struct op ops[] = {
+	{ "open_dummy", "none", setup_none, call_open, undo_open, 0 },
+	{ "open_dmirror", "none", setup_none, call_open_dmirror, undo_open, 0 },
+	{ "close", "dummy", setup_mapped, call_close, NULL, 0 },
+	{ "FAULT_read", "dummy", setup_fresh, call_fault_read, NULL, EFAULT },
+	{ "FAULT_write", "dummy", setup_fresh, call_fault_write, NULL, EFAULT },
+	{ "READ", "dummy", setup_fresh, call_read, NULL, EFAULT },
+	{ "WRITE", "dummy", setup_fresh, call_write, NULL, EFAULT },
+	{ "SNAPSHOT", "dummy", setup_mapped, call_snapshot, NULL, EFAULT },
+	{ "DUMP", "dummy", setup_mapped, call_dump, NULL, EFAULT },
+	{ "COUNTERS", "dummy", setup_mapped, call_counters, NULL, EFAULT },
+	{ "DMIRROR_READ", "dmirror", setup_fresh, call_dmirror_read, NULL, EFAULT },
+	{ "DMIRROR_WRITE", "dmirror", setup_fresh, call_dmirror_write, NULL, EFAULT },
+	{ "DMIRROR_SNAPSHOT", "dmirror", setup_fresh, call_dmirror_snapshot,
+	  NULL, EFAULT },
+	{ "dmirror_mmap", "dmirror", setup_none, call_dmirror_mmap, undo_mmap,
+	  0 },
+#ifdef HAVE_NL
+	{ "nl_DEV_GET", "nl", setup_nl, call_nl_dev_get, NULL, ENOBUFS },
+	{ "nl_MIRROR_GET", "nl", setup_nl, call_nl_mirror_get, NULL, ENOBUFS },
+	{ "nl_PTE_GET", "nl", setup_nl, call_nl_pte_get, NULL, ENOBUFS },
+	{ "nl_STATS_GET", "nl", setup_nl, call_nl_stats_get, NULL, ENOBUFS },
+#endif
+};
+
+static int nth_fd = -1;
+static int kmsg_fd = -1;
+
+static int set_nth(unsigned int n)
+{
+	char s[16];
+	int len = snprintf(s, sizeof(s), "%u", n);
+
+	return pwrite(nth_fd, s, len, 0) == len ? 0 : -1;
+}
+
+static long get_nth(void)
+{
+	char s[16] = "";
+
+	if (pread(nth_fd, s, sizeof(s) - 1, 0) <= 0)
+		return -1;
+	return strtol(s, NULL, 10);
+}
+
+static void add_site(const char *site)
+{
+	int i;
+
+	for (i = 0; i < sites->n; i++)
+		if (!strcmp(sites->site[i], site))
+			return;
+	if (sites->n < MAX_SITES)
+		snprintf(sites->site[sites->n++], SITE_LEN, "%s", site);
+}
+
+/*
+ * Read the kernel log since the last call; for each forced failure, the
+ * innermost reliable frame in our modules. Returns the failures seen.
+ */
+static int scan_kmsg(int *ours)
+{
+	static char rec[8192];
+	int in_stack = 0, found = 0, forced = 0;
+	ssize_t n;
+
+	*ours = 0;
+	while ((n = read(kmsg_fd, rec, sizeof(rec) - 1)) > 0) {
+		char *msg = strchr(rec, ';'), *nl;
+
+		rec[n] = '\0';
+		if (!msg)
+			continue;
+		msg++;
+		nl = strchr(msg, '\n');
+		if (nl)
+			*nl = '\0';
+		if (strstr(msg, "FAULT_INJECTION: forcing a failure")) {
+			forced++;
+			in_stack = 1;
+			found = 0;
+			continue;
+		}
+		if (!in_stack)
+			continue;
+		if (strstr(msg, "</TASK>")) {
+			in_stack = 0;
+			continue;
+		}
+		while (*msg == ' ')
+			msg++;
+		if (found || !strncmp(msg, "? ", 2))
+			continue;
+		if (strstr(msg, " [hmm_dummy]") || strstr(msg, " [hmm_core]")) {
+			found = 1;
+			(*ours)++;
+			add_site(msg);
+		}
+	}
+	return forced;
+}
+
+/* The same call made again, no injection: it must work. */
+static int recheck(const struct op *o, struct ctx *c)
+{
+	long r;
+
+	if (o->call == call_close)
+		return TAP_PASS;
+	if (!strcmp(o->dev, "nl")) {
+		/* A dump cut short may still run on the old socket. */
+		close(c->fd);
+		c->fd = dev_open(o->dev);
+		CHECK(c->fd >= 0);
+	}
+	r = o->call(c);
+	if (r < 0) {
+		diag("%s: without injection: %s", o->name, strerror(errno));
+		return TAP_FAIL;
+	}
+	c->ret = r;
+	if (o->undo)
+		o->undo(c);
+	if (!strcmp(o->dev, "dummy") && c->p &&
+	    check_coherent(c->fd, c->p, NPAGES)) {
+		diag("%s: device page table not coherent after the failure",
+		     o->name);
+		return TAP_FAIL;
+	}
+	return TAP_PASS;
+}
+
+enum { STEP_FORCED = 0, STEP_BAD = 1, STEP_DONE = 2 };
+
+/*
+ * One step, in a process of its own (a fresh mm: what the kernel allocates
+ * once per mm, it allocates again here): fail the step-th allocation of the
+ * call. Returns STEP_FORCED (failed, handled), STEP_DONE (the call made
+ * fewer allocations and succeeded) or STEP_BAD.
+ */
+static int run_step(const struct op *o, int step, int *ours)
+{
+	static char buf[NPAGES * PAGE];
+	struct ctx c = { .fd = -1, .fd2 = -1, .buf = buf };
+	long r, left;
+	int e;
+
+	/* fail-nth is the calling thread's: this process's own. */
+	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (nth_fd < 0)
+		return STEP_BAD;
+	memset(buf, 0, sizeof(buf));
+	if (strcmp(o->dev, "none")) {
+		c.fd = dev_open(o->dev);
+		if (c.fd < 0)
+			return STEP_BAD;
+	}
+	if (o->setup(&c))
+		return STEP_BAD;
+	scan_kmsg(ours);
+
+	if (set_nth(step))
+		return STEP_BAD;
+	errno = 0;
+	r = o->call(&c);
+	e = errno;
+	left = get_nth();
+	if (set_nth(0) || left < 0)
+		return STEP_BAD;
+	c.ret = r;
+
+	if (left > 0) {
+		/* Fewer than step allocations: nothing was failed. */
+		if (r < 0) {
+			diag("%s: failed with %s and no failure forced",
+			     o->name, strerror(e));
+			return STEP_BAD;
+		}
+		diag("%s: the call completes with %ld allocation(s)", o->name,
+		     step - left);
+		return STEP_DONE;
+	}
+	if (scan_kmsg(ours))
+		sites->forced++;
+	if (*ours)
+		sites->attributed++;
+	if (r >= 0) {
+		if (o->undo)
+			o->undo(&c);
+	} else if (!(e == ENOMEM || (o->also && e == o->also))) {
+		diag("%s: allocation %d failed: call failed with %s, not ENOMEM%s%s",
+		     o->name, step, strerror(e), o->also ? " or " : "",
+		     o->also ? strerror(o->also) : "");
+		return STEP_BAD;
+	}
+	if (recheck(o, &c) != TAP_PASS) {
+		diag("%s: after allocation %d was failed", o->name, step);
+		return STEP_BAD;
+	}
+	return STEP_FORCED;
+}
+
+static int run_op(const struct op *o)
+{
+	int step, forced = 0, ours = 0;
+
+#ifdef HAVE_NL
+	if (!strcmp(o->dev, "nl") && !nl_family)
+		return tap_skip_reason("no %s generic netlink family",
+				       HMM_DUMMY_FAMILY_NAME);
+#endif
+	for (step = 1; step <= MAX_STEPS; step++) {
+		int status, before = sites->attributed;
+		pid_t pid = fork();
+
+		CHECK(pid >= 0);
+		if (!pid) {
+			int o_now = 0;
+
+			fflush(stdout);
+			_exit(run_step(o, step, &o_now));
+		}
+		CHECK(waitpid(pid, &status, 0) == pid);
+		if (!WIFEXITED(status)) {
+			diag("%s: step %d: killed by signal %d", o->name, step,
+			     WTERMSIG(status));
+			return TAP_FAIL;
+		}
+		if (WEXITSTATUS(status) == STEP_DONE)
+			break;
+		if (WEXITSTATUS(status) != STEP_FORCED) {
+			diag("%s: step %d failed", o->name, step);
+			return TAP_FAIL;
+		}
+		forced++;
+		ours += sites->attributed - before;
+	}
+	if (step > MAX_STEPS) {
+		diag("%s: still allocating after %d steps", o->name, MAX_STEPS);
+		return TAP_FAIL;
+	}
+	diag("%s: %d failure(s) forced, %d with a frame of ours", o->name,
+	     forced, ours);
+	return TAP_PASS;
+}
+
+#define NR_OPS	((int)(sizeof(ops) / sizeof(ops[0])))
+
+#define OP_CASE(i) \
+	static int t_##i(void) { return i < NR_OPS ? run_op(&ops[i]) : TAP_FAIL; }
+OP_CASE(0) OP_CASE(1) OP_CASE(2) OP_CASE(3) OP_CASE(4) OP_CASE(5) OP_CASE(6)
+OP_CASE(7) OP_CASE(8) OP_CASE(9) OP_CASE(10) OP_CASE(11) OP_CASE(12)
+OP_CASE(13) OP_CASE(14) OP_CASE(15) OP_CASE(16) OP_CASE(17) OP_CASE(18)
+OP_CASE(19)
+
+static int (*const op_fns[])(void) = {
+	t_0, t_1, t_2, t_3, t_4, t_5, t_6, t_7, t_8, t_9, t_10, t_11, t_12,
+	t_13, t_14, t_15, t_16, t_17, t_18, t_19,
+};
+
+_Static_assert(sizeof(op_fns) / sizeof(op_fns[0]) >= sizeof(ops) / sizeof(ops[0]),
+	       "more ops than case functions");
+
+/* The summary: sites hit, printed for scripts/check-debug. */
+static int t_sites(void)
+{
+	int i;
+
+	for (i = 0; i < sites->n; i++)
+		printf("# fi-site: %s\n", sites->site[i]);
+	diag("%d distinct allocation site(s) in hmm_dummy/hmm_core hit, "
+	     "%d failures forced (%d with a frame of ours)",
+	     sites->n, sites->forced, sites->attributed);
+	CHECK(sites->n > 0);
+	return TAP_PASS;
+}
+
+static int knob(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+int main(void)
+{
+	static struct tap_case cases[sizeof(ops) / sizeof(ops[0]) + 1];
+	/* Fail any allocation, sleeping or not, of any order; say where. */
+	static const char *const knobs[][2] = {
+		{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
+		{ "/sys/kernel/debug/failslab/verbose", "2" },
+		{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N" },
+		{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem", "N" },
+		{ "/sys/kernel/debug/fail_page_alloc/min-order", "0" },
+		{ "/sys/kernel/debug/fail_page_alloc/verbose", "2" },
+	};
+	size_t i;
+
+	if (access("/proc/thread-self/fail-nth", W_OK) ||
+	    access("/sys/kernel/debug/failslab", F_OK)) {
+		printf("TAP version 13\n1..0 # SKIP no fault injection in this kernel\n");
+		return 0;
+	}
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		if (knob(knobs[i][0], knobs[i][1])) {
+			fprintf(stderr, "fault_inject: cannot set %s: %s\n",
+				knobs[i][0], strerror(errno));
+			return 1;
+		}
+	}
+	sites = mmap(NULL, sizeof(*sites), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sites == MAP_FAILED)
+		return 1;
+	kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg_fd < 0 || lseek(kmsg_fd, 0, SEEK_END) < 0) {
+		perror("/dev/kmsg");
+		return 1;
+	}
+#ifdef HAVE_NL
+	nl_family = nl_resolve();
+#endif
+	for (i = 0; i < (size_t)NR_OPS; i++)
+		cases[i] = (struct tap_case){ ops[i].name, op_fns[i], 300 };
+	cases[i] = (struct tap_case){ "allocation_sites", t_sites, 10 };
+	return TAP_MAIN(cases);
+}
