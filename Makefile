@@ -7,6 +7,7 @@
 #   make KDIR=/path        build against another kernel build tree
 #   make check             lint, then every test in a QEMU guest of each kernel
 #   make check KERNELS=6.1 the same, one kernel line
+#   make check-debug       the debug-kernel lane: lockdep, KASAN, kmemleak, KUnit
 #   make matrix            build and run the suite on every kernel line (table)
 #   make demo              a narrated demo in a 6.12 guest
 #   make bench             benchmarks beside their baselines, in a 6.12 guest
@@ -63,6 +64,10 @@ tests:
 
 check:
 	@scripts/check $(KERNELS)
+
+.PHONY: check-debug
+check-debug:
+	@scripts/check-debug
 
 # Every kernel line of scripts/fetch-kernel (MATRIX="6.1 7.3" for some).
 .PHONY: matrix
