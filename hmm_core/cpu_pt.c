@@ -14,6 +14,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/pgtable.h>
 #include <linux/string.h>
+#include <linux/userfaultfd_k.h>
 
 #include <hmm_core_compat.h>
 #include <hmm_mirror.h>
@@ -34,6 +35,39 @@ static unsigned long hmm_core_entry(unsigned long pfn, bool write,
 	if (is_zero_pfn(pfn))
 		entry |= HMM_MIRROR_ENTRY_ZERO;
 	return entry;
+}
+
+/*
+ * Neither hmm_range_fault() nor get_user_pages_remote() without "locked"
+ * can fault a page of a userfaultfd-armed vma: the userfault handler wants
+ * to drop mmap_lock and wait for user space, which a walk holding it does
+ * not allow (the kernel answers SIGBUS, after a DEBUG_VM warning). There a
+ * device gets what user space has already filled in, or -EFAULT: an error,
+ * never a hang.
+ */
+static bool hmm_core_range_has_uffd(struct mm_struct *mm, unsigned long start,
+				    unsigned long end)
+{
+	struct vm_area_struct *vma;
+
+	for (vma = find_vma(mm, start); vma && vma->vm_start < end;
+	     vma = find_vma(mm, vma->vm_end))
+		if (userfaultfd_armed(vma))
+			return true;
+	return false;
+}
+
+/* Does every entry give what a fault would have had to? */
+static bool hmm_core_range_complete(const struct hmm_mirror_range *range)
+{
+	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
+	unsigned long need = HMM_MIRROR_ENTRY_VALID |
+			     (range->write ? HMM_MIRROR_ENTRY_WRITE : 0);
+
+	for (i = 0; i < npages; i++)
+		if ((range->entries[i] & need) != need)
+			return false;
+	return true;
 }
 
 #ifdef HMM_CORE_HAVE_HMM_RANGE_FAULT
@@ -62,12 +96,14 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 		.hmm_pfns = range->entries,
 	};
 	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
+	unsigned long req = 0;
+	bool uffd = false;
 	int ret;
 
 	if (fault) {
-		hrange.default_flags = HMM_PFN_REQ_FAULT;
+		req = HMM_PFN_REQ_FAULT;
 		if (range->write)
-			hrange.default_flags |= HMM_PFN_REQ_WRITE;
+			req |= HMM_PFN_REQ_WRITE;
 	}
 	/*
 	 * Newer kernels (the 7.x lines here: HMM_PFN_DMA_MAPPED and the P2P
@@ -84,6 +120,9 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 		ret = mmap_read_lock_killable(mm);
 		if (ret)
 			return ret;
+		uffd = req && hmm_core_range_has_uffd(mm, range->start,
+						       range->end);
+		hrange.default_flags = uffd ? 0 : req;
 		ret = hmm_range_fault(&hrange);
 		mmap_read_unlock(mm);
 	} while (ret == -EBUSY);
@@ -92,6 +131,8 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 
 	for (i = 0; i < npages; i++)
 		range->entries[i] = hmm_core_entry_from_hmm(range->entries[i]);
+	if (uffd && !hmm_core_range_complete(range))
+		return -EFAULT;
 	range->seq = hrange.notifier_seq;
 	return 0;
 }
@@ -147,6 +188,12 @@ static int hmm_core_fault(struct mm_struct *mm, struct hmm_mirror_range *range)
 	long got;
 
 	BUILD_BUG_ON(sizeof(*pages) != sizeof(*range->entries));
+	if (hmm_core_range_has_uffd(mm, range->start, range->end)) {
+		for (addr = range->start, i = 0; addr < range->end;
+		     addr += PAGE_SIZE, i++)
+			range->entries[i] = hmm_core_snapshot_one(mm, addr);
+		return hmm_core_range_complete(range) ? 0 : -EFAULT;
+	}
 	for (addr = range->start; addr < range->end; addr = vma->vm_end) {
 		vma = vma_lookup(mm, addr);
 		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)))
