@@ -328,8 +328,10 @@ static void *mapper_thread(void *arg)
 		}
 		if (mprotect(p, 8 * PAGE, PROT_READ | PROT_WRITE))
 			atomic_fetch_add(&errors, 1);
-		if (dummy_rw(fd, HMM_DUMMY_IOC_WRITE, p, mybuf, 8, &done, &faults) ||
-		    check_pattern(p, 8, seed + 1) != -1) {
+		if (dummy_rw(fd, HMM_DUMMY_IOC_WRITE, p, mybuf, 8, &done, &faults)) {
+			diag("mapper: device WRITE failed: %s", strerror(errno));
+			atomic_fetch_add(&errors, 1);
+		} else if (check_pattern(p, 8, seed + 1) != -1) {
 			diag("mapper: device write not seen by the CPU");
 			atomic_fetch_add(&errors, 1);
 		}
