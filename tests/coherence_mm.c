@@ -422,5 +422,5 @@ static const struct tap_case cases[] = {
 
 int main(void)
 {
-	return ORACLE_MAIN(cases);
+	return TAP_MAIN(cases);
 }

@@ -617,5 +617,5 @@ int main(int argc, char **argv)
 		return exec_child(1, atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "--exec-inherit"))
 		return exec_child(0, atoi(argv[2]));
-	return ORACLE_MAIN(cases);
+	return TAP_MAIN(cases);
 }
