@@ -354,7 +354,8 @@ static int hmm_mirror_range_read(struct hmm_mirror *mirror,
  * takes.
  * Return: 0 on success; -EINVAL for a bad range; -EFAULT if a page is
  * unmapped, not readable, or of a kind no device can map (VM_IO, VM_PFNMAP),
- * or the mm is gone; -EPERM if @write and a page is mapped read-only;
+ * or missing in a userfaultfd-armed vma (it cannot be faulted from here), or
+ * the mm is gone; -EPERM if @write and a page is mapped read-only;
  * -ENOMEM if memory ran out; -EBUSY if invalidations kept the range busy past
  * HMM_RANGE_DEFAULT_TIMEOUT; -EINTR on a fatal signal.
  */
