@@ -526,6 +526,16 @@ static bool hmm_dummy_reserved_zero(const u64 *reserved, size_t n)
 	return true;
 }
 
+/*
+ * Unknown flags or a non-zero reserved field: -EINVAL, so that they can be
+ * given a meaning later. Every native argument struct has these fields.
+ */
+#define hmm_dummy_args_bad(arg, known_flags) ({			\
+	typeof(arg) _arg = (arg);					\
+	(_arg->flags & ~(known_flags)) || _arg->reserved0 ||		\
+	!hmm_dummy_reserved_zero(_arg->reserved, ARRAY_SIZE(_arg->reserved)); \
+})
+
 static long hmm_dummy_ioc_fault(struct hmm_dummy_file *dfile, void __user *uarg)
 {
 	struct hmm_dummy_fault arg;
@@ -534,8 +544,7 @@ static long hmm_dummy_ioc_fault(struct hmm_dummy_file *dfile, void __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if ((arg.flags & ~HMM_DUMMY_FAULT_WRITE) || arg.reserved0 ||
-	    !hmm_dummy_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+	if (hmm_dummy_args_bad(&arg, HMM_DUMMY_FAULT_WRITE))
 		return -EINVAL;
 	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
 	if (ret)
@@ -557,8 +566,7 @@ static long hmm_dummy_ioc_rw(struct hmm_dummy_file *dfile, void __user *uarg,
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved0 ||
-	    !hmm_dummy_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+	if (hmm_dummy_args_bad(&arg, 0))
 		return -EINVAL;
 	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
 	if (ret)
@@ -580,8 +588,7 @@ static long hmm_dummy_ioc_snapshot(struct hmm_dummy_file *dfile,
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved0 ||
-	    !hmm_dummy_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+	if (hmm_dummy_args_bad(&arg, 0))
 		return -EINVAL;
 	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
 	if (ret)
@@ -600,8 +607,7 @@ static long hmm_dummy_ioc_dump(struct hmm_dummy_file *dfile, void __user *uarg)
 		return -EPERM;
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved0 ||
-	    !hmm_dummy_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+	if (hmm_dummy_args_bad(&arg, 0))
 		return -EINVAL;
 	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
 	if (ret)
