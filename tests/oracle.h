@@ -103,6 +103,31 @@ static inline long oracle_coherent(int fd, void *addr, uint64_t npages)
 }
 
 /*
+ * Pages of the device's copy @buf that differ from what the CPU reads at
+ * @addr, the first four told: "device <did> X, CPU<cpu_did> Y".
+ */
+static inline long oracle_pages_differ(const char *buf, const void *addr,
+				       uint64_t npages, const char *did,
+				       const char *cpu_did)
+{
+	uint64_t i;
+	long bad = 0;
+
+	for (i = 0; i < npages; i++) {
+		const char *cpu = (const char *)addr + i * PAGE;
+
+		if (memcmp(buf + i * PAGE, cpu, PAGE)) {
+			if (bad < 4)
+				diag("oracle: %p: device %s 0x%08x, CPU%s 0x%08x",
+				     cpu, did, *(const uint32_t *)(buf + i * PAGE),
+				     cpu_did, *(const uint32_t *)cpu);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/*
  * Device READ of [addr, +npages) against the CPU's view of the same pages
  * (read after the device's). Returns the number of pages that differ, or
  * -1 if the READ failed.
@@ -110,8 +135,8 @@ static inline long oracle_coherent(int fd, void *addr, uint64_t npages)
 static inline long oracle_read_agrees(int fd, void *addr, uint64_t npages)
 {
 	char *buf = malloc(npages * PAGE);
-	uint64_t done = 0, i;
-	long bad = 0;
+	uint64_t done = 0;
+	long bad;
 
 	if (!buf)
 		return -1;
@@ -122,17 +147,7 @@ static inline long oracle_read_agrees(int fd, void *addr, uint64_t npages)
 		free(buf);
 		return -1;
 	}
-	for (i = 0; i < npages; i++) {
-		const char *cpu = (const char *)addr + i * PAGE;
-
-		if (memcmp(buf + i * PAGE, cpu, PAGE)) {
-			if (bad < 4)
-				diag("oracle: %p: device reads 0x%08x, CPU 0x%08x",
-				     cpu, *(uint32_t *)(buf + i * PAGE),
-				     *(const uint32_t *)cpu);
-			bad++;
-		}
-	}
+	bad = oracle_pages_differ(buf, addr, npages, "reads", "");
 	free(buf);
 	return bad;
 }
@@ -146,8 +161,8 @@ static inline long oracle_write_seen(int fd, void *addr, uint64_t npages,
 				     uint32_t seed)
 {
 	char *buf = malloc(npages * PAGE);
-	uint64_t done = 0, i;
-	long bad = 0;
+	uint64_t done = 0;
+	long bad;
 
 	if (!buf)
 		return -1;
@@ -159,17 +174,7 @@ static inline long oracle_write_seen(int fd, void *addr, uint64_t npages,
 		free(buf);
 		return -1;
 	}
-	for (i = 0; i < npages; i++) {
-		const char *cpu = (const char *)addr + i * PAGE;
-
-		if (memcmp(buf + i * PAGE, cpu, PAGE)) {
-			if (bad < 4)
-				diag("oracle: %p: device wrote 0x%08x, CPU reads 0x%08x",
-				     cpu, *(uint32_t *)(buf + i * PAGE),
-				     *(const uint32_t *)cpu);
-			bad++;
-		}
-	}
+	bad = oracle_pages_differ(buf, addr, npages, "wrote", " reads");
 	free(buf);
 	return bad;
 }
