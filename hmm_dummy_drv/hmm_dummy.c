@@ -269,7 +269,7 @@ static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 
 /*
  * Check a range given by user space: page aligned, 1 to HMM_DUMMY_MAX_PAGES
- * pages, not wrapping, inside the mirrored address space.
+ * pages, not wrapping, inside the mirrored range. Called with range_sem held.
  */
 static int hmm_dummy_check_range(struct hmm_dummy_file *dfile, u64 addr,
 				 u64 npages, unsigned long *end)
@@ -279,7 +279,7 @@ static int hmm_dummy_check_range(struct hmm_dummy_file *dfile, u64 addr,
 	if (!npages || npages > HMM_DUMMY_MAX_PAGES || !PAGE_ALIGNED(addr))
 		return -EINVAL;
 	if (check_add_overflow(addr, npages << PAGE_SHIFT, &last) ||
-	    last > hmm_mirror_mm(&dfile->mirror)->task_size)
+	    addr < dfile->start || last > dfile->end)
 		return -EINVAL;
 	*end = last;
 	return 0;
@@ -632,6 +632,49 @@ static long hmm_dummy_ioc_counters(struct hmm_dummy_file *dfile,
 	return 0;
 }
 
+/*
+ * Mirror [addr, addr + npages pages) instead of what the file mirrored.
+ * Called with range_sem held for writing: no other ioctl uses the mirror.
+ * ->release() cannot run meanwhile either: the caller's mm is the mirror's,
+ * and it is alive while the caller runs.
+ */
+static long hmm_dummy_ioc_set_range(struct hmm_dummy_file *dfile,
+				    void __user *uarg)
+{
+	struct mm_struct *mm = current->mm;	/* the mirror's: checked */
+	struct hmm_dummy_range arg;
+	u64 end;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (hmm_dummy_args_bad(&arg, 0))
+		return -EINVAL;
+	if (!arg.npages || !PAGE_ALIGNED(arg.addr) ||
+	    arg.npages > mm->task_size >> PAGE_SHIFT ||
+	    check_add_overflow(arg.addr, arg.npages << PAGE_SHIFT, &end) ||
+	    end > mm->task_size)
+		return -EINVAL;
+
+	hmm_mirror_unregister(&dfile->mirror);
+	/* No invalidation reaches the old entries any more: drop them all. */
+	mutex_lock(&dfile->pt_lock);
+	xa_destroy(&dfile->pt);
+	dfile->nr_ptes = 0;
+	mutex_unlock(&dfile->pt_lock);
+
+	ret = hmm_mirror_register_range(&dfile->mirror, mm, arg.addr, end);
+	if (ret) {
+		/* The file mirrors nothing now; close need not wait. */
+		clear_bit(0, &dfile->registered);
+		complete(&dfile->unregistered);
+		return ret;
+	}
+	dfile->start = arg.addr;
+	dfile->end = end;
+	return 0;
+}
+
 static long hmm_dummy_native_ioctl(struct hmm_dummy_file *dfile,
 				   unsigned int cmd, void __user *uarg)
 {
@@ -704,6 +747,7 @@ static long hmm_dummy_ioctl(struct file *file, unsigned int cmd,
 {
 	struct hmm_dummy_file *dfile = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	long ret;
 
 	/*
 	 * The file mirrors its opener's address space and copies to and from
@@ -714,9 +758,24 @@ static long hmm_dummy_ioctl(struct file *file, unsigned int cmd,
 	    current->mm != hmm_mirror_mm(&dfile->mirror))
 		return -EPERM;
 
-	if (dfile->dev->abi == HMM_DUMMY_ABI_DMIRROR)
-		return hmm_dummy_dmirror_ioctl(dfile, cmd, uarg);
-	return hmm_dummy_native_ioctl(dfile, cmd, uarg);
+	if (cmd == HMM_DUMMY_IOC_SET_RANGE &&
+	    dfile->dev->abi == HMM_DUMMY_ABI_NATIVE) {
+		down_write(&dfile->range_sem);
+		ret = test_bit(0, &dfile->registered) ?
+		      hmm_dummy_ioc_set_range(dfile, uarg) : -EPERM;
+		up_write(&dfile->range_sem);
+		return ret;
+	}
+
+	down_read(&dfile->range_sem);
+	if (!test_bit(0, &dfile->registered))
+		ret = -EPERM;
+	else if (dfile->dev->abi == HMM_DUMMY_ABI_DMIRROR)
+		ret = hmm_dummy_dmirror_ioctl(dfile, cmd, uarg);
+	else
+		ret = hmm_dummy_native_ioctl(dfile, cmd, uarg);
+	up_read(&dfile->range_sem);
+	return ret;
 }
 
 static int hmm_dummy_open(struct inode *inode, struct file *file)
@@ -732,6 +791,7 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 	if (!dfile)
 		return -ENOMEM;
 	dfile->dev = dev;
+	init_rwsem(&dfile->range_sem);
 	mutex_init(&dfile->pt_lock);
 	xa_init(&dfile->pt);
 	init_completion(&dfile->unregistered);
@@ -742,6 +802,8 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 		kfree(dfile);
 		return ret;
 	}
+	dfile->start = 0;
+	dfile->end = current->mm->task_size;
 	dfile->tgid = get_task_pid(current, PIDTYPE_TGID);
 	ret = hmm_dummy_nl_mirror_add(dfile);
 	if (ret) {

@@ -14,6 +14,7 @@
 #include <linux/completion.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/xarray.h>
 
 #include <hmm_mirror.h>
@@ -40,6 +41,8 @@ struct hmm_dummy_device {
 /**
  * struct hmm_dummy_file - an open device: one mirror of one address space
  * @mirror: registered on the opener's mm at open, unregistered at release
+ * @range_sem: held for reading by every ioctl, which may use @mirror, and
+ *	for writing by HMM_DUMMY_IOC_SET_RANGE, which registers it again
  * @dev: the device opened
  * @pt_lock: taken by the invalidation callback around clearing entries, and
  *	by the populate side around hmm_mirror_range_retry() and the commit
@@ -50,15 +53,19 @@ struct hmm_dummy_device {
  *	unregisters
  * @unregistered: completed when ->release() has unregistered @mirror
  * @nl_id: the mirror's id in the netlink family, 0 if it has none
- * @end: end of the mirrored range, which starts at 0
+ * @start: start of the mirrored range
+ * @end: end of the mirrored range
  * @tgid: the opener's thread group, as the netlink family reports it
  *
  * @pt_lock protects @pt (its contents, not its internal locking), @nr_ptes
  * and @counters. Nothing may allocate with GFP_KERNEL while holding it:
- * reclaim invalidates, and the invalidation takes it.
+ * reclaim invalidates, and the invalidation takes it. @range_sem protects
+ * @start and @end, which the netlink family reads without it (a racing
+ * netlink call sees the old or the new range).
  */
 struct hmm_dummy_file {
 	struct hmm_mirror mirror;
+	struct rw_semaphore range_sem; /* protects mirror's range: start, end */
 	struct hmm_dummy_device *dev;
 	struct mutex pt_lock; /* protects pt, nr_ptes and counters */
 	struct xarray pt;
@@ -68,6 +75,7 @@ struct hmm_dummy_file {
 	struct completion unregistered;
 	u32 nl_id;
 	struct pid *tgid;
+	unsigned long start;
 	unsigned long end;
 };
 

@@ -542,7 +542,6 @@ int hmm_dummy_nl_mirror_add(struct hmm_dummy_file *dfile)
 	u32 id;
 	int ret;
 
-	dfile->end = current->mm->task_size;
 	mutex_lock(&hmm_dummy_nl_lock);
 	ret = xa_alloc_cyclic(&hmm_dummy_mirrors, &id, dfile, xa_limit_31b,
 			      &hmm_dummy_next_id, GFP_KERNEL);

@@ -565,6 +565,98 @@ static int t_counters(void)
 	return TAP_PASS;
 }
 
+/*
+ * End of user space: 1 << 47 with 4-level page tables, 1 << 56 with 5-level
+ * ones (QEMU's "max" CPU has LA57), where a hint above 47 bits is honoured.
+ */
+static uint64_t user_space_end(void)
+{
+	void *hint = (void *)(1ULL << 50);
+	void *m = mmap(hint, PAGE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (m == MAP_FAILED)
+		return 1ULL << 47;
+	munmap(m, PAGE);
+	return m == hint ? 1ULL << 56 : 1ULL << 47;
+}
+
+/*
+ * SET_RANGE: the file mirrors [p + 4, p + 12) pages of a 16-page mapping
+ * only. Calls outside it fail, changes outside it are not seen, changes
+ * inside are; the old entries are dropped; bad ranges fail with EINVAL.
+ */
+static int t_set_range(void)
+{
+	struct hmm_dummy_counters c0, c1, c2;
+	struct hmm_dummy_range r = { 0 };
+	uint64_t done;
+	uint8_t *p, *in;
+	int fd;
+
+	OPEN(fd);
+	CHECK((p = anon_map(16)));
+	memset(p, 5, 16 * PAGE);
+	in = p + 4 * PAGE;
+	CHECK_OK(dummy_fault(fd, p, 16, HMM_DUMMY_FAULT_WRITE, &done));
+	CHECK_EQ(dummy_nr_entries(fd, p, 16), 16);
+
+	CHECK_OK(dummy_set_range(fd, in, 8));
+	CHECK_EQ(dummy_nr_entries(fd, in, 8), 0);
+	CHECK_ERR(dummy_fault(fd, p, 16, 0, &done), EINVAL);
+	CHECK_ERR(dummy_fault(fd, p + 3 * PAGE, 1, 0, &done), EINVAL);
+	CHECK_ERR(dummy_fault(fd, p + 12 * PAGE, 1, 0, &done), EINVAL);
+	CHECK_ERR(dummy_fault(fd, in + 7 * PAGE, 2, 0, &done), EINVAL);
+	CHECK_OK(dummy_fault(fd, in, 8, HMM_DUMMY_FAULT_WRITE, &done));
+	CHECK_EQ(done, 8);
+	COHERENT(fd, in, 8);
+
+	/* outside the range: not seen */
+	CHECK_OK(dummy_counters(fd, &c0));
+	CHECK_OK(mprotect(p, 4 * PAGE, PROT_READ));
+	CHECK_OK(madvise(p + 12 * PAGE, 4 * PAGE, MADV_DONTNEED));
+	CHECK_OK(dummy_counters(fd, &c1));
+	CHECK_EQ(c1.invalidations[HMM_DUMMY_EVENT_PROTECTION_VMA],
+		 c0.invalidations[HMM_DUMMY_EVENT_PROTECTION_VMA]);
+	CHECK_EQ(c1.invalidations[HMM_DUMMY_EVENT_CLEAR],
+		 c0.invalidations[HMM_DUMMY_EVENT_CLEAR]);
+	CHECK_EQ(dummy_nr_entries(fd, in, 8), 8);
+	/* inside: seen, and only the range's entries go */
+	CHECK_OK(madvise(p + 10 * PAGE, 4 * PAGE, MADV_DONTNEED));
+	CHECK_OK(dummy_counters(fd, &c2));
+	CHECK(c2.invalidations[HMM_DUMMY_EVENT_CLEAR] >
+	      c1.invalidations[HMM_DUMMY_EVENT_CLEAR]);
+	CHECK_EQ(dummy_nr_entries(fd, in, 8), 6);
+	COHERENT(fd, in, 8);
+
+	/* back to a bigger range: empty again, usable over all of it */
+	CHECK_OK(dummy_set_range(fd, p, 16));
+	CHECK_EQ(dummy_nr_entries(fd, p, 16), 0);
+	CHECK_OK(mprotect(p, 4 * PAGE, PROT_READ | PROT_WRITE));
+	CHECK_OK(dummy_fault(fd, p, 16, HMM_DUMMY_FAULT_WRITE, &done));
+	CHECK_EQ(done, 16);
+	COHERENT(fd, p, 16);
+
+	CHECK_ERR(dummy_set_range(fd, p, 0), EINVAL);
+	CHECK_ERR(dummy_set_range(fd, p + 1, 1), EINVAL);
+	CHECK_ERR(dummy_set_range(fd, (void *)(uintptr_t)-PAGE, 2), EINVAL);
+	CHECK_ERR(dummy_set_range(fd, (void *)(uintptr_t)user_space_end(), 1), EINVAL);
+	CHECK_ERR(dummy_set_range(fd, (void *)(uintptr_t)(user_space_end() - PAGE), 2),
+		  EINVAL);
+	CHECK_ERR(dummy_set_range(fd, p, 1ULL << 52), EINVAL);
+	r.addr = (uintptr_t)p;
+	r.npages = 1;
+	r.reserved[1] = 1;
+	CHECK_ERR(ioctl(fd, HMM_DUMMY_IOC_SET_RANGE, &r), EINVAL);
+	r.reserved[1] = 0;
+	r.flags = 1;
+	CHECK_ERR(ioctl(fd, HMM_DUMMY_IOC_SET_RANGE, &r), EINVAL);
+	CHECK_ERR(ioctl(fd, HMM_DUMMY_IOC_SET_RANGE, (void *)16), EFAULT);
+	/* a failed call changed nothing */
+	CHECK_EQ(dummy_nr_entries(fd, p, 16), 16);
+	return TAP_PASS;
+}
+
 /* One ioctl of any range command with the given range and pointer. */
 static int range_call(int fd, unsigned long cmd, uint64_t addr, uint64_t npages,
 		      uint64_t ptr)
@@ -642,22 +734,6 @@ static int t_bad_npages(void)
 	CHECK_OK(range_call(fd, HMM_DUMMY_IOC_DUMP, a, HMM_DUMMY_MAX_PAGES,
 			    (uintptr_t)ents));
 	return TAP_PASS;
-}
-
-/*
- * End of user space: 1 << 47 with 4-level page tables, 1 << 56 with 5-level
- * ones (QEMU's "max" CPU has LA57), where a hint above 47 bits is honoured.
- */
-static uint64_t user_space_end(void)
-{
-	void *hint = (void *)(1ULL << 50);
-	void *m = mmap(hint, PAGE, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-
-	if (m == MAP_FAILED)
-		return 1ULL << 47;
-	munmap(m, PAGE);
-	return m == hint ? 1ULL << 56 : 1ULL << 47;
 }
 
 static int t_bad_range(void)
@@ -822,8 +898,10 @@ static int t_unknown_ioctl(void)
 	int fd;
 
 	OPEN(fd);
-	CHECK_ERR(ioctl(fd, _IO(HMM_DUMMY_IOC_MAGIC, 0x06), 0), ENOTTY);
-	CHECK_ERR(ioctl(fd, _IOWR(HMM_DUMMY_IOC_MAGIC, 0x06, struct hmm_dummy_fault), &f),
+	CHECK_ERR(ioctl(fd, _IO(HMM_DUMMY_IOC_MAGIC, 0x07), 0), ENOTTY);
+	CHECK_ERR(ioctl(fd, _IOWR(HMM_DUMMY_IOC_MAGIC, 0x07, struct hmm_dummy_fault), &f),
+		  ENOTTY);
+	CHECK_ERR(ioctl(fd, _IOWR(HMM_DUMMY_IOC_MAGIC, 0x06, struct hmm_dummy_range), &f),
 		  ENOTTY);
 	CHECK_ERR(ioctl(fd, _IOWR(HMM_DUMMY_IOC_MAGIC, 0xff, struct hmm_dummy_fault), &f),
 		  ENOTTY);
@@ -953,6 +1031,7 @@ static const struct tap_case cases[] = {
 	{ "dump_after_munmap", t_dump_munmap, 0 },
 	{ "dump_unprivileged_eperm", t_dump_unprivileged, 0 },
 	{ "counters", t_counters, 0 },
+	{ "set_range", t_set_range, 0 },
 	{ "bad_npages_einval", t_bad_npages, 0 },
 	{ "bad_range_einval", t_bad_range, 0 },
 	{ "bad_reserved_flags_einval", t_bad_reserved, 0 },

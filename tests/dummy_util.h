@@ -94,6 +94,15 @@ static inline int dummy_counters(int fd, struct hmm_dummy_counters *c)
 	return ioctl(fd, HMM_DUMMY_IOC_COUNTERS, c);
 }
 
+static inline int dummy_set_range(int fd, void *addr, uint64_t npages)
+{
+	struct hmm_dummy_range r = {
+		.addr = (uintptr_t)addr, .npages = npages,
+	};
+
+	return ioctl(fd, HMM_DUMMY_IOC_SET_RANGE, &r);
+}
+
 /* Number of device entries in [addr, addr + npages pages), or -1. */
 static inline long dummy_nr_entries(int fd, void *addr, uint64_t npages)
 {

@@ -25,6 +25,7 @@
 
 #define ARENA_PAGES	66	/* page 0 and 65 stay PROT_NONE */
 #define BUF_PAGES	64	/* plus one PROT_NONE guard */
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static uint64_t seed, rng;
 static unsigned int seconds = 5;
@@ -196,6 +197,15 @@ static void *build_arg(unsigned long cmd, int native)
 			.reserved0 = (uint32_t)r_reserved(),
 			.reserved = { r_reserved(), r_reserved() },
 		};
+	} else if (native && cmd == HMM_DUMMY_IOC_SET_RANGE) {
+		struct hmm_dummy_range *r = (void *)argarea;
+
+		*r = (struct hmm_dummy_range){
+			.addr = r_addr(0),
+			.npages = chance(80) ? r_npages() : rnd(),
+			.flags = r_flags(0), .reserved0 = (uint32_t)r_reserved(),
+			.reserved = { r_reserved(), r_reserved() },
+		};
 	} else if (!native && _IOC_TYPE(cmd) == 'H' &&
 		   _IOC_SIZE(cmd) == sizeof(struct hmm_dmirror_cmd)) {
 		struct hmm_dmirror_cmd *c = (void *)argarea;
@@ -232,12 +242,20 @@ struct stats {
 	unsigned long calls, ok, bad, by_errno[256];
 };
 
+/* Whether the range a successful SET_RANGE was given holds the arena. */
+static int range_covers_arena(const struct hmm_dummy_range *r)
+{
+	uintptr_t a = (uintptr_t)arena;
+
+	return r->addr <= a && r->addr + r->npages * PAGE >= a + ARENA_PAGES * PAGE;
+}
+
 static int fuzz_device(const char *path, int native, struct stats *st)
 {
 	static const unsigned long ncmds[] = {
 		HMM_DUMMY_IOC_FAULT, HMM_DUMMY_IOC_READ, HMM_DUMMY_IOC_WRITE,
 		HMM_DUMMY_IOC_SNAPSHOT, HMM_DUMMY_IOC_DUMP,
-		HMM_DUMMY_IOC_COUNTERS,
+		HMM_DUMMY_IOC_COUNTERS, HMM_DUMMY_IOC_SET_RANGE,
 	};
 	static const unsigned long dcmds[] = {
 		HMM_DMIRROR_READ, HMM_DMIRROR_WRITE, HMM_DMIRROR_MIGRATE_TO_DEV,
@@ -247,6 +265,7 @@ static int fuzz_device(const char *path, int native, struct stats *st)
 	};
 	time_t end = time(NULL) + seconds;
 	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int covered = 1;
 
 	CHECK(fd >= 0);
 	while (time(NULL) < end) {
@@ -260,10 +279,10 @@ static int fuzz_device(const char *path, int native, struct stats *st)
 			int r, e;
 
 			if (native)
-				cmd = chance(75) ? ncmds[rnd() % 6] :
+				cmd = chance(75) ? ncmds[rnd() % ARRAY_SIZE(ncmds)] :
 				      r_unknown_cmd(HMM_DUMMY_IOC_MAGIC);
 			else
-				cmd = chance(75) ? dcmds[rnd() % 8] :
+				cmd = chance(75) ? dcmds[rnd() % ARRAY_SIZE(dcmds)] :
 				      r_unknown_cmd('H');
 			arg = build_arg(cmd, native);
 			errno = 0;
@@ -272,6 +291,8 @@ static int fuzz_device(const char *path, int native, struct stats *st)
 			st->calls++;
 			if (r == 0) {
 				st->ok++;
+				if (native && cmd == HMM_DUMMY_IOC_SET_RANGE)
+					covered = range_covers_arena(arg);
 				continue;
 			}
 			st->by_errno[e & 0xff]++;
@@ -283,7 +304,15 @@ static int fuzz_device(const char *path, int native, struct stats *st)
 		}
 	}
 	if (native) {
-		long bad = check_coherent(fd, arena, ARENA_PAGES);
+		long bad;
+
+		/* A SET_RANGE may have left the arena out: mirror it again. */
+		if (!covered && dummy_set_range(fd, arena, ARENA_PAGES)) {
+			diag("%s: SET_RANGE over the arena: %s", path,
+			     strerror(errno));
+			st->bad++;
+		}
+		bad = check_coherent(fd, arena, ARENA_PAGES);
 
 		if (bad) {
 			diag("%s: %ld coherence violations after fuzzing",

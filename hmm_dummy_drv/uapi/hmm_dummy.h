@@ -154,6 +154,30 @@ struct hmm_dummy_dump {
 	__u64 reserved[2];
 };
 
+/**
+ * struct hmm_dummy_range - HMM_DUMMY_IOC_SET_RANGE: mirror one range only
+ * @addr: first virtual address, page aligned
+ * @npages: number of pages, at least 1
+ * @flags: must be zero
+ * @reserved0: must be zero
+ * @reserved: must be zero
+ *
+ * A file mirrors all of its opener's address space from open. This makes it
+ * mirror [@addr, @addr + @npages pages) instead: the device page table is
+ * emptied, changes of the CPU page table outside the range no longer reach
+ * the device, and calls on pages outside it fail with EINVAL. It may be
+ * called again. The range may not wrap nor leave user space (EINVAL);
+ * HMM_DUMMY_MAX_PAGES does not apply. If the new range cannot be registered
+ * (ENOMEM), the file mirrors nothing and every later call fails with EPERM.
+ */
+struct hmm_dummy_range {
+	__u64 addr;
+	__u64 npages;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
 /* Why the CPU page table changed, as counted in &struct hmm_dummy_counters. */
 enum hmm_dummy_event {
 	HMM_DUMMY_EVENT_UNMAP,		/* munmap(), mremap() */
@@ -196,5 +220,6 @@ struct hmm_dummy_counters {
 #define HMM_DUMMY_IOC_SNAPSHOT	_IOW(HMM_DUMMY_IOC_MAGIC, 0x03, struct hmm_dummy_snapshot)
 #define HMM_DUMMY_IOC_DUMP	_IOWR(HMM_DUMMY_IOC_MAGIC, 0x04, struct hmm_dummy_dump)
 #define HMM_DUMMY_IOC_COUNTERS	_IOR(HMM_DUMMY_IOC_MAGIC, 0x05, struct hmm_dummy_counters)
+#define HMM_DUMMY_IOC_SET_RANGE	_IOW(HMM_DUMMY_IOC_MAGIC, 0x06, struct hmm_dummy_range)
 
 #endif /* _UAPI_HMM_DUMMY_H */
