@@ -3,13 +3,17 @@
  * bench - what a driver author cares about, each figure beside its baseline
  * measured in the same run, and the ratio between them.
  *
- *   bench [--runs N] [--json FILE] [--test-hmm DEV]
+ *   bench [--runs N] [--inval-runs N] [--json FILE] [--test-hmm DEV]
+ *         [--figures LIST]
  *
- * Every figure is the median of --runs runs (default 5). Absolute times
- * under TCG mean little; the ratios are the result. --test-hmm names the
- * kernel's own test_hmm device (e.g. /dev/hmm_dmirror0 with test_hmm.ko
- * loaded and hmm_dummy loaded with dmirror=0) for the side-by-side populate
- * figure; without it that baseline is reported as missing.
+ * Every figure is the median of --runs runs (default 5); the invalidation
+ * figures, single operations of about a millisecond, of --inval-runs
+ * (default 21). Absolute times under TCG mean little; the ratios are the
+ * result. --test-hmm names the kernel's own test_hmm device (e.g.
+ * /dev/hmm_dmirror0 with test_hmm.ko loaded and hmm_dummy loaded with
+ * dmirror=0) for the side-by-side figure 6; without it that figure is
+ * reported as not measured. --figures picks some of populate, snapshot,
+ * invalidate, bandwidth, memory, test_hmm (comma separated; default all).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,10 +32,11 @@
 #include "hmm_dummy.h"
 
 #define PAGE		4096UL
-#define MAX_RUNS	31
+#define MAX_RUNS	63
 #define MAX_MIRRORS	64
 
 static int runs = 5;
+static int inval_runs = 21;
 static FILE *json;
 static const char *test_hmm_dev;
 static int nfigures;
@@ -63,22 +69,44 @@ static double median(double *v, int n)
 }
 
 /*
- * One figure: a value, its baseline, their ratio. @higher_is_better says
- * which way the ratio reads; it is always value / baseline.
+ * One figure: a value, its baseline, their ratio (always value / baseline;
+ * the unit says which way is better). @tags, if not NULL, is more JSON
+ * members ("series", "x", ...) for scripts/bench-plot.
  */
-static void figure(const char *group, const char *name, const char *unit,
-		   double value, const char *base_name, double base)
+static void figure_tagged(const char *group, const char *name,
+			  const char *unit, double value, const char *base_name,
+			  double base, int nruns, const char *tags)
 {
 	double ratio = base > 0 ? value / base : 0;
 
-	printf("%-14s %-40s %14.4g %-8s %-30s %14.4g %8.3f\n", group, name,
+	printf("%-14s %-46s %14.4g %-8s %-30s %14.4g %8.3f\n", group, name,
 	       value, unit, base_name, base, ratio);
 	if (json)
 		fprintf(json, "%s\n  {\"group\": \"%s\", \"name\": \"%s\", "
 			"\"unit\": \"%s\", \"value\": %.6g, \"baseline\": "
-			"\"%s\", \"baseline_value\": %.6g, \"ratio\": %.6g}",
+			"\"%s\", \"baseline_value\": %.6g, \"ratio\": %.6g, "
+			"\"runs\": %d%s%s}",
 			nfigures ? "," : "", group, name, unit, value,
-			base_name, base, ratio);
+			base_name, base, ratio, nruns, tags ? ", " : "",
+			tags ? tags : "");
+	nfigures++;
+}
+
+static void figure(const char *group, const char *name, const char *unit,
+		   double value, const char *base_name, double base)
+{
+	figure_tagged(group, name, unit, value, base_name, base, runs, NULL);
+}
+
+/* A figure that could not be measured: a table line and a JSON note. */
+static void not_measured(const char *group, const char *name,
+			 const char *why)
+{
+	printf("%-14s %-46s %14s  not measured: %s\n", group, name, "-", why);
+	if (json)
+		fprintf(json, "%s\n  {\"group\": \"%s\", \"name\": \"%s\", "
+			"\"missing\": \"%s\"}", nfigures ? "," : "", group,
+			name, why);
 	nfigures++;
 }
 
@@ -96,6 +124,16 @@ static void touch(char *p, size_t size)
 {
 	for (size_t off = 0; off < size; off += PAGE)
 		p[off] = 1;
+}
+
+static char *map_fixed(char *addr, size_t size)
+{
+	char *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap MAP_FIXED");
+	return p;
 }
 
 static int dev_open(const char *path)
@@ -116,6 +154,16 @@ static void dev_fault(int fd, void *addr, uint64_t npages, int write)
 
 	if (ioctl(fd, HMM_DUMMY_IOC_FAULT, &f))
 		die("HMM_DUMMY_IOC_FAULT");
+}
+
+static void dev_set_range(int fd, void *addr, uint64_t npages)
+{
+	struct hmm_dummy_range r = {
+		.addr = (uintptr_t)addr, .npages = npages,
+	};
+
+	if (ioctl(fd, HMM_DUMMY_IOC_SET_RANGE, &r))
+		die("HMM_DUMMY_IOC_SET_RANGE");
 }
 
 static void dev_rw(int fd, unsigned long cmd, void *addr, void *buf,
@@ -140,23 +188,22 @@ static void dmirror_read(int fd, void *addr, void *buf, uint64_t npages)
 }
 
 /* 1. Populate throughput: device FAULT of N pages, in pages/s. */
+static const uint64_t populate_sizes[] = { 1, 512, 262144 };
+#define NR_POPULATE_SIZES (sizeof(populate_sizes) / sizeof(populate_sizes[0]))
+
 static void bench_populate(void)
 {
-	static const uint64_t sizes[] = { 1, 512, 262144 };
 	int fd = dev_open("/dev/hmm_dummy0");
-	int tfd = test_hmm_dev ? dev_open(test_hmm_dev) : -1;
 
-	for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		uint64_t n = sizes[s];
+	for (unsigned int s = 0; s < NR_POPULATE_SIZES; s++) {
+		uint64_t n = populate_sizes[s];
 		size_t size = n * PAGE;
 		double dev_pop[MAX_RUNS], cpu_pop[MAX_RUNS], dev_new[MAX_RUNS];
-		double cpu_new[MAX_RUNS], ours_rd[MAX_RUNS], theirs_rd[MAX_RUNS];
-		char name[64], *p = map(size), *buf = NULL;
+		double cpu_new[MAX_RUNS];
+		char name[64], tags[64], *p = map(size);
 		volatile char sink;
 
 		touch(p, size);
-		if (tfd >= 0 && !(buf = malloc(size)))
-			die("malloc");
 		for (int r = 0; r < runs; r++) {
 			double t0 = now();
 
@@ -166,29 +213,17 @@ static void bench_populate(void)
 			for (size_t off = 0; off < size; off += PAGE)
 				sink = p[off];
 			cpu_pop[r] = n / (now() - t0);
-			if (tfd >= 0) {
-				t0 = now();
-				dev_rw(fd, HMM_DUMMY_IOC_READ, p, buf, n);
-				ours_rd[r] = n / (now() - t0);
-				t0 = now();
-				dmirror_read(tfd, p, buf, n);
-				theirs_rd[r] = n / (now() - t0);
-			}
 		}
 		(void)sink;
 		snprintf(name, sizeof(name), "FAULT %llu populated",
 			 (unsigned long long)n);
-		figure("populate", name, "pages/s", median(dev_pop, runs),
-		       "CPU touching them", median(cpu_pop, runs));
-		if (tfd >= 0) {
-			snprintf(name, sizeof(name), "READ %llu populated",
-				 (unsigned long long)n);
-			figure("populate", name, "pages/s", median(ours_rd, runs),
-			       "test_hmm HMM_DMIRROR_READ",
-			       median(theirs_rd, runs));
-		}
+		snprintf(tags, sizeof(tags),
+			 "\"series\": \"populated\", \"x\": %llu",
+			 (unsigned long long)n);
+		figure_tagged("populate", name, "pages/s", median(dev_pop, runs),
+			      "CPU touching them", median(cpu_pop, runs), runs,
+			      tags);
 		munmap(p, size);
-		free(buf);
 
 		for (int r = 0; r < runs; r++) {
 			double t0;
@@ -206,15 +241,132 @@ static void bench_populate(void)
 		}
 		snprintf(name, sizeof(name), "FAULT %llu first touch",
 			 (unsigned long long)n);
-		figure("populate", name, "pages/s", median(dev_new, runs),
-		       "CPU first touch", median(cpu_new, runs));
+		snprintf(tags, sizeof(tags),
+			 "\"series\": \"first touch\", \"x\": %llu",
+			 (unsigned long long)n);
+		figure_tagged("populate", name, "pages/s", median(dev_new, runs),
+			      "CPU first touch", median(cpu_new, runs), runs,
+			      tags);
 	}
-	if (!test_hmm_dev)
-		printf("# populate: no test_hmm device given: its baseline is "
-		       "measured by `make bench` on the bench kernel only\n");
-	if (tfd >= 0)
-		close(tfd);
 	close(fd);
+}
+
+/*
+ * 6. Side by side with the kernel's own test_hmm.ko on the same kernel, over
+ * CPU-populated pages, each sample on a device table emptied by a fresh open
+ * (both drivers mirror the whole address space from open):
+ *
+ *   populate  ours: HMM_DUMMY_IOC_FAULT, which only populates. test_hmm has
+ *             no populate-only call: its populate time is HMM_DMIRROR_READ on
+ *             the empty table (fault, then copy) minus the same READ again
+ *             at once on the full table (copy only), per sample.
+ *   READ cold both drivers' READ on the empty table: fault and copy.
+ *   READ warm both drivers' READ again: the copy alone.
+ *
+ * READs go in chunks of at most READ_CHUNK pages: test_hmm bounces a whole
+ * READ through one kernel buffer, and 1 GiB of it does not fit in a 2 GiB
+ * guest beside the 1 GiB mirrored.
+ */
+#define READ_CHUNK	16384UL
+
+static double read_chunked(int fd, int theirs, char *p, char *buf, uint64_t n)
+{
+	double t0 = now();
+
+	for (uint64_t done = 0; done < n; done += READ_CHUNK) {
+		uint64_t k = n - done < READ_CHUNK ? n - done : READ_CHUNK;
+
+		if (theirs)
+			dmirror_read(fd, p + done * PAGE, buf, k);
+		else
+			dev_rw(fd, HMM_DUMMY_IOC_READ, p + done * PAGE, buf, k);
+	}
+	return now() - t0;
+}
+
+struct side_by_side {
+	double pop[MAX_RUNS], cold[MAX_RUNS], warm[MAX_RUNS];
+};
+
+/* One sample of one driver, on a freshly opened file of @dev. */
+static void side_sample(const char *dev, int theirs, char *p, char *buf,
+			uint64_t n, struct side_by_side *sb, int r)
+{
+	int fd = dev_open(dev);
+	double t0;
+
+	if (theirs) {
+		sb->cold[r] = read_chunked(fd, 1, p, buf, n);
+		sb->warm[r] = read_chunked(fd, 1, p, buf, n);
+		sb->pop[r] = sb->cold[r] - sb->warm[r];
+	} else {
+		t0 = now();
+		dev_fault(fd, p, n, 0);
+		sb->pop[r] = now() - t0;
+		close(fd);
+		fd = dev_open(dev);
+		sb->cold[r] = read_chunked(fd, 0, p, buf, n);
+		sb->warm[r] = read_chunked(fd, 0, p, buf, n);
+	}
+	close(fd);
+}
+
+/* Pages/s from the median time; 0 if the time is not positive. */
+static double rate(uint64_t n, double *t, int nruns)
+{
+	double m = median(t, nruns);
+
+	return m > 0 ? n / m : 0;
+}
+
+static void bench_test_hmm(void)
+{
+	static const char *const what[] = { "populate", "READ cold", "READ warm" };
+
+	if (!test_hmm_dev) {
+		not_measured("test_hmm", "populate vs test_hmm.ko",
+			     "no test_hmm device (needs the bench kernel)");
+		return;
+	}
+	for (unsigned int s = 0; s < NR_POPULATE_SIZES; s++) {
+		uint64_t n = populate_sizes[s];
+		size_t size = n * PAGE;
+		size_t bsize = (n < READ_CHUNK ? n : READ_CHUNK) * PAGE;
+		struct side_by_side ours, theirs;
+		char *p = map(size), *buf = map(bsize);
+
+		touch(p, size);
+		touch(buf, bsize);
+		/* Interleaved, each driver first in every other run. */
+		for (int r = 0; r < runs; r++) {
+			for (int k = 0; k < 2; k++) {
+				int th = k ^ (r & 1);
+
+				side_sample(th ? test_hmm_dev : "/dev/hmm_dummy0",
+					    th, p, buf, n, th ? &theirs : &ours, r);
+			}
+		}
+		for (int w = 0; w < 3; w++) {
+			double *o = w == 0 ? ours.pop : w == 1 ? ours.cold : ours.warm;
+			double *t = w == 0 ? theirs.pop : w == 1 ? theirs.cold :
+					     theirs.warm;
+			char name[80], base[40], tags[80];
+
+			snprintf(name, sizeof(name), "%s %llu populated%s",
+				 what[w], (unsigned long long)n,
+				 w == 0 ? " (FAULT)" : "");
+			snprintf(base, sizeof(base), "test_hmm %s%s", what[w],
+				 w == 0 ? " (READ cold-warm)" : "");
+			snprintf(tags, sizeof(tags),
+				 "\"series\": \"%s\", \"x\": %llu", what[w],
+				 (unsigned long long)n);
+			figure_tagged("test_hmm", name, "pages/s",
+				      rate(n, o, runs), base, rate(n, t, runs),
+				      runs, tags);
+		}
+		munmap(p, size);
+		munmap(buf, bsize);
+	}
 }
 
 /* 2. Snapshot of 1 GiB populated, pages/s, against reading pagemap. */
@@ -259,27 +411,103 @@ static void bench_snapshot(void)
 
 /*
  * 3. Invalidation cost of munmap+mmap of a 2 MiB region the CPU and every
- * mirror have populated, and of an mprotect toggle, against no mirror.
+ * mirror have populated, and of an mprotect toggle, with 0, 1, 8 and 64
+ * mirrors on the mm: all over the same region, or each over its own (region
+ * m of 64, apart from each other by PROT_NONE gaps so that every region is
+ * its own vma), the operation always on region 0. A third series has the
+ * mirrors over the same region but never populated: what the callbacks
+ * cost without a device entry to clear. Each sample opens its mirrors
+ * (HMM_DUMMY_IOC_SET_RANGE narrows each to its region) and closes them
+ * after, so "0 mirrors" is an mm with no mirror at all; region 0 is read
+ * through just before the operation in every case, so that the CPU (and
+ * TCG's soft TLB) start from the same state.
  */
-static double invalidate_once(int *fds, int nmirrors, int op)
+#define REGION		(2UL << 20)
+#define REGION_PAGES	(REGION / PAGE)
+#define SETTLE_S	0.05
+
+static char *regions;	/* MAX_MIRRORS regions, each followed by a gap */
+
+static char *region(int m)
 {
-	const size_t size = 2UL << 20;
-	char *p = map(size);
+	return regions + (size_t)m * 2 * REGION;
+}
+
+static void regions_setup(void)
+{
+	regions = mmap(NULL, MAX_MIRRORS * 2 * REGION, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (regions == MAP_FAILED)
+		die("mmap regions");
+	for (int m = 0; m < MAX_MIRRORS; m++)
+		touch(map_fixed(region(m), REGION), REGION);
+}
+
+enum { SAME_RANGE, DISJOINT, EMPTY, NR_LAYOUTS };
+
+/*
+ * Let the work the setup left behind (RCU callbacks freeing what the last
+ * sample's mirrors held, ...) run before the clock starts, busy: an idle
+ * vCPU would come back to the operation colder than a busy one.
+ */
+static void settle(void)
+{
+	double t0 = now();
+
+	while (now() - t0 < SETTLE_S)
+		;
+}
+
+static uint64_t dev_pages_invalidated(int fd)
+{
+	struct hmm_dummy_counters c;
+
+	if (ioctl(fd, HMM_DUMMY_IOC_COUNTERS, &c))
+		die("HMM_DUMMY_IOC_COUNTERS");
+	return c.pages_invalidated;
+}
+
+/* Device entries the first mirror cleared in the last sample that had one. */
+static uint64_t last_cleared;
+
+static double invalidate_once(int nmirrors, int layout, int op)
+{
+	uint64_t cleared = 0;
+	char *p = region(0);
+	int fds[MAX_MIRRORS];
+	volatile char sink;
 	double t0, t;
 
-	touch(p, size);
-	for (int m = 0; m < nmirrors; m++)
-		dev_fault(fds[m], p, size / PAGE, 1);
+	touch(p, REGION);
+	for (int m = 0; m < nmirrors; m++) {
+		char *mine = layout == DISJOINT ? region(m) : p;
+
+		fds[m] = dev_open("/dev/hmm_dummy0");
+		dev_set_range(fds[m], mine, REGION_PAGES);
+		if (layout != EMPTY)
+			dev_fault(fds[m], mine, REGION_PAGES, 1);
+	}
+	settle();
+	for (size_t off = 0; off < REGION; off += PAGE)
+		sink = p[off];
+	(void)sink;
+	if (nmirrors)
+		cleared = dev_pages_invalidated(fds[0]);
 	t0 = now();
 	if (op == 0) {
-		munmap(p, size);
-		p = map(size);
+		if (munmap(p, REGION))
+			die("munmap");
+		map_fixed(p, REGION);
 	} else {
-		mprotect(p, size, PROT_READ);
-		mprotect(p, size, PROT_READ | PROT_WRITE);
+		if (mprotect(p, REGION, PROT_READ) ||
+		    mprotect(p, REGION, PROT_READ | PROT_WRITE))
+			die("mprotect");
 	}
 	t = now() - t0;
-	munmap(p, size);
+	if (nmirrors)
+		last_cleared = dev_pages_invalidated(fds[0]) - cleared;
+	for (int m = 0; m < nmirrors; m++)
+		close(fds[m]);
 	return t;
 }
 
@@ -287,30 +515,46 @@ static void bench_invalidate(void)
 {
 	static const int counts[] = { 0, 1, 8, 64 };
 	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
+	static const char *const op_tag[] = { "munmap+mmap", "mprotect" };
+	static const char *const layouts[] = {
+		"same range", "disjoint ranges", "same range, unpopulated",
+	};
 	const int ncounts = sizeof(counts) / sizeof(counts[0]);
-	double t[4][MAX_RUNS], med[4];
-	int fds[MAX_MIRRORS];
+	static double t[NR_LAYOUTS][4][MAX_RUNS];
+	double med[NR_LAYOUTS][4];
 
-	for (int m = 0; m < MAX_MIRRORS; m++)
-		fds[m] = dev_open("/dev/hmm_dummy0");
+	regions_setup();
 	for (int op = 0; op < 2; op++) {
 		/* Interleaved, so that a shared machine's drift hits all alike. */
-		for (int r = 0; r < runs; r++)
-			for (int c = 0; c < ncounts; c++)
-				t[c][r] = invalidate_once(fds, counts[c], op);
-		for (int c = 0; c < ncounts; c++) {
-			char name[80];
+		for (int r = 0; r < inval_runs; r++)
+			for (int l = 0; l < NR_LAYOUTS; l++)
+				for (int c = 0; c < ncounts; c++)
+					t[l][c][r] = invalidate_once(counts[c], l, op);
+		for (int l = 0; l < NR_LAYOUTS; l++) {
+			for (int c = 0; c < ncounts; c++) {
+				char name[80], tags[96];
 
-			med[c] = median(t[c], runs) * 1e6;
-			snprintf(name, sizeof(name), "%s, %d mirrors same range",
-				 ops[op], counts[c]);
-			figure("invalidate", name, "us/op", med[c],
-			       counts[c] > 1 ? "1 mirror" : "0 mirrors",
-			       counts[c] > 1 ? med[1] : med[0]);
+				med[l][c] = median(t[l][c], inval_runs) * 1e6;
+				snprintf(name, sizeof(name), "%s, %d mirrors %s",
+					 ops[op], counts[c], layouts[l]);
+				snprintf(tags, sizeof(tags),
+					 "\"series\": \"%s\", \"op\": \"%s\", \"x\": %d",
+					 layouts[l], op_tag[op], counts[c]);
+				figure_tagged("invalidate", name, "us/op", med[l][c],
+					      counts[c] > 1 ? "1 mirror" : "0 mirrors",
+					      counts[c] > 1 ? med[l][1] : med[l][0],
+					      inval_runs, tags);
+			}
 		}
+		/* One more sample with one populated mirror, for its counters. */
+		invalidate_once(1, SAME_RANGE, op);
+		printf("# invalidate: a %s clears %llu device entries of a "
+		       "populated mirror (HMM_DUMMY_IOC_COUNTERS)\n", ops[op],
+		       (unsigned long long)last_cleared);
 	}
 	for (int m = 0; m < MAX_MIRRORS; m++)
-		close(fds[m]);
+		munmap(region(m), REGION);
+	munmap(regions, MAX_MIRRORS * 2 * REGION);
 }
 
 /* 4. Device READ/WRITE bandwidth through its page table, against memcpy. */
@@ -396,38 +640,115 @@ static void bench_memory(void)
 		close(fds[m]);
 }
 
+static const struct {
+	const char *name;
+	void (*run)(void);
+} benches[] = {
+	{ "populate", bench_populate },
+	{ "snapshot", bench_snapshot },
+	{ "invalidate", bench_invalidate },
+	{ "bandwidth", bench_bandwidth },
+	{ "memory", bench_memory },
+	{ "test_hmm", bench_test_hmm },
+};
+#define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
+
+/* The item after the one @s points to in a comma-separated list, or NULL. */
+static const char *next_item(const char *s)
+{
+	const char *comma = strchr(s, ',');
+
+	return comma ? comma + 1 : NULL;
+}
+
+/* Whether @name is in the comma-separated @list (NULL: every one). */
+static int picked(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *s = list; s; s = next_item(s))
+		if (!strncmp(s, name, len) && (s[len] == ',' || !s[len]))
+			return 1;
+	return !list;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: bench [--runs N] [--inval-runs N] [--json FILE] "
+		"[--test-hmm DEV] [--figures LIST]\n");
+	return 2;
+}
+
+static int parse_runs(const char *opt, const char *arg, int *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*end || v < 5 || v > MAX_RUNS) {
+		fprintf(stderr, "bench: %s must be 5 to %d, not '%s'\n", opt,
+			MAX_RUNS, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *json_path = NULL;
+	const char *json_path = NULL, *list = NULL;
+	struct utsname u;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--runs") && i + 1 < argc)
-			runs = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--json") && i + 1 < argc)
-			json_path = argv[++i];
-		else if (!strcmp(argv[i], "--test-hmm") && i + 1 < argc)
-			test_hmm_dev = argv[++i];
-		else {
-			fprintf(stderr, "usage: bench [--runs N] [--json FILE] "
-				"[--test-hmm DEV]\n");
+		const char *arg = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!arg)
+			return usage();
+		if (!strcmp(argv[i], "--runs")) {
+			if (parse_runs("--runs", arg, &runs))
+				return 2;
+		} else if (!strcmp(argv[i], "--inval-runs")) {
+			if (parse_runs("--inval-runs", arg, &inval_runs))
+				return 2;
+		} else if (!strcmp(argv[i], "--json")) {
+			json_path = arg;
+		} else if (!strcmp(argv[i], "--test-hmm")) {
+			test_hmm_dev = arg;
+		} else if (!strcmp(argv[i], "--figures")) {
+			list = arg;
+		} else {
+			return usage();
+		}
+		i++;
+	}
+	for (const char *s = list; s; s = next_item(s)) {
+		size_t len = strcspn(s, ",");
+		unsigned int b;
+
+		for (b = 0; b < NR_BENCHES; b++)
+			if (strlen(benches[b].name) == len &&
+			    !strncmp(s, benches[b].name, len))
+				break;
+		if (b == NR_BENCHES) {
+			fprintf(stderr, "bench: unknown figure '%.*s' in --figures\n",
+				(int)len, s);
 			return 2;
 		}
 	}
-	if (runs < 5 || runs > MAX_RUNS) {
-		fprintf(stderr, "bench: --runs must be 5 to %d\n", MAX_RUNS);
-		return 2;
-	}
+	if (uname(&u))
+		die("uname");
 	if (json_path && !(json = fopen(json_path, "w")))
 		die(json_path);
 	if (json)
-		fprintf(json, "{\"runs\": %d, \"figures\": [", runs);
-	printf("%-14s %-40s %14s %-8s %-30s %14s %8s\n", "group", "figure",
+		fprintf(json, "{\"runs\": %d, \"inval_runs\": %d, "
+			"\"kernel\": \"%s\", \"figures\": [", runs, inval_runs,
+			u.release);
+	printf("# kernel %s, median of %d runs (invalidation: %d)\n", u.release,
+	       runs, inval_runs);
+	printf("%-14s %-46s %14s %-8s %-30s %14s %8s\n", "group", "figure",
 	       "value", "unit", "baseline", "baseline", "ratio");
-	bench_populate();
-	bench_snapshot();
-	bench_invalidate();
-	bench_bandwidth();
-	bench_memory();
+	for (unsigned int b = 0; b < NR_BENCHES; b++)
+		if (picked(list, benches[b].name))
+			benches[b].run();
 	if (json) {
 		fprintf(json, "\n]}\n");
 		fclose(json);
