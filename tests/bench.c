@@ -79,7 +79,7 @@ static void figure_tagged(const char *group, const char *name,
 {
 	double ratio = base > 0 ? value / base : 0;
 
-	printf("%-14s %-46s %14.4g %-8s %-30s %14.4g %8.3f\n", group, name,
+	printf("%-14s %-58s %14.4g %-8s %-30s %14.4g %8.3f\n", group, name,
 	       value, unit, base_name, base, ratio);
 	if (json)
 		fprintf(json, "%s\n  {\"group\": \"%s\", \"name\": \"%s\", "
@@ -102,7 +102,7 @@ static void figure(const char *group, const char *name, const char *unit,
 static void not_measured(const char *group, const char *name,
 			 const char *why)
 {
-	printf("%-14s %-46s %14s  not measured: %s\n", group, name, "-", why);
+	printf("%-14s %-58s %14s  not measured: %s\n", group, name, "-", why);
 	if (json)
 		fprintf(json, "%s\n  {\"group\": \"%s\", \"name\": \"%s\", "
 			"\"missing\": \"%s\"}", nfigures ? "," : "", group,
@@ -744,7 +744,7 @@ int main(int argc, char **argv)
 			u.release);
 	printf("# kernel %s, median of %d runs (invalidation: %d)\n", u.release,
 	       runs, inval_runs);
-	printf("%-14s %-46s %14s %-8s %-30s %14s %8s\n", "group", "figure",
+	printf("%-14s %-58s %14s %-8s %-30s %14s %8s\n", "group", "figure",
 	       "value", "unit", "baseline", "baseline", "ratio");
 	for (unsigned int b = 0; b < NR_BENCHES; b++)
 		if (picked(list, benches[b].name))
