@@ -72,15 +72,25 @@ static bool hmm_core_range_complete(const struct hmm_mirror_range *range)
 
 #ifdef HMM_CORE_HAVE_HMM_RANGE_FAULT
 
-static unsigned long hmm_core_entry_from_hmm(unsigned long hmm_pfn)
+/*
+ * @owner: the range's dev_private_owner. Only with one can hmm_range_fault()
+ * return a device-private page, so only then is each page looked at.
+ */
+static unsigned long hmm_core_entry_from_hmm(unsigned long hmm_pfn,
+					     const void *owner)
 {
+	unsigned long entry;
+
 	if (hmm_pfn & HMM_PFN_ERROR)
 		return HMM_MIRROR_ENTRY_ERROR;
 	if (!(hmm_pfn & HMM_PFN_VALID))
 		return 0;
-	return hmm_core_entry(hmm_pfn & ~HMM_PFN_FLAGS,
-			      hmm_pfn & HMM_PFN_WRITE,
-			      hmm_pfn_to_map_order(hmm_pfn));
+	entry = hmm_core_entry(hmm_pfn & ~HMM_PFN_FLAGS,
+			       hmm_pfn & HMM_PFN_WRITE,
+			       hmm_pfn_to_map_order(hmm_pfn));
+	if (owner && is_device_private_page(hmm_pfn_to_page(hmm_pfn)))
+		entry |= HMM_MIRROR_ENTRY_DEVICE_PRIVATE;
+	return entry;
 }
 
 int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
@@ -94,6 +104,7 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 		.start = range->start,
 		.end = range->end,
 		.hmm_pfns = range->entries,
+		.dev_private_owner = range->dev_private_owner,
 	};
 	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
 	unsigned long req = 0;
@@ -130,7 +141,8 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 		return ret;
 
 	for (i = 0; i < npages; i++)
-		range->entries[i] = hmm_core_entry_from_hmm(range->entries[i]);
+		range->entries[i] = hmm_core_entry_from_hmm(range->entries[i],
+							    range->dev_private_owner);
 	if (uffd && !hmm_core_range_complete(range))
 		return -EFAULT;
 	range->seq = hrange.notifier_seq;

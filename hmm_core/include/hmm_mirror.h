@@ -75,10 +75,15 @@ struct hmm_mirror_mm;
  *	%MMU_NOTIFY_CLEAR, %MMU_NOTIFY_PROTECTION_VMA, %MMU_NOTIFY_MIGRATE, ...)
  * @blockable: false when the caller cannot sleep (the OOM reaper); the
  *	callback must then not sleep and returns -EAGAIN if it would have to
+ * @owner: for %MMU_NOTIFY_MIGRATE and %MMU_NOTIFY_EXCLUSIVE, the owner a
+ *	driver gave the kernel when it started the change itself (migrating
+ *	to or from its device-private memory, making pages exclusive to its
+ *	device); NULL for every other change
  */
 struct hmm_update {
 	unsigned long start;
 	unsigned long end;
+	void *owner;
 	enum mmu_notifier_event event;
 	bool blockable;
 };
@@ -163,6 +168,8 @@ static inline struct mm_struct *hmm_mirror_mm(struct hmm_mirror *mirror)
 #define HMM_MIRROR_ENTRY_ZERO		BIT(3)	/* the shared zero page */
 #define HMM_MIRROR_ENTRY_ORDER_SHIFT	4	/* 5 bits: CPU map order */
 #define HMM_MIRROR_ENTRY_ORDER_MASK	(0x1fUL << HMM_MIRROR_ENTRY_ORDER_SHIFT)
+/* A device-private page of the range's dev_private_owner, left in place */
+#define HMM_MIRROR_ENTRY_DEVICE_PRIVATE	BIT(9)
 #define HMM_MIRROR_ENTRY_PFN_SHIFT	12
 
 /**
@@ -198,12 +205,20 @@ static inline unsigned int hmm_mirror_entry_order(unsigned long entry)
  * @entries: (end - start) >> PAGE_SHIFT entries, filled by the helpers
  * @seq: sequence value the helpers read; private to hmm_core
  * @write: with hmm_mirror_range_fault(), fault every page for writing
+ * @dev_private_owner: the pgmap owner of the driver's own device-private
+ *	memory (ZONE_DEVICE), or NULL. A page of that memory is reported in
+ *	place, with %HMM_MIRROR_ENTRY_DEVICE_PRIVATE and the device page's
+ *	pfn; any other device-private page is migrated back to system memory
+ *	by hmm_mirror_range_fault() and reported as not mapped by
+ *	hmm_mirror_range_snapshot(). The get_user_pages_remote() fallback
+ *	ignores it: it always migrates device-private pages back.
  */
 struct hmm_mirror_range {
 	unsigned long start;
 	unsigned long end;
 	unsigned long *entries;
 	unsigned long seq;
+	void *dev_private_owner;
 	bool write;
 };
 
