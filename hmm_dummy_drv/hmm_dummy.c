@@ -11,7 +11,9 @@
  * own hmm-tests run against this driver.
  *
  * A device page-table entry is pfn, write permission and the CPU map order,
- * packed in an xarray value entry keyed by virtual page number. The xarray
+ * packed in an xarray value entry keyed by virtual page number. Where the
+ * kernel has device-private memory, the test_hmm devices also have memory of
+ * their own and exclusive mappings (hmm_dummy_devmem.c). The xarray
  * holds no page reference: an entry is only valid until the invalidation that
  * clears it, and the page is only touched with the lock that invalidation
  * takes held.
@@ -61,12 +63,34 @@ static bool unregister_in_release;
 module_param(unregister_in_release, bool, 0644);
 MODULE_PARM_DESC(unregister_in_release, "unregister the mirror from its release callback (default off)");
 
-/* Packing of a device page-table entry into an xarray value. */
-static unsigned long hmm_dummy_pte_pack(unsigned long entry)
+static bool device_memory = HMM_DUMMY_CAN_DEVMEM;
+module_param(device_memory, bool, 0444);
+MODULE_PARM_DESC(device_memory, "give the test_hmm devices simulated device memory (default on where the kernel has device-private memory)");
+
+/* What a populate takes from the CPU page table. */
+#define HMM_DUMMY_POP_WRITE	BIT(0)	/* fault every page for writing */
+#define HMM_DUMMY_POP_OWN_ONLY	BIT(1)	/* no fault; the device's own pages only */
+
+/*
+ * The device page-table entry for what hmm_core reported of a page, or 0 for
+ * none. Called with pt_lock held, the range checked with
+ * hmm_mirror_range_retry(): a device page is still mapped by the CPU then.
+ */
+static unsigned long hmm_dummy_pte_of(unsigned long entry, unsigned int how)
 {
-	return hmm_mirror_entry_pfn(entry) << HMM_DUMMY_PTE_PFN_SHIFT |
-	       FIELD_PREP(HMM_DUMMY_PTE_ORDER, hmm_mirror_entry_order(entry)) |
-	       (entry & HMM_MIRROR_ENTRY_WRITE ? HMM_DUMMY_PTE_WRITE : 0);
+	unsigned long pfn = hmm_mirror_entry_pfn(entry), flags = 0;
+
+	if (!(entry & HMM_MIRROR_ENTRY_VALID))
+		return 0;
+	if (entry & HMM_MIRROR_ENTRY_DEVICE_PRIVATE) {
+		pfn = hmm_dummy_devmem_backing_pfn(pfn);
+		flags |= HMM_DUMMY_PTE_DEVICE;
+	} else if (how & HMM_DUMMY_POP_OWN_ONLY) {
+		return 0;
+	}
+	if (entry & HMM_MIRROR_ENTRY_WRITE)
+		flags |= HMM_DUMMY_PTE_WRITE;
+	return hmm_dummy_pte_pack(pfn, hmm_mirror_entry_order(entry), flags);
 }
 
 static struct hmm_dummy_file *to_dummy_file(struct hmm_mirror *mirror)
@@ -137,6 +161,8 @@ static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 		return -EAGAIN;
 
 	dfile->counters.invalidations[hmm_dummy_event(update->event)]++;
+	if (update->event != MMU_NOTIFY_EXCLUSIVE || update->owner != dfile->dev)
+		dfile->nr_inval++;
 #ifndef HMM_DUMMY_MUTATE_SKIP_CLEAR
 	hmm_dummy_pt_clear(dfile, update->start, update->end);
 #endif
@@ -171,23 +197,15 @@ static const struct hmm_mirror_ops hmm_dummy_mirror_ops = {
 };
 
 /*
- * Populate [start, end), at most HMM_MIRROR_RANGE_MAX_PAGES pages, with the
- * begin/retry protocol of hmm_mirror.h. The xarray slots are reserved before
- * pt_lock is taken, so the commit under it allocates nothing in the common
- * case and never sleeps (GFP_NOWAIT) in the rare one where an invalidation
- * freed a reserved node meanwhile.
+ * Reserve the xarray slots of [start, end) before pt_lock is taken, so that
+ * a commit under it allocates nothing in the common case and never sleeps
+ * (GFP_NOWAIT) in the rare one where an invalidation freed a reserved node
+ * meanwhile.
  */
-static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
-				    unsigned long start, unsigned long end,
-				    bool write, unsigned long *entries)
+int hmm_dummy_pt_reserve(struct hmm_dummy_file *dfile, unsigned long start,
+			 unsigned long end)
 {
-	struct hmm_mirror_range range = {
-		.start = start,
-		.end = end,
-		.entries = entries,
-		.write = write,
-	};
-	unsigned long addr, i;
+	unsigned long addr;
 	int ret;
 
 	for (addr = start; addr < end; addr += PAGE_SIZE) {
@@ -195,10 +213,54 @@ static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* Commit one entry. Called with pt_lock held. */
+int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
+		       unsigned long pte)
+{
+	void *old;
+
+	lockdep_assert_held(&dfile->pt_lock);
+	old = xa_store(&dfile->pt, addr >> PAGE_SHIFT, xa_mk_value(pte),
+		       GFP_NOWAIT | __GFP_NOWARN);
+	if (xa_is_err(old))
+		return xa_err(old);
+	if (!xa_is_value(old))
+		dfile->nr_ptes++;
+	dfile->counters.pages_populated++;
+	return 0;
+}
+
+/*
+ * Populate [start, end), at most HMM_MIRROR_RANGE_MAX_PAGES pages, with the
+ * begin/retry protocol of hmm_mirror.h. @how: HMM_DUMMY_POP_* flags.
+ */
+static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
+				    unsigned long start, unsigned long end,
+				    unsigned int how, unsigned long *entries)
+{
+	struct hmm_mirror_range range = {
+		.start = start,
+		.end = end,
+		.entries = entries,
+		.write = how & HMM_DUMMY_POP_WRITE,
+		.dev_private_owner = dfile->dev->devmem,
+	};
+	unsigned long addr, i, pte;
+	int ret;
+
+	ret = hmm_dummy_pt_reserve(dfile, start, end);
+	if (ret)
+		return ret;
 again:
 	if (fatal_signal_pending(current))
 		return -EINTR;
-	ret = hmm_mirror_range_fault(&dfile->mirror, &range);
+	if (how & HMM_DUMMY_POP_OWN_ONLY)
+		ret = hmm_mirror_range_snapshot(&dfile->mirror, &range);
+	else
+		ret = hmm_mirror_range_fault(&dfile->mirror, &range);
 	if (ret)
 		return ret;
 
@@ -209,16 +271,14 @@ again:
 		goto again;
 	}
 	for (addr = start, i = 0; addr < end; addr += PAGE_SIZE, i++) {
-		void *old = xa_store(&dfile->pt, addr >> PAGE_SHIFT,
-				     xa_mk_value(hmm_dummy_pte_pack(entries[i])),
-				     GFP_NOWAIT | __GFP_NOWARN);
-
-		ret = xa_err(old);
+		pte = hmm_dummy_pte_of(entries[i], how);
+		if (!pte) {
+			xa_release(&dfile->pt, addr >> PAGE_SHIFT);
+			continue;
+		}
+		ret = hmm_dummy_pt_store(dfile, addr, pte);
 		if (ret)
 			break;
-		if (!xa_is_value(old))
-			dfile->nr_ptes++;
-		dfile->counters.pages_populated++;
 	}
 	mutex_unlock(&dfile->pt_lock);
 	return ret;
@@ -231,7 +291,7 @@ again:
  * are populated and counted in @done, exactly.
  */
 static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
-			      unsigned long end, bool write, u64 *done)
+			      unsigned long end, unsigned int how, u64 *done)
 {
 	unsigned long *entries, addr, next;
 	bool by_page = false;
@@ -242,15 +302,16 @@ static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 	if (!entries)
 		return -ENOMEM;
 
-	mutex_lock(&dfile->pt_lock);
-	dfile->counters.device_faults++;
-	mutex_unlock(&dfile->pt_lock);
+	if (!(how & HMM_DUMMY_POP_OWN_ONLY)) {
+		mutex_lock(&dfile->pt_lock);
+		dfile->counters.device_faults++;
+		mutex_unlock(&dfile->pt_lock);
+	}
 
 	for (addr = start; addr < end; addr = next) {
 		next = by_page ? addr + PAGE_SIZE :
 		       min(end, addr + HMM_MIRROR_RANGE_MAX_PAGES * PAGE_SIZE);
-		ret = hmm_dummy_populate_chunk(dfile, addr, next, write,
-					       entries);
+		ret = hmm_dummy_populate_chunk(dfile, addr, next, how, entries);
 		if (ret == -EFAULT || ret == -EPERM) {
 			if (by_page || next - addr == PAGE_SIZE)
 				break;
@@ -311,13 +372,15 @@ static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
 	/* pt_lock held: the invalidation that would free the page waits. */
 	page = pfn_to_page(hmm_dummy_pte_pfn(pte));
 	kaddr = kmap_local_page(page);
-	if (write) {
+	if (write)
 		memcpy(kaddr, bounce, PAGE_SIZE);
-		get_page(page);
-	} else {
+	else
 		memcpy(bounce, kaddr, PAGE_SIZE);
-	}
 	kunmap_local(kaddr);
+	/* The backing page of a device page is the device's own RAM. */
+	write = write && !(pte & HMM_DUMMY_PTE_DEVICE);
+	if (write)
+		get_page(page);
 	mutex_unlock(&dfile->pt_lock);
 
 	if (write) {
@@ -340,12 +403,13 @@ static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
  * READ or WRITE @npages pages at @addr through the device page table. A
  * missing entry is a device fault over the rest of the range, which populates
  * up to the first page the CPU cannot give; the copy goes on to that page and
- * fails there, so @done stops exactly at it. User memory is only touched with pt_lock
- * dropped: a fault on it may invalidate, which takes pt_lock.
+ * fails there, so @done stops exactly at it. With @nofault, a missing entry
+ * fails the copy with -ENOENT instead. User memory is only touched with
+ * pt_lock dropped: a fault on it may invalidate, which takes pt_lock.
  */
 static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
 			  char __user *ubuf, unsigned long npages, bool write,
-			  u64 *done, u64 *faults)
+			  bool nofault, u64 *done, u64 *faults)
 {
 	unsigned long end = addr + npages * PAGE_SIZE, va;
 	int ret = 0, fault_err = 0;
@@ -364,13 +428,14 @@ static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
 			break;
 		}
 		ret = hmm_dummy_access_page(dfile, va, bounce, write);
-		if (ret == -ENOENT) {
+		if (ret == -ENOENT && !nofault) {
 			/* Populated up to a bad page already: that page failed. */
 			ret = fault_err;
 			if (ret)
 				break;
 			populated = 0;
-			fault_err = hmm_dummy_populate(dfile, va, end, write,
+			fault_err = hmm_dummy_populate(dfile, va, end,
+						       write ? HMM_DUMMY_POP_WRITE : 0,
 						       &populated);
 			(*faults)++;
 			ret = populated ? 0 : fault_err;
@@ -417,6 +482,8 @@ static u8 hmm_dummy_snap_byte(unsigned long entry, enum hmm_dummy_abi abi)
 					   HMM_DUMMY_SNAP_WRITE : 0);
 	if (entry & HMM_MIRROR_ENTRY_ZERO)
 		b |= dm ? HMM_DMIRROR_PROT_ZERO : HMM_DUMMY_SNAP_ZERO;
+	if (dm && (entry & HMM_MIRROR_ENTRY_DEVICE_PRIVATE))
+		b |= HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL;
 	if (dm && order == PMD_SHIFT - PAGE_SHIFT)
 		b |= HMM_DMIRROR_PROT_PMD;
 	else if (dm && order == PUD_SHIFT - PAGE_SHIFT)
@@ -429,7 +496,9 @@ static u8 hmm_dummy_snap_byte(unsigned long entry, enum hmm_dummy_abi abi)
 static int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
 			      u8 __user *uptr, unsigned long npages)
 {
-	struct hmm_mirror_range range = {};
+	struct hmm_mirror_range range = {
+		.dev_private_owner = dfile->dev->devmem,
+	};
 	unsigned long *entries, i, n, done;
 	u8 *bytes;
 	int ret = 0;
@@ -551,7 +620,8 @@ static long hmm_dummy_ioc_fault(struct hmm_dummy_file *dfile, void __user *uarg)
 		return ret;
 	arg.done = 0;
 	ret = hmm_dummy_populate(dfile, arg.addr, end,
-				 arg.flags & HMM_DUMMY_FAULT_WRITE, &arg.done);
+				 arg.flags & HMM_DUMMY_FAULT_WRITE ?
+				 HMM_DUMMY_POP_WRITE : 0, &arg.done);
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	return ret;
@@ -573,7 +643,7 @@ static long hmm_dummy_ioc_rw(struct hmm_dummy_file *dfile, void __user *uarg,
 		return ret;
 	arg.faults = 0;
 	ret = hmm_dummy_copy(dfile, arg.addr, u64_to_user_ptr(arg.ptr),
-			     arg.npages, write, &arg.done, &arg.faults);
+			     arg.npages, write, false, &arg.done, &arg.faults);
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	return ret;
@@ -695,45 +765,122 @@ static long hmm_dummy_native_ioctl(struct hmm_dummy_file *dfile,
 	return -ENOTTY;
 }
 
-/* The mirroring commands of lib/test_hmm.c, in its ABI. */
-static long hmm_dummy_dmirror_ioctl(struct hmm_dummy_file *dfile,
-				    unsigned int cmd, void __user *uarg)
+/* -EPERM if the device still holds an exclusive mapping in [start, end). */
+static int hmm_dummy_check_exclusive(struct hmm_dummy_file *dfile,
+				     unsigned long start, unsigned long end)
 {
-	struct hmm_dmirror_cmd arg;
-	unsigned long end;
-	long ret;
+	unsigned long index;
+	void *entry;
+	int ret = 0;
 
+	mutex_lock(&dfile->pt_lock);
+	xa_for_each_range(&dfile->pt, index, entry, start >> PAGE_SHIFT,
+			  (end >> PAGE_SHIFT) - 1) {
+		if (xa_is_value(entry) &&
+		    (xa_to_value(entry) & HMM_DUMMY_PTE_ATOMIC)) {
+			ret = -EPERM;
+			break;
+		}
+	}
+	mutex_unlock(&dfile->pt_lock);
+	return ret;
+}
+
+/*
+ * MIGRATE_TO_DEV: move the range's pages to the device's memory, map what is
+ * there now (its own pages only, without faulting) and read it back for the
+ * caller to check: -ENOENT if a page is not in the device's memory.
+ */
+static int hmm_dummy_migrate_to_dev(struct hmm_dummy_file *dfile,
+				    struct hmm_dmirror_cmd *arg,
+				    unsigned long end)
+{
+	u64 moved, done = 0;
+	int ret;
+
+	ret = hmm_dummy_devmem_migrate(dfile, arg->addr, end, true, &moved);
+	if (!ret)
+		ret = hmm_dummy_populate(dfile, arg->addr, end,
+					 HMM_DUMMY_POP_OWN_ONLY, &done);
+	if (!ret)
+		ret = hmm_dummy_copy(dfile, arg->addr, u64_to_user_ptr(arg->ptr),
+				     arg->npages, false, true, &arg->cpages,
+				     &arg->faults);
+	return ret;
+}
+
+/* Which commands of the test_hmm ABI this device answers. */
+static int hmm_dummy_dmirror_cmd_ok(struct hmm_dummy_file *dfile,
+				    unsigned int cmd)
+{
 	switch (cmd) {
 	case HMM_DMIRROR_READ:
 	case HMM_DMIRROR_WRITE:
 	case HMM_DMIRROR_SNAPSHOT:
-		break;
+		return 0;
 	case HMM_DMIRROR_MIGRATE_TO_DEV:
 	case HMM_DMIRROR_MIGRATE_TO_SYS:
+	case HMM_DMIRROR_RELEASE:
+		return dfile->dev->devmem ? 0 : -EOPNOTSUPP;
 	case HMM_DMIRROR_EXCLUSIVE:
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
-	case HMM_DMIRROR_RELEASE:
-		return -EOPNOTSUPP;
-	default:
-		return -ENOTTY;
+		return HMM_DUMMY_CAN_EXCLUSIVE ? 0 : -EOPNOTSUPP;
 	}
+	return -ENOTTY;
+}
 
+/* The commands of lib/test_hmm.c, in its ABI. */
+static long hmm_dummy_dmirror_ioctl(struct hmm_dummy_file *dfile,
+				    unsigned int cmd, void __user *uarg)
+{
+	struct hmm_dmirror_cmd arg;
+	void __user *uptr;
+	unsigned long end;
+	long ret;
+
+	ret = hmm_dummy_dmirror_cmd_ok(dfile, cmd);
+	if (ret)
+		return ret;
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
 	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
 	if (ret)
 		return ret;
+	uptr = u64_to_user_ptr(arg.ptr);
 	arg.faults = 0;
 	arg.cpages = 0;
-	if (cmd == HMM_DMIRROR_SNAPSHOT) {
-		ret = hmm_dummy_snapshot(dfile, arg.addr,
-					 u64_to_user_ptr(arg.ptr), arg.npages);
+	switch (cmd) {
+	case HMM_DMIRROR_SNAPSHOT:
+		ret = hmm_dummy_snapshot(dfile, arg.addr, uptr, arg.npages);
 		if (!ret)
 			arg.cpages = arg.npages;
-	} else {
-		ret = hmm_dummy_copy(dfile, arg.addr, u64_to_user_ptr(arg.ptr),
-				     arg.npages, cmd == HMM_DMIRROR_WRITE,
+		break;
+	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_WRITE:
+		ret = hmm_dummy_copy(dfile, arg.addr, uptr, arg.npages,
+				     cmd == HMM_DMIRROR_WRITE, false,
 				     &arg.cpages, &arg.faults);
+		break;
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+		ret = hmm_dummy_migrate_to_dev(dfile, &arg, end);
+		break;
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+		ret = hmm_dummy_devmem_migrate(dfile, arg.addr, end, false,
+					       &arg.cpages);
+		break;
+	case HMM_DMIRROR_RELEASE:
+		hmm_dummy_devmem_release(dfile->dev);
+		break;
+	case HMM_DMIRROR_EXCLUSIVE:
+		ret = hmm_dummy_exclusive(dfile, arg.addr, end);
+		if (!ret)
+			ret = hmm_dummy_copy(dfile, arg.addr, uptr, arg.npages,
+					     false, true, &arg.cpages,
+					     &arg.faults);
+		break;
+	case HMM_DMIRROR_CHECK_EXCLUSIVE:
+		ret = hmm_dummy_check_exclusive(dfile, arg.addr, end);
+		break;
 	}
 	if (ret)
 		return ret;
@@ -884,19 +1031,34 @@ static int hmm_dummy_device_add(enum hmm_dummy_abi abi, const char *fmt,
 	dev->misc.name = dev->name;
 	dev->misc.fops = &hmm_dummy_fops;
 	dev->misc.mode = 0666;
+	if (abi == HMM_DUMMY_ABI_DMIRROR && device_memory) {
+		ret = hmm_dummy_devmem_init(dev);
+		if (ret)
+			return ret;
+	}
 	ret = misc_register(&dev->misc);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", dev->name, ret);
+		hmm_dummy_devmem_fini(dev);
 		return ret;
 	}
 	hmm_dummy_nr_devices++;
 	return 0;
 }
 
+/*
+ * No file is open (each holds a module reference), but processes may still
+ * map pages of a device's memory: hmm_dummy_devmem_fini() evicts them.
+ */
 static void hmm_dummy_devices_remove(void)
 {
-	while (hmm_dummy_nr_devices)
-		misc_deregister(&hmm_dummy_devices[--hmm_dummy_nr_devices].misc);
+	struct hmm_dummy_device *dev;
+
+	while (hmm_dummy_nr_devices) {
+		dev = &hmm_dummy_devices[--hmm_dummy_nr_devices];
+		misc_deregister(&dev->misc);
+		hmm_dummy_devmem_fini(dev);
+	}
 	kfree(hmm_dummy_devices);
 }
 
@@ -908,6 +1070,10 @@ static int __init hmm_dummy_init(void)
 	if (!ndevices || ndevices > HMM_DUMMY_MAX_DEVICES) {
 		pr_err("ndevices must be 1 to %d\n", HMM_DUMMY_MAX_DEVICES);
 		return -EINVAL;
+	}
+	if (device_memory && !HMM_DUMMY_CAN_DEVMEM) {
+		pr_info("no device-private memory in this kernel: device_memory=0\n");
+		device_memory = false;
 	}
 	hmm_dummy_devices = kcalloc(ndevices + ndmirror,
 				    sizeof(*hmm_dummy_devices), GFP_KERNEL);

@@ -17,8 +17,11 @@
 #include <linux/rwsem.h>
 #include <linux/xarray.h>
 
+#include <hmm_core_compat.h>
 #include <hmm_mirror.h>
 #include "uapi/hmm_dummy.h"
+
+struct hmm_dummy_devmem;
 
 /* Which ioctl set a device node answers. */
 enum hmm_dummy_abi {
@@ -31,11 +34,13 @@ enum hmm_dummy_abi {
  * @misc: its character device
  * @abi: the ioctl set it answers
  * @name: its device node's name
+ * @devmem: its simulated device memory (hmm_dummy_devmem.c), or NULL
  */
 struct hmm_dummy_device {
 	struct miscdevice misc;
 	enum hmm_dummy_abi abi;
 	char name[24];
+	struct hmm_dummy_devmem *devmem;
 };
 
 /**
@@ -49,6 +54,9 @@ struct hmm_dummy_device {
  * @pt: the device page table: virtual page number -> packed entry
  * @nr_ptes: entries in @pt now
  * @counters: this file's counters
+ * @nr_inval: invalidations seen, those of the device's own
+ *	make_device_exclusive*() left out: an exclusive mapping is only
+ *	committed if it did not change meanwhile
  * @registered: bit 0 set while @mirror is registered; whoever clears it
  *	unregisters
  * @unregistered: completed when ->release() has unregistered @mirror
@@ -57,8 +65,8 @@ struct hmm_dummy_device {
  * @end: end of the mirrored range
  * @tgid: the opener's thread group, as the netlink family reports it
  *
- * @pt_lock protects @pt (its contents, not its internal locking), @nr_ptes
- * and @counters. Nothing may allocate with GFP_KERNEL while holding it:
+ * @pt_lock protects @pt (its contents, not its internal locking), @nr_ptes,
+ * @counters and @nr_inval. Nothing may allocate with GFP_KERNEL while holding it:
  * reclaim invalidates, and the invalidation takes it. @range_sem protects
  * @start and @end, which the netlink family reads without it (a racing
  * netlink call sees the old or the new range).
@@ -71,6 +79,7 @@ struct hmm_dummy_file {
 	struct xarray pt;
 	unsigned long nr_ptes;
 	struct hmm_dummy_counters counters;
+	unsigned long nr_inval;
 	unsigned long registered;
 	struct completion unregistered;
 	u32 nl_id;
@@ -79,10 +88,24 @@ struct hmm_dummy_file {
 	unsigned long end;
 };
 
-/* Packing of a device page-table entry into an xarray value. */
+/*
+ * Packing of a device page-table entry into an xarray value. DEVICE: the pfn
+ * is the backing page of a device page (hmm_dummy_devmem.c). ATOMIC: an
+ * exclusive mapping (HMM_DMIRROR_EXCLUSIVE).
+ */
 #define HMM_DUMMY_PTE_WRITE	BIT(0)
 #define HMM_DUMMY_PTE_ORDER	GENMASK(5, 1)
-#define HMM_DUMMY_PTE_PFN_SHIFT	6
+#define HMM_DUMMY_PTE_DEVICE	BIT(6)
+#define HMM_DUMMY_PTE_ATOMIC	BIT(7)
+#define HMM_DUMMY_PTE_PFN_SHIFT	8
+
+static inline unsigned long hmm_dummy_pte_pack(unsigned long pfn,
+					       unsigned int order,
+					       unsigned long flags)
+{
+	return pfn << HMM_DUMMY_PTE_PFN_SHIFT |
+	       FIELD_PREP(HMM_DUMMY_PTE_ORDER, order) | flags;
+}
 
 static inline unsigned long hmm_dummy_pte_pfn(unsigned long pte)
 {
@@ -99,6 +122,65 @@ extern struct hmm_dummy_device *hmm_dummy_devices;
 extern unsigned int hmm_dummy_nr_devices;
 
 unsigned int hmm_dummy_event(enum mmu_notifier_event event);
+int hmm_dummy_pt_reserve(struct hmm_dummy_file *dfile, unsigned long start,
+			 unsigned long end);
+int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
+		       unsigned long pte);
+
+/* hmm_dummy_devmem.c: where the kernel has device-private memory */
+#ifdef HMM_CORE_HAVE_DEVICE_MEMORY
+#define HMM_DUMMY_CAN_DEVMEM	true
+int hmm_dummy_devmem_init(struct hmm_dummy_device *dev);
+void hmm_dummy_devmem_fini(struct hmm_dummy_device *dev);
+int hmm_dummy_devmem_migrate(struct hmm_dummy_file *dfile, unsigned long start,
+			     unsigned long end, bool to_dev, u64 *moved);
+void hmm_dummy_devmem_release(struct hmm_dummy_device *dev);
+unsigned long hmm_dummy_devmem_backing_pfn(unsigned long pfn);
+#else
+#define HMM_DUMMY_CAN_DEVMEM	false
+static inline int hmm_dummy_devmem_init(struct hmm_dummy_device *dev)
+{
+	return 0;
+}
+
+static inline void hmm_dummy_devmem_fini(struct hmm_dummy_device *dev)
+{
+}
+
+static inline int hmm_dummy_devmem_migrate(struct hmm_dummy_file *dfile,
+					   unsigned long start,
+					   unsigned long end, bool to_dev,
+					   u64 *moved)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void hmm_dummy_devmem_release(struct hmm_dummy_device *dev)
+{
+}
+
+static inline unsigned long hmm_dummy_devmem_backing_pfn(unsigned long pfn)
+{
+	return pfn;
+}
+#endif
+
+#if defined(HMM_CORE_HAVE_MAKE_DEVICE_EXCLUSIVE) || \
+	defined(HMM_CORE_HAVE_MAKE_DEVICE_EXCLUSIVE_RANGE)
+#define HMM_DUMMY_HAVE_EXCLUSIVE 1
+#define HMM_DUMMY_CAN_EXCLUSIVE	true
+/* Pages one make_device_exclusive step takes. */
+#define HMM_DUMMY_EXCLUSIVE_BATCH	64
+int hmm_dummy_exclusive(struct hmm_dummy_file *dfile, unsigned long start,
+			unsigned long end);
+#else
+#define HMM_DUMMY_CAN_EXCLUSIVE	false
+static inline int hmm_dummy_exclusive(struct hmm_dummy_file *dfile,
+				      unsigned long start, unsigned long end)
+{
+	return -EOPNOTSUPP;
+}
+#endif
 
 /* hmm_dummy_nl.c */
 int hmm_dummy_nl_init(void);

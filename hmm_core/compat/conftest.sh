@@ -88,6 +88,58 @@ static int conftest_bind(int group)
 struct genl_family conftest = { .bind = conftest_bind };
 C
 
+# hmm_dummy's simulated device memory (hmm_dummy_devmem.c): ZONE_DEVICE
+# private pages and the migrate_device API (6.3+; the kernel must have
+# CONFIG_DEVICE_PRIVATE, which Debian's 6.1 and 6.12 do not).
+probe device_memory <<'C'
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#ifndef CONFIG_DEVICE_PRIVATE
+#error no device-private memory
+#endif
+int conftest(unsigned long *src)
+{
+	return migrate_device_range(src, 0, 1);
+}
+C
+
+# 7.x: ->folio_free() replaced ->page_free().
+probe pgmap_folio_free <<'C'
+#include <linux/memremap.h>
+static void conftest_free(struct folio *folio)
+{
+}
+struct dev_pagemap_ops conftest = { .folio_free = conftest_free };
+C
+
+# 7.x: zone_device_page_init() takes the pgmap and an order.
+probe zone_device_page_init_pgmap <<'C'
+#include <linux/memremap.h>
+void conftest(struct page *page)
+{
+	zone_device_page_init(page, NULL, 0);
+}
+C
+
+# 6.15: page_pgmap() instead of page->pgmap.
+probe page_pgmap <<'C'
+#include <linux/mm.h>
+struct dev_pagemap *conftest(struct page *page)
+{
+	return page_pgmap(page);
+}
+C
+
+# 6.15: make_device_exclusive() of one page replaced
+# make_device_exclusive_range().
+probe make_device_exclusive <<'C'
+#include <linux/rmap.h>
+struct page *conftest(struct mm_struct *mm, struct folio **folio)
+{
+	return make_device_exclusive(mm, 0, NULL, folio);
+}
+C
+
 printf 'obj-m += %s.o\n' "${probes[@]}" > "$tmp/Kbuild"
 make -k -C "$kdir" M="$tmp" MODVERDIR= KBUILD_MODPOST_NOFINAL=1 \
 	"${probes[@]/%/.o}" > "$tmp/log" 2>&1 || true
@@ -125,6 +177,25 @@ new=$tmp/hmm_core_compat.h
 	fi
 	if have genl_family_bind; then
 		echo '#define HMM_CORE_HAVE_GENL_FAMILY_BIND 1'
+	fi
+	if have device_memory && exported memremap_pages &&
+		exported migrate_vma_setup && exported migrate_device_range &&
+		exported zone_device_page_init; then
+		echo '#define HMM_CORE_HAVE_DEVICE_MEMORY 1'
+	fi
+	if have pgmap_folio_free; then
+		echo '#define HMM_CORE_PGMAP_FOLIO_FREE 1'
+	fi
+	if have zone_device_page_init_pgmap; then
+		echo '#define HMM_CORE_ZONE_DEVICE_PAGE_INIT_PGMAP 1'
+	fi
+	if have page_pgmap; then
+		echo '#define HMM_CORE_HAVE_PAGE_PGMAP 1'
+	fi
+	if have make_device_exclusive && exported make_device_exclusive; then
+		echo '#define HMM_CORE_HAVE_MAKE_DEVICE_EXCLUSIVE 1'
+	elif exported make_device_exclusive_range; then
+		echo '#define HMM_CORE_HAVE_MAKE_DEVICE_EXCLUSIVE_RANGE 1'
 	fi
 	echo '#endif'
 } > "$new"

@@ -5,9 +5,10 @@
  *
  * Written from the ABI (numbers and layout), so that the kernel's own
  * tools/testing/selftests/mm/hmm-tests runs against hmm_dummy on kernels that
- * do not ship test_hmm.ko. Only the mirroring commands are implemented; the
- * device-memory ones (migration, exclusive access, release of device pages)
- * fail with EOPNOTSUPP.
+ * do not ship test_hmm.ko. The device-memory commands (migration, release
+ * of device pages) need a kernel with device-private memory, exclusive
+ * access one with make_device_exclusive*(); elsewhere they fail with
+ * EOPNOTSUPP. /sys/module/hmm_dummy/parameters/device_memory says which.
  */
 #ifndef _UAPI_HMM_DMIRROR_H
 #define _UAPI_HMM_DMIRROR_H
@@ -48,5 +49,7 @@ struct hmm_dmirror_cmd {
 #define HMM_DMIRROR_PROT_PMD		0x04
 #define HMM_DMIRROR_PROT_PUD		0x08
 #define HMM_DMIRROR_PROT_ZERO		0x10
+/* ... or a page of this device's memory (only where it has some) */
+#define HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL	0x20
 
 #endif /* _UAPI_HMM_DMIRROR_H */

@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dummy_devmem.c - simulated device memory and device-exclusive access
+ *
+ * Where the kernel has device-private memory (CONFIG_DEVICE_PRIVATE and the
+ * migrate_device API: a build-time probe decides), each /dev/hmm_dmirrorN
+ * device owns memory of its own: ZONE_DEVICE private pages, added in chunks
+ * as needed. The CPU cannot map such a page; its page table holds a
+ * device-private entry, and a CPU access calls ->migrate_to_ram(), which
+ * copies the page back to system memory. A real device would keep the data
+ * in its own RAM; this one keeps it in an ordinary page, the device page's
+ * "backing page", found in page->zone_device_data. The device page table
+ * maps backing pages.
+ *
+ * The test_hmm ioctls served here: MIGRATE_TO_DEV and MIGRATE_TO_SYS move the
+ * private anonymous pages of a range to and from the device, RELEASE evicts
+ * every page of the device back to system memory, EXCLUSIVE makes pages
+ * exclusive to the device (make_device_exclusive*()), CHECK_EXCLUSIVE tells
+ * whether the device still holds such a mapping.
+ *
+ * The device page table is only written by hmm_dummy.c's populate protocol,
+ * never from here: after a migration to the device, the range is populated
+ * without faulting, taking only the device's own pages (hmm_core reports them
+ * in place, given the device's pgmap owner). An exclusive mapping is the one
+ * exception, committed here with pt_lock held, under the page lock the
+ * kernel hands over and the file's invalidation count checked.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/ioport.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/slab.h>
+
+#include "hmm_dummy_internal.h"
+
+#ifdef HMM_CORE_HAVE_DEVICE_MEMORY
+
+/* Pages per chunk of device memory (64 MiB), and at most how many chunks. */
+#define HMM_DUMMY_CHUNK_PAGES		(SZ_64M >> PAGE_SHIFT)
+#define HMM_DUMMY_MAX_CHUNKS		16
+
+/* Pages one migrate_vma or migrate_device step takes. */
+#define HMM_DUMMY_MIGRATE_BATCH		64
+
+/**
+ * struct hmm_dummy_devmem - the memory of one simulated device
+ * @dev: the device
+ * @lock: protects @free and @nr_free; a spinlock, as ->page_free() may be
+ *	called wherever a page reference is dropped
+ * @free: free device pages, linked through page->zone_device_data
+ * @nr_free: pages on @free
+ * @grow_lock: serializes adding chunks, evicting, and @chunks/@nr_chunks
+ * @chunks: the memory added so far
+ * @nr_chunks: entries of @chunks in use; only grows until the module goes
+ *
+ * Its address is the pgmap owner of the device's pages: hmm_core reports a
+ * page of this owner in place, and migrations name it.
+ */
+struct hmm_dummy_devmem {
+	struct hmm_dummy_device *dev;
+	spinlock_t lock; /* protects free, nr_free */
+	struct page *free;
+	unsigned long nr_free;
+	struct mutex grow_lock; /* protects chunks, nr_chunks */
+	struct dev_pagemap *chunks[HMM_DUMMY_MAX_CHUNKS];
+	unsigned int nr_chunks;
+};
+
+/* The kernel API as it is on this kernel (compat/conftest.sh). */
+static struct dev_pagemap *hmm_dummy_pgmap(struct page *page)
+{
+#ifdef HMM_CORE_HAVE_PAGE_PGMAP
+	return page_pgmap(page);
+#else
+	return page->pgmap;
+#endif
+}
+
+static void hmm_dummy_page_init(struct page *page)
+{
+#ifdef HMM_CORE_ZONE_DEVICE_PAGE_INIT_PGMAP
+	zone_device_page_init(page, hmm_dummy_pgmap(page), 0);
+#else
+	zone_device_page_init(page);
+#endif
+}
+
+static struct hmm_dummy_devmem *hmm_dummy_page_devmem(struct page *page)
+{
+	return hmm_dummy_pgmap(page)->owner;
+}
+
+/**
+ * hmm_dummy_devmem_backing_pfn - where the data of a device page is
+ * @pfn: a device-private page of one of our devices, mapped by the CPU page
+ *	table as the caller's mirror last read it, not invalidated since
+ *
+ * Return: the pfn of its backing page.
+ */
+unsigned long hmm_dummy_devmem_backing_pfn(unsigned long pfn)
+{
+	struct page *rpage = pfn_to_page(pfn)->zone_device_data;
+
+	return page_to_pfn(rpage);
+}
+
+/* The last reference to a device page is gone: free its data, keep it. */
+static void hmm_dummy_devmem_page_free(struct page *page)
+{
+	struct hmm_dummy_devmem *dm = hmm_dummy_page_devmem(page);
+	struct page *rpage = page->zone_device_data;
+
+	if (rpage)
+		__free_page(rpage);
+	spin_lock(&dm->lock);
+	page->zone_device_data = dm->free;
+	dm->free = page;
+	dm->nr_free++;
+	spin_unlock(&dm->lock);
+}
+
+#ifdef HMM_CORE_PGMAP_FOLIO_FREE
+static void hmm_dummy_devmem_folio_free(struct folio *folio)
+{
+	hmm_dummy_devmem_page_free(&folio->page);
+}
+#endif
+
+static vm_fault_t hmm_dummy_devmem_migrate_to_ram(struct vm_fault *vmf);
+
+static const struct dev_pagemap_ops hmm_dummy_devmem_ops = {
+#ifdef HMM_CORE_PGMAP_FOLIO_FREE
+	.folio_free = hmm_dummy_devmem_folio_free,
+#else
+	.page_free = hmm_dummy_devmem_page_free,
+#endif
+	.migrate_to_ram = hmm_dummy_devmem_migrate_to_ram,
+};
+
+/* Add one chunk of device memory. Called with grow_lock held. */
+static int hmm_dummy_devmem_add_chunk(struct hmm_dummy_devmem *dm)
+{
+	struct dev_pagemap *pgmap;
+	struct resource *res;
+	unsigned long pfn, last;
+	struct page *head = NULL, *tail = NULL;
+	void *ptr;
+
+	lockdep_assert_held(&dm->grow_lock);
+	if (dm->nr_chunks == HMM_DUMMY_MAX_CHUNKS)
+		return -ENOMEM;
+	pgmap = kzalloc(sizeof(*pgmap), GFP_KERNEL);
+	if (!pgmap)
+		return -ENOMEM;
+	res = request_free_mem_region(&iomem_resource,
+				      HMM_DUMMY_CHUNK_PAGES << PAGE_SHIFT,
+				      "hmm_dummy device memory");
+	if (IS_ERR(res)) {
+		kfree(pgmap);
+		return PTR_ERR(res);
+	}
+	pgmap->type = MEMORY_DEVICE_PRIVATE;
+	pgmap->range.start = res->start;
+	pgmap->range.end = res->end;
+	pgmap->nr_range = 1;
+	pgmap->ops = &hmm_dummy_devmem_ops;
+	pgmap->owner = dm;
+	ptr = memremap_pages(pgmap, numa_node_id());
+	if (IS_ERR(ptr)) {
+		release_mem_region(res->start, resource_size(res));
+		kfree(pgmap);
+		return PTR_ERR(ptr);
+	}
+
+	pfn = PHYS_PFN(res->start);
+	last = PHYS_PFN(res->end);
+	for (; pfn <= last; pfn++) {
+		struct page *page = pfn_to_page(pfn);
+
+		page->zone_device_data = NULL;
+		if (tail)
+			tail->zone_device_data = page;
+		else
+			head = page;
+		tail = page;
+	}
+	spin_lock(&dm->lock);
+	tail->zone_device_data = dm->free;
+	dm->free = head;
+	dm->nr_free += HMM_DUMMY_CHUNK_PAGES;
+	spin_unlock(&dm->lock);
+	dm->chunks[dm->nr_chunks++] = pgmap;
+	return 0;
+}
+
+/*
+ * Have at least @npages free device pages, adding chunks as needed. Called
+ * before a migration locks any page: memremap_pages() allocates.
+ */
+static int hmm_dummy_devmem_reserve(struct hmm_dummy_devmem *dm,
+				    unsigned long npages)
+{
+	int ret = 0;
+
+	mutex_lock(&dm->grow_lock);
+	while (!ret && READ_ONCE(dm->nr_free) < npages)
+		ret = hmm_dummy_devmem_add_chunk(dm);
+	mutex_unlock(&dm->grow_lock);
+	return ret;
+}
+
+/* A free device page, locked and referenced, with a backing page; or NULL. */
+static struct page *hmm_dummy_devmem_alloc_page(struct hmm_dummy_devmem *dm)
+{
+	struct page *dpage, *rpage;
+
+	rpage = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
+	if (!rpage)
+		return NULL;
+	spin_lock(&dm->lock);
+	dpage = dm->free;
+	if (dpage) {
+		dm->free = dpage->zone_device_data;
+		dm->nr_free--;
+	}
+	spin_unlock(&dm->lock);
+	if (!dpage) {
+		__free_page(rpage);
+		return NULL;
+	}
+	hmm_dummy_page_init(dpage);
+	dpage->zone_device_data = rpage;
+	return dpage;
+}
+
+/*
+ * Migration to the device: a device page for each page migrate_vma_setup()
+ * selected, holding a copy of its data (zeroes for a page never touched).
+ * A page that gets none stays in system memory.
+ */
+static void hmm_dummy_devmem_copy_in(struct hmm_dummy_devmem *dm,
+				     struct migrate_vma *args)
+{
+	unsigned long i, npages = (args->end - args->start) >> PAGE_SHIFT;
+
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		args->dst[i] = 0;
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		dpage = hmm_dummy_devmem_alloc_page(dm);
+		if (!dpage)
+			continue;
+		if (spage)
+			copy_highpage(dpage->zone_device_data, spage);
+		else
+			clear_highpage(dpage->zone_device_data);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
+		    (!spage && (args->vma->vm_flags & VM_WRITE)))
+			args->dst[i] |= MIGRATE_PFN_WRITE;
+	}
+}
+
+/*
+ * Migration to system memory: a system page for each selected device page,
+ * with its data. @nofail for eviction, which must not leave a page behind.
+ */
+static int hmm_dummy_devmem_copy_out(const unsigned long *src,
+				     unsigned long *dst, unsigned long npages,
+				     bool nofail)
+{
+	gfp_t gfp = GFP_HIGHUSER_MOVABLE | (nofail ? __GFP_NOFAIL : 0);
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *page;
+
+		dst[i] = 0;
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		page = alloc_page(gfp);
+		if (!page)
+			return -ENOMEM;
+		lock_page(page);
+		copy_highpage(page, spage->zone_device_data);
+		dst[i] = migrate_pfn(page_to_pfn(page)) |
+			 (src[i] & MIGRATE_PFN_WRITE);
+	}
+	return 0;
+}
+
+/* The CPU touched a device page: bring it back to system memory. */
+static vm_fault_t hmm_dummy_devmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = vmf->address & PAGE_MASK,
+		.end = (vmf->address & PAGE_MASK) + PAGE_SIZE,
+		.src = &src,
+		.dst = &dst,
+		.pgmap_owner = hmm_dummy_page_devmem(vmf->page),
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+	vm_fault_t ret = 0;
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	if (hmm_dummy_devmem_copy_out(args.src, args.dst, 1, false))
+		ret = VM_FAULT_OOM;
+	migrate_vma_pages(&args);
+	migrate_vma_finalize(&args);
+	return ret;
+}
+
+/* Pages of one migrate_vma step that did move. */
+static u64 hmm_dummy_migrated(const struct migrate_vma *args)
+{
+	unsigned long i, npages = (args->end - args->start) >> PAGE_SHIFT;
+	u64 n = 0;
+
+	for (i = 0; i < npages; i++)
+		if ((args->src[i] & MIGRATE_PFN_MIGRATE) && args->dst[i])
+			n++;
+	return n;
+}
+
+/**
+ * hmm_dummy_devmem_migrate - move the pages of a range to or from the device
+ * @dfile: an open /dev/hmm_dmirrorN of the caller's mm
+ * @start: first address, page aligned
+ * @end: end of the range, page aligned
+ * @to_dev: to the device's memory, else back to system memory
+ * @moved: out: pages that moved
+ *
+ * Only private anonymous pages move to the device; pages already on another
+ * device, shared or file pages stay where they are. Every page of the range
+ * must be in a readable vma.
+ *
+ * Context: Process context; takes the mm's mmap_lock for reading.
+ * Return: 0, -EINVAL if a page of the range has no readable vma, -ENOMEM.
+ */
+int hmm_dummy_devmem_migrate(struct hmm_dummy_file *dfile, unsigned long start,
+			     unsigned long end, bool to_dev, u64 *moved)
+{
+	struct hmm_dummy_devmem *dm = dfile->dev->devmem;
+	struct mm_struct *mm = hmm_mirror_mm(&dfile->mirror);
+	unsigned long *src, *dst, addr, next;
+	int ret = 0;
+
+	src = kcalloc(2 * HMM_DUMMY_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
+	if (!src)
+		return -ENOMEM;
+	dst = src + HMM_DUMMY_MIGRATE_BATCH;
+	*moved = 0;
+	for (addr = start; addr < end && !ret; addr = next) {
+		struct migrate_vma args = {
+			.src = src,
+			.dst = dst,
+			.pgmap_owner = dm,
+			.flags = to_dev ? MIGRATE_VMA_SELECT_SYSTEM :
+				 MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		};
+
+		next = min(end, addr + HMM_DUMMY_MIGRATE_BATCH * PAGE_SIZE);
+		if (to_dev) {
+			ret = hmm_dummy_devmem_reserve(dm, (next - addr) >> PAGE_SHIFT);
+			if (ret)
+				break;
+		}
+		mmap_read_lock(mm);
+		args.vma = vma_lookup(mm, addr);
+		if (!args.vma || !(args.vma->vm_flags & VM_READ)) {
+			mmap_read_unlock(mm);
+			ret = -EINVAL;
+			break;
+		}
+		next = min(next, args.vma->vm_end);
+		args.start = addr;
+		args.end = next;
+		ret = migrate_vma_setup(&args);
+		if (!ret) {
+			if (to_dev)
+				hmm_dummy_devmem_copy_in(dm, &args);
+			else
+				ret = hmm_dummy_devmem_copy_out(args.src, args.dst,
+								(next - addr) >> PAGE_SHIFT,
+								false);
+			migrate_vma_pages(&args);
+			*moved += hmm_dummy_migrated(&args);
+			migrate_vma_finalize(&args);
+		}
+		mmap_read_unlock(mm);
+		cond_resched();
+	}
+	kfree(src);
+	return ret;
+}
+
+/*
+ * Move every used page of one chunk back to system memory. @src and @dst
+ * have room for HMM_DUMMY_MIGRATE_BATCH entries.
+ */
+static void hmm_dummy_devmem_evict_chunk(struct dev_pagemap *pgmap,
+					 unsigned long *src, unsigned long *dst)
+{
+	unsigned long pfn = PHYS_PFN(pgmap->range.start);
+	unsigned long last = PHYS_PFN(pgmap->range.end);
+
+	for (; pfn <= last; pfn += HMM_DUMMY_MIGRATE_BATCH) {
+		unsigned long n = min_t(unsigned long, HMM_DUMMY_MIGRATE_BATCH,
+					last + 1 - pfn);
+
+		migrate_device_range(src, pfn, n);
+		hmm_dummy_devmem_copy_out(src, dst, n, true);
+		migrate_device_pages(src, dst, n);
+		migrate_device_finalize(src, dst, n);
+		cond_resched();
+	}
+}
+
+/**
+ * hmm_dummy_devmem_release - evict all of a device's pages to system memory
+ * @dev: a device with device memory
+ *
+ * Context: Process context; may sleep.
+ */
+void hmm_dummy_devmem_release(struct hmm_dummy_device *dev)
+{
+	struct hmm_dummy_devmem *dm = dev->devmem;
+	unsigned long *src;
+	unsigned int i;
+
+	src = kcalloc(2 * HMM_DUMMY_MIGRATE_BATCH, sizeof(*src),
+		      GFP_KERNEL | __GFP_NOFAIL);
+	mutex_lock(&dm->grow_lock);
+	for (i = 0; i < dm->nr_chunks; i++)
+		hmm_dummy_devmem_evict_chunk(dm->chunks[i], src,
+					     src + HMM_DUMMY_MIGRATE_BATCH);
+	mutex_unlock(&dm->grow_lock);
+	kfree(src);
+}
+
+/**
+ * hmm_dummy_devmem_init - give a device its (empty) device memory
+ * @dev: a /dev/hmm_dmirrorN device
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int hmm_dummy_devmem_init(struct hmm_dummy_device *dev)
+{
+	struct hmm_dummy_devmem *dm = kzalloc(sizeof(*dm), GFP_KERNEL);
+
+	if (!dm)
+		return -ENOMEM;
+	dm->dev = dev;
+	spin_lock_init(&dm->lock);
+	mutex_init(&dm->grow_lock);
+	dev->devmem = dm;
+	return 0;
+}
+
+/**
+ * hmm_dummy_devmem_fini - evict a device's pages and remove its memory
+ * @dev: a device given memory by hmm_dummy_devmem_init(), or not
+ *
+ * Processes may still map pages of the device after their file was closed:
+ * they get them back in system memory first.
+ */
+void hmm_dummy_devmem_fini(struct hmm_dummy_device *dev)
+{
+	struct hmm_dummy_devmem *dm = dev->devmem;
+	unsigned int i;
+
+	if (!dm)
+		return;
+	hmm_dummy_devmem_release(dev);
+	for (i = 0; i < dm->nr_chunks; i++) {
+		struct dev_pagemap *pgmap = dm->chunks[i];
+
+		memunmap_pages(pgmap);
+		release_mem_region(pgmap->range.start, range_len(&pgmap->range));
+		kfree(pgmap);
+	}
+	mutex_destroy(&dm->grow_lock);
+	kfree(dm);
+	dev->devmem = NULL;
+}
+
+#endif /* HMM_CORE_HAVE_DEVICE_MEMORY */
+
+#ifdef HMM_DUMMY_HAVE_EXCLUSIVE
+
+/*
+ * Make @n pages from @addr exclusive to the device: pages[i] is then the
+ * page, locked and referenced, or NULL if it could not be had.
+ */
+static int hmm_dummy_make_exclusive(struct mm_struct *mm, unsigned long addr,
+				    unsigned long n, struct page **pages,
+				    void *owner)
+{
+	unsigned long i = 0;
+
+#ifdef HMM_CORE_HAVE_MAKE_DEVICE_EXCLUSIVE
+	for (; i < n; i++) {
+		struct folio *folio;
+		struct page *page;
+
+		page = make_device_exclusive(mm, addr + i * PAGE_SIZE, owner,
+					     &folio);
+		pages[i] = IS_ERR(page) ? NULL : page;
+	}
+#else
+	int ret = make_device_exclusive_range(mm, addr, addr + n * PAGE_SIZE,
+					      pages, owner);
+
+	if (ret < 0)
+		return ret;
+	i = ret;
+#endif
+	for (; i < n; i++)
+		pages[i] = NULL;
+	return 0;
+}
+
+/*
+ * Commit @n exclusive entries from @addr, all or none. The pages are locked,
+ * so the CPU cannot take them back before the commit; any other change of
+ * the range since @nr_inval was read cancels it.
+ */
+static bool hmm_dummy_commit_exclusive(struct hmm_dummy_file *dfile,
+				       unsigned long addr, unsigned long n,
+				       struct page **pages,
+				       unsigned long nr_inval)
+{
+	unsigned long i;
+	bool ok;
+
+	mutex_lock(&dfile->pt_lock);
+	ok = dfile->nr_inval == nr_inval;
+	for (i = 0; i < n && ok; i++)
+		ok = pages[i];
+	for (i = 0; i < n && ok; i++)
+		ok = !hmm_dummy_pt_store(dfile, addr + i * PAGE_SIZE,
+					 hmm_dummy_pte_pack(page_to_pfn(pages[i]), 0,
+							    HMM_DUMMY_PTE_WRITE |
+							    HMM_DUMMY_PTE_ATOMIC));
+	mutex_unlock(&dfile->pt_lock);
+	return ok;
+}
+
+/* One batch of hmm_dummy_exclusive(): -EBUSY if it is to be tried again. */
+static int hmm_dummy_exclusive_batch(struct hmm_dummy_file *dfile,
+				     unsigned long addr, unsigned long next)
+{
+	struct mm_struct *mm = hmm_mirror_mm(&dfile->mirror);
+	struct page *pages[HMM_DUMMY_EXCLUSIVE_BATCH];
+	unsigned long i, n = (next - addr) >> PAGE_SHIFT, nr_inval;
+	int ret;
+
+	ret = hmm_dummy_pt_reserve(dfile, addr, next);
+	if (ret)
+		return ret;
+	mutex_lock(&dfile->pt_lock);
+	nr_inval = dfile->nr_inval;
+	mutex_unlock(&dfile->pt_lock);
+
+	mmap_read_lock(mm);
+	ret = hmm_dummy_make_exclusive(mm, addr, n, pages, dfile->dev);
+	mmap_read_unlock(mm);
+	if (ret)
+		return ret;
+	if (!hmm_dummy_commit_exclusive(dfile, addr, n, pages, nr_inval))
+		ret = -EBUSY;
+	for (i = 0; i < n; i++) {
+		if (!pages[i])
+			continue;
+		folio_unlock(page_folio(pages[i]));
+		folio_put(page_folio(pages[i]));
+	}
+	return ret;
+}
+
+/**
+ * hmm_dummy_exclusive - map a range for exclusive (atomic) device access
+ * @dfile: an open /dev/hmm_dmirrorN of the caller's mm
+ * @start: first address, page aligned
+ * @end: end of the range, page aligned
+ *
+ * The CPU loses access to the pages until it touches one, which takes it
+ * back and invalidates the device's entry. A batch that another change of
+ * the range cancelled is tried again, a few times.
+ *
+ * Context: Process context; takes the mm's mmap_lock for reading.
+ * Return: 0; -EBUSY if a page could not be made exclusive or the range kept
+ * changing; -ENOMEM.
+ */
+int hmm_dummy_exclusive(struct hmm_dummy_file *dfile, unsigned long start,
+			unsigned long end)
+{
+	unsigned long addr, next;
+	int ret = 0, tries;
+
+	for (addr = start; addr < end && !ret; addr = next) {
+		next = min(end, addr + HMM_DUMMY_EXCLUSIVE_BATCH * PAGE_SIZE);
+		for (tries = 0; tries < 3; tries++) {
+			ret = hmm_dummy_exclusive_batch(dfile, addr, next);
+			if (ret != -EBUSY)
+				break;
+		}
+	}
+	return ret;
+}
+
+#endif /* HMM_DUMMY_HAVE_EXCLUSIVE */
