@@ -11,6 +11,9 @@
 #   make matrix            build and run the suite on every kernel line (table)
 #   make demo              a narrated demo in a 6.12 guest
 #   make bench             benchmarks beside their baselines, in a 6.12 guest
+#                          and (test_hmm side by side) a bench-kernel guest
+#   make bench-plot        the charts (doc/bench/*.png) and the README's
+#                          performance section, from the last make bench
 #   make lint              the static gates (checkpatch, W=1, sparse, ...)
 #   make tests             the guest test programs (static binaries)
 #   make stress SECONDS=N  the coherence stress test, N s in a guest of each
@@ -36,7 +39,7 @@ KBUILD_ARGS ?=
 
 .PHONY: all modules conftest clean check lint demo tests install help
 .PHONY: dkms-source dkms-install dkms-remove sign
-.PHONY: stress mutation-check bench
+.PHONY: stress mutation-check bench bench-plot
 
 all: modules
 
@@ -84,6 +87,9 @@ lint:
 
 bench:
 	@scripts/bench
+
+bench-plot:
+	@scripts/bench-plot
 
 demo:
 	@scripts/demo
