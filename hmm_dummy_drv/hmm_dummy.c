@@ -234,8 +234,28 @@ int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
 }
 
 /*
+ * Whether a write fault found a read-only page of the device's own memory:
+ * hmm_range_fault() reports those in place without faulting them writable.
+ */
+static bool hmm_dummy_own_readonly(const unsigned long *entries,
+				   unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++)
+		if ((entries[i] & (HMM_MIRROR_ENTRY_DEVICE_PRIVATE |
+				   HMM_MIRROR_ENTRY_WRITE)) ==
+		    HMM_MIRROR_ENTRY_DEVICE_PRIVATE)
+			return true;
+	return false;
+}
+
+/*
  * Populate [start, end), at most HMM_MIRROR_RANGE_MAX_PAGES pages, with the
- * begin/retry protocol of hmm_mirror.h. @how: HMM_DUMMY_POP_* flags.
+ * begin/retry protocol of hmm_mirror.h. @how: HMM_DUMMY_POP_* flags. A write
+ * fault that meets a read-only page of the device's own memory asks again
+ * without the device's owner: the page comes back to system memory, where
+ * the CPU fault makes it writable (copy-on-write after fork, say).
  */
 static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
 				    unsigned long start, unsigned long end,
@@ -263,6 +283,11 @@ again:
 		ret = hmm_mirror_range_fault(&dfile->mirror, &range);
 	if (ret)
 		return ret;
+	if (range.write && range.dev_private_owner &&
+	    hmm_dummy_own_readonly(entries, (end - start) >> PAGE_SHIFT)) {
+		range.dev_private_owner = NULL;
+		goto again;
+	}
 
 	mutex_lock(&dfile->pt_lock);
 	if (hmm_mirror_range_retry(&dfile->mirror, &range)) {

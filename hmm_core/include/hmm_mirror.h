@@ -210,8 +210,11 @@ static inline unsigned int hmm_mirror_entry_order(unsigned long entry)
  *	place, with %HMM_MIRROR_ENTRY_DEVICE_PRIVATE and the device page's
  *	pfn; any other device-private page is migrated back to system memory
  *	by hmm_mirror_range_fault() and reported as not mapped by
- *	hmm_mirror_range_snapshot(). The get_user_pages_remote() fallback
- *	ignores it: it always migrates device-private pages back.
+ *	hmm_mirror_range_snapshot(). Even with @write, a read-only page of
+ *	the owner is reported in place and read-only, as the kernel does not
+ *	fault it: a driver that needs it writable asks again without an
+ *	owner. The get_user_pages_remote() fallback ignores it: it always
+ *	migrates device-private pages back.
  */
 struct hmm_mirror_range {
 	unsigned long start;
