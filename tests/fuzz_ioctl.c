@@ -235,7 +235,8 @@ static void *build_arg(unsigned long cmd, int native)
 static int errno_ok(int e)
 {
 	return e == EINVAL || e == EFAULT || e == EPERM || e == ENOTTY ||
-	       e == EOPNOTSUPP || e == ENOMEM || e == EINTR || e == EBUSY;
+	       e == EOPNOTSUPP || e == ENOMEM || e == EINTR || e == EBUSY ||
+	       e == ENOENT;
 }
 
 struct stats {

@@ -119,16 +119,22 @@ static inline int tap_run_one(const struct tap_case *c)
 		return TAP_FAIL;
 	}
 	if (pid == 0) {
+		/* Its own process group: what it forks goes with it. */
+		setpgid(0, 0);
 		alarm(c->timeout ? c->timeout : 60);
 		fflush(stdout);
 		_exit(c->fn());
 	}
+	setpgid(pid, pid);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			diag("waitpid: %s", strerror(errno));
+			kill(-pid, SIGKILL);
 			return TAP_FAIL;
 		}
 	}
+	/* A child the case left running (a timed-out case's) would keep its files. */
+	kill(-pid, SIGKILL);
 	if (WIFSIGNALED(status)) {
 		diag("%s: killed by signal %d (%s)%s", c->name,
 		     WTERMSIG(status), strsignal(WTERMSIG(status)),
