@@ -161,7 +161,7 @@ static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 		return -EAGAIN;
 
 	dfile->counters.invalidations[hmm_dummy_event(update->event)]++;
-	if (update->event != MMU_NOTIFY_EXCLUSIVE || update->owner != dfile->dev)
+	if (update->event != MMU_NOTIFY_EXCLUSIVE)
 		dfile->nr_inval++;
 #ifndef HMM_DUMMY_MUTATE_SKIP_CLEAR
 	hmm_dummy_pt_clear(dfile, update->start, update->end);

@@ -534,9 +534,15 @@ static int hmm_dummy_make_exclusive(struct mm_struct *mm, unsigned long addr,
 }
 
 /*
- * Commit @n exclusive entries from @addr, all or none. The pages are locked,
- * so the CPU cannot take them back before the commit; any other change of
- * the range since @nr_inval was read cancels it.
+ * Commit @n exclusive entries from @addr, all or none. Any change of the
+ * range since @nr_inval was read cancels it, but MMU_NOTIFY_EXCLUSIVE ones,
+ * which hmm_dummy does not count: make_device_exclusive*() makes each page
+ * exclusive with the page locked, and it stays locked until after the
+ * commit, so an exclusive change in the window is either that conversion or
+ * the undoing of an exclusive entry made before (by an earlier call: its
+ * fault restores it first), never the undoing of this one. Anything else
+ * (a zap by MADV_DONTNEED, which takes no page lock; a copy-on-write break
+ * by the call's own fault) is counted, and the batch is tried again.
  */
 static bool hmm_dummy_commit_exclusive(struct hmm_dummy_file *dfile,
 				       unsigned long addr, unsigned long n,

@@ -54,9 +54,9 @@ struct hmm_dummy_device {
  * @pt: the device page table: virtual page number -> packed entry
  * @nr_ptes: entries in @pt now
  * @counters: this file's counters
- * @nr_inval: invalidations seen, those of the device's own
- *	make_device_exclusive*() left out: an exclusive mapping is only
- *	committed if it did not change meanwhile
+ * @nr_inval: invalidations seen, but MMU_NOTIFY_EXCLUSIVE ones: an
+ *	exclusive mapping is only committed if nothing else changed the
+ *	range meanwhile (see hmm_dummy_commit_exclusive())
  * @registered: bit 0 set while @mirror is registered; whoever clears it
  *	unregisters
  * @unregistered: completed when ->release() has unregistered @mirror
