@@ -13,7 +13,10 @@
  *     and reused by the next migration (no device memory is lost);
  *   - RELEASE brings every page back with its data; SNAPSHOT tells the
  *     device's own pages (LOCAL) from system ones and from another device's;
- *   - MIGRATE_TO_SYS brings them back on request.
+ *   - MIGRATE_TO_SYS brings them back on request;
+ *   - EXCLUSIVE of pages already exclusive succeeds (the kernel undoes and
+ *     redoes them: once refused as a concurrent change), and a CPU write
+ *     ends it.
  */
 #include "tap.h"
 #include "dummy_util.h"
@@ -88,6 +91,8 @@ static int t_unsupported(void)
 	static const unsigned long cmds[] = {
 		HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS,
 		HMM_DMIRROR_RELEASE,
+		/* make_device_exclusive*() needs CONFIG_DEVICE_PRIVATE too */
+		HMM_DMIRROR_EXCLUSIVE, HMM_DMIRROR_CHECK_EXCLUSIVE,
 	};
 	char buf[PAGE];
 	int fd, *p;
@@ -197,11 +202,37 @@ static int t_release_and_snapshot(void)
 	return TAP_PASS;
 }
 
+static int t_exclusive_twice(void)
+{
+	char *buf = malloc(NPAGES * PAGE);
+	uint64_t cp;
+	int fd, *p;
+
+	NEED_DEVMEM();
+	CHECK(buf);
+	CHECK((fd = dm_open(0)) >= 0);
+	CHECK((p = filled(3)));
+	CHECK_OK(dm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cp));
+	CHECK_EQ(cp, NPAGES);
+	CHECK_ERR(dm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf, NPAGES, NULL),
+		  EPERM);
+	CHECK_OK(dm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cp));
+	CHECK_EQ(cp, NPAGES);
+	CHECK_EQ(((int *)buf)[PAGE / sizeof(int) * 5], 3 + 5);
+	/* the CPU takes every page back */
+	for (int i = 0; i < NPAGES; i++)
+		p[i * PAGE / sizeof(int)] = -i;
+	CHECK_OK(dm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf, NPAGES, NULL));
+	CHECK_EQ(p[5 * PAGE / sizeof(int)], -5);
+	return TAP_PASS;
+}
+
 static const struct tap_case cases[] = {
 	{ "devmem_cmds_eopnotsupp_without_device_memory", t_unsupported, 0 },
 	{ "device_write_to_cow_device_page", t_write_cow_device_page, 0 },
 	{ "device_pages_freed_and_reused", t_pages_reused, 0 },
 	{ "release_snapshot_migrate_to_sys", t_release_and_snapshot, 0 },
+	{ "exclusive_twice", t_exclusive_twice, 0 },
 };
 
 int main(void)

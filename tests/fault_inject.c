@@ -5,7 +5,8 @@
  * CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_DEBUG_FS).
  *
  * For each system call (open of both device kinds, every native ioctl, the
- * test_hmm-ABI ioctls, mmap of a dmirror file, close) and each request of
+ * test_hmm-ABI ioctls, device memory's among them, mmap of a dmirror file,
+ * close) and each request of
  * the generic netlink family (where the uapi header has one: the send and
  * every reply read count as one call), for N = 1, 2, ...:
  * write N to /proc/thread-self/fail-nth, make the call, read fail-nth back.
@@ -210,6 +211,43 @@ static long call_dmirror_snapshot(struct ctx *c)
 	return dmirror(c, HMM_DMIRROR_SNAPSHOT);
 }
 
+static long call_dmirror_migrate_to_dev(struct ctx *c)
+{
+	return dmirror(c, HMM_DMIRROR_MIGRATE_TO_DEV);
+}
+
+static long call_dmirror_migrate_to_sys(struct ctx *c)
+{
+	return dmirror(c, HMM_DMIRROR_MIGRATE_TO_SYS);
+}
+
+static long call_dmirror_release(struct ctx *c)
+{
+	return dmirror(c, HMM_DMIRROR_RELEASE);
+}
+
+static long call_dmirror_exclusive(struct ctx *c)
+{
+	return dmirror(c, HMM_DMIRROR_EXCLUSIVE);
+}
+
+/* Memory with data in it, in system memory. */
+static int setup_written(struct ctx *c)
+{
+	if (setup_fresh(c))
+		return -1;
+	memset(c->p, 0x3c, NPAGES * PAGE);
+	return 0;
+}
+
+/* Memory with data in it, in the device's memory. */
+static int setup_migrated(struct ctx *c)
+{
+	if (setup_written(c))
+		return -1;
+	return dmirror(c, HMM_DMIRROR_MIGRATE_TO_DEV) ? -1 : 0;
+}
+
 static long call_dmirror_mmap(struct ctx *c)
 {
 	void *m = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
@@ -391,6 +429,16 @@ static const struct op ops[] = {
 	{ "DMIRROR_WRITE", "dmirror", setup_fresh, call_dmirror_write, NULL, EFAULT },
 	{ "DMIRROR_SNAPSHOT", "dmirror", setup_fresh, call_dmirror_snapshot,
 	  NULL, EFAULT },
+	/* Device memory: the debug kernel has it. A page that could not move
+	 * is not in the device's memory: MIGRATE_TO_DEV says ENOENT. */
+	{ "DMIRROR_MIGRATE_TO_DEV", "dmirror", setup_written,
+	  call_dmirror_migrate_to_dev, NULL, ENOENT },
+	{ "DMIRROR_MIGRATE_TO_SYS", "dmirror", setup_migrated,
+	  call_dmirror_migrate_to_sys, NULL, 0 },
+	{ "DMIRROR_RELEASE", "dmirror", setup_migrated, call_dmirror_release,
+	  NULL, 0 },
+	{ "DMIRROR_EXCLUSIVE", "dmirror", setup_written, call_dmirror_exclusive,
+	  NULL, EBUSY },
 	{ "dmirror_mmap", "dmirror", setup_none, call_dmirror_mmap, undo_mmap,
 	  0 },
 #ifdef HAVE_NL
@@ -629,11 +677,11 @@ static int run_op(const struct op *o)
 OP_CASE(0) OP_CASE(1) OP_CASE(2) OP_CASE(3) OP_CASE(4) OP_CASE(5) OP_CASE(6)
 OP_CASE(7) OP_CASE(8) OP_CASE(9) OP_CASE(10) OP_CASE(11) OP_CASE(12)
 OP_CASE(13) OP_CASE(14) OP_CASE(15) OP_CASE(16) OP_CASE(17) OP_CASE(18)
-OP_CASE(19)
+OP_CASE(19) OP_CASE(20) OP_CASE(21) OP_CASE(22) OP_CASE(23)
 
 static int (*const op_fns[])(void) = {
 	t_0, t_1, t_2, t_3, t_4, t_5, t_6, t_7, t_8, t_9, t_10, t_11, t_12,
-	t_13, t_14, t_15, t_16, t_17, t_18, t_19,
+	t_13, t_14, t_15, t_16, t_17, t_18, t_19, t_20, t_21, t_22, t_23,
 };
 
 _Static_assert(sizeof(op_fns) / sizeof(op_fns[0]) >= sizeof(ops) / sizeof(ops[0]),
