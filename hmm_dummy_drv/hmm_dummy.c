@@ -353,6 +353,16 @@ static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 	return ret;
 }
 
+/* A device write fault over [start, end), all pages or an error. */
+int hmm_dummy_fault_write(struct hmm_dummy_file *dfile, unsigned long start,
+			  unsigned long end)
+{
+	u64 done = 0;
+
+	return hmm_dummy_populate(dfile, start, end, HMM_DUMMY_POP_WRITE,
+				  &done);
+}
+
 /*
  * Check a range given by user space: page aligned, 1 to HMM_DUMMY_MAX_PAGES
  * pages, not wrapping, inside the mirrored range. Called with range_sem held.

@@ -538,11 +538,13 @@ static int hmm_dummy_make_exclusive(struct mm_struct *mm, unsigned long addr,
  * range since @nr_inval was read cancels it, but MMU_NOTIFY_EXCLUSIVE ones,
  * which hmm_dummy does not count: make_device_exclusive*() makes each page
  * exclusive with the page locked, and it stays locked until after the
- * commit, so an exclusive change in the window is either that conversion or
- * the undoing of an exclusive entry made before (by an earlier call: its
- * fault restores it first), never the undoing of this one. Anything else
- * (a zap by MADV_DONTNEED, which takes no page lock; a copy-on-write break
- * by the call's own fault) is counted, and the batch is tried again.
+ * commit, so an exclusive change in the window is that conversion, never
+ * the undoing of it. Anything else (a zap by MADV_DONTNEED, which takes no
+ * page lock) is counted, and the batch is tried again. The range is faulted
+ * writable first, so that make_device_exclusive*()'s own fault has nothing
+ * to change: a copy-on-write break, or the undoing of an exclusive entry
+ * of an earlier call (which some kernels report as another event), would
+ * cancel every try.
  */
 static bool hmm_dummy_commit_exclusive(struct hmm_dummy_file *dfile,
 				       unsigned long addr, unsigned long n,
@@ -575,6 +577,8 @@ static int hmm_dummy_exclusive_batch(struct hmm_dummy_file *dfile,
 	int ret;
 
 	ret = hmm_dummy_pt_reserve(dfile, addr, next);
+	if (!ret)
+		ret = hmm_dummy_fault_write(dfile, addr, next);
 	if (ret)
 		return ret;
 	mutex_lock(&dfile->pt_lock);

@@ -126,6 +126,8 @@ int hmm_dummy_pt_reserve(struct hmm_dummy_file *dfile, unsigned long start,
 			 unsigned long end);
 int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
 		       unsigned long pte);
+int hmm_dummy_fault_write(struct hmm_dummy_file *dfile, unsigned long start,
+			  unsigned long end);
 
 /* hmm_dummy_devmem.c: where the kernel has device-private memory */
 #ifdef HMM_CORE_HAVE_DEVICE_MEMORY
