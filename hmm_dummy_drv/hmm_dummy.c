@@ -640,17 +640,26 @@ static bool hmm_dummy_reserved_zero(const u64 *reserved, size_t n)
 	!hmm_dummy_reserved_zero(_arg->reserved, ARRAY_SIZE(_arg->reserved)); \
 })
 
+/*
+ * Copy in the argument struct of a native range ioctl and check it: flags
+ * and reserved fields, then its range (addr, npages), whose end goes to
+ * *@end. 0, or the errno the ioctl fails with.
+ */
+#define hmm_dummy_range_args_in(dfile, uarg, arg, known_flags, end) ({	\
+	typeof(arg) _a = (arg);						\
+	copy_from_user(_a, uarg, sizeof(*_a)) ? -EFAULT :		\
+	hmm_dummy_args_bad(_a, known_flags) ? -EINVAL :			\
+	hmm_dummy_check_range(dfile, _a->addr, _a->npages, end);	\
+})
+
 static long hmm_dummy_ioc_fault(struct hmm_dummy_file *dfile, void __user *uarg)
 {
 	struct hmm_dummy_fault arg;
 	unsigned long end;
 	long ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (hmm_dummy_args_bad(&arg, HMM_DUMMY_FAULT_WRITE))
-		return -EINVAL;
-	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	ret = hmm_dummy_range_args_in(dfile, uarg, &arg, HMM_DUMMY_FAULT_WRITE,
+				      &end);
 	if (ret)
 		return ret;
 	arg.done = 0;
@@ -669,11 +678,7 @@ static long hmm_dummy_ioc_rw(struct hmm_dummy_file *dfile, void __user *uarg,
 	unsigned long end;
 	long ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (hmm_dummy_args_bad(&arg, 0))
-		return -EINVAL;
-	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	ret = hmm_dummy_range_args_in(dfile, uarg, &arg, 0, &end);
 	if (ret)
 		return ret;
 	arg.faults = 0;
@@ -691,11 +696,7 @@ static long hmm_dummy_ioc_snapshot(struct hmm_dummy_file *dfile,
 	unsigned long end;
 	long ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (hmm_dummy_args_bad(&arg, 0))
-		return -EINVAL;
-	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	ret = hmm_dummy_range_args_in(dfile, uarg, &arg, 0, &end);
 	if (ret)
 		return ret;
 	return hmm_dummy_snapshot(dfile, arg.addr, u64_to_user_ptr(arg.ptr),
@@ -710,11 +711,7 @@ static long hmm_dummy_ioc_dump(struct hmm_dummy_file *dfile, void __user *uarg)
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (hmm_dummy_args_bad(&arg, 0))
-		return -EINVAL;
-	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
+	ret = hmm_dummy_range_args_in(dfile, uarg, &arg, 0, &end);
 	if (ret)
 		return ret;
 	ret = hmm_dummy_dump(dfile, arg.addr, end, u64_to_user_ptr(arg.ptr),
