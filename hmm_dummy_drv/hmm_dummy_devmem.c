@@ -49,7 +49,6 @@
 
 /**
  * struct hmm_dummy_devmem - the memory of one simulated device
- * @dev: the device
  * @lock: protects @free and @nr_free; a spinlock, as ->page_free() may be
  *	called wherever a page reference is dropped
  * @free: free device pages, linked through page->zone_device_data
@@ -62,7 +61,6 @@
  * page of this owner in place, and migrations name it.
  */
 struct hmm_dummy_devmem {
-	struct hmm_dummy_device *dev;
 	spinlock_t lock; /* protects free, nr_free */
 	struct page *free;
 	unsigned long nr_free;
@@ -463,7 +461,6 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *dev)
 
 	if (!dm)
 		return -ENOMEM;
-	dm->dev = dev;
 	spin_lock_init(&dm->lock);
 	mutex_init(&dm->grow_lock);
 	dev->devmem = dm;
