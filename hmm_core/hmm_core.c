@@ -113,7 +113,6 @@ static bool hmm_mirror_invalidate(struct mmu_interval_notifier *interval,
 		.end = min(range->end, hmm_mirror_end(mirror)),
 		.event = range->event,
 		.blockable = mmu_notifier_range_blockable(range),
-		.owner = range->owner,
 	};
 	int ret;
 

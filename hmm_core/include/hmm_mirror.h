@@ -75,15 +75,10 @@ struct hmm_mirror_mm;
  *	%MMU_NOTIFY_CLEAR, %MMU_NOTIFY_PROTECTION_VMA, %MMU_NOTIFY_MIGRATE, ...)
  * @blockable: false when the caller cannot sleep (the OOM reaper); the
  *	callback must then not sleep and returns -EAGAIN if it would have to
- * @owner: for %MMU_NOTIFY_MIGRATE and %MMU_NOTIFY_EXCLUSIVE, the owner a
- *	driver gave the kernel when it started the change itself (migrating
- *	to or from its device-private memory, making pages exclusive to its
- *	device); NULL for every other change
  */
 struct hmm_update {
 	unsigned long start;
 	unsigned long end;
-	void *owner;
 	enum mmu_notifier_event event;
 	bool blockable;
 };
