@@ -819,25 +819,19 @@ static int hmm_dummy_check_exclusive(struct hmm_dummy_file *dfile,
 }
 
 /*
- * MIGRATE_TO_DEV: move the range's pages to the device's memory, map what is
- * there now (its own pages only, without faulting) and read it back for the
- * caller to check: -ENOENT if a page is not in the device's memory.
+ * MIGRATE_TO_DEV: move the range's pages to the device's memory, and map
+ * what is there now: its own pages only, without faulting.
  */
 static int hmm_dummy_migrate_to_dev(struct hmm_dummy_file *dfile,
-				    struct hmm_dmirror_cmd *arg,
-				    unsigned long end)
+				    unsigned long start, unsigned long end)
 {
 	u64 moved, done = 0;
 	int ret;
 
-	ret = hmm_dummy_devmem_migrate(dfile, arg->addr, end, true, &moved);
+	ret = hmm_dummy_devmem_migrate(dfile, start, end, true, &moved);
 	if (!ret)
-		ret = hmm_dummy_populate(dfile, arg->addr, end,
+		ret = hmm_dummy_populate(dfile, start, end,
 					 HMM_DUMMY_POP_OWN_ONLY, &done);
-	if (!ret)
-		ret = hmm_dummy_copy(dfile, arg->addr, u64_to_user_ptr(arg->ptr),
-				     arg->npages, false, true, &arg->cpages,
-				     &arg->faults);
 	return ret;
 }
 
@@ -894,7 +888,7 @@ static long hmm_dummy_dmirror_ioctl(struct hmm_dummy_file *dfile,
 				     &arg.cpages, &arg.faults);
 		break;
 	case HMM_DMIRROR_MIGRATE_TO_DEV:
-		ret = hmm_dummy_migrate_to_dev(dfile, &arg, end);
+		ret = hmm_dummy_migrate_to_dev(dfile, arg.addr, end);
 		break;
 	case HMM_DMIRROR_MIGRATE_TO_SYS:
 		ret = hmm_dummy_devmem_migrate(dfile, arg.addr, end, false,
@@ -905,15 +899,19 @@ static long hmm_dummy_dmirror_ioctl(struct hmm_dummy_file *dfile,
 		break;
 	case HMM_DMIRROR_EXCLUSIVE:
 		ret = hmm_dummy_exclusive(dfile, arg.addr, end);
-		if (!ret)
-			ret = hmm_dummy_copy(dfile, arg.addr, uptr, arg.npages,
-					     false, true, &arg.cpages,
-					     &arg.faults);
 		break;
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
 		ret = hmm_dummy_check_exclusive(dfile, arg.addr, end);
 		break;
 	}
+	/*
+	 * MIGRATE_TO_DEV and EXCLUSIVE give back what the device maps now,
+	 * for the caller to check: -ENOENT where it maps nothing.
+	 */
+	if (!ret && (cmd == HMM_DMIRROR_MIGRATE_TO_DEV ||
+		     cmd == HMM_DMIRROR_EXCLUSIVE))
+		ret = hmm_dummy_copy(dfile, arg.addr, uptr, arg.npages, false,
+				     true, &arg.cpages, &arg.faults);
 	if (ret)
 		return ret;
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
