@@ -20,34 +20,10 @@
  */
 #include "tap.h"
 #include "dummy_util.h"
-#include "hmm_dmirror.h"
 
-#include <fcntl.h>
 #include <stdint.h>
-#include <sys/ioctl.h>
 
 #define NPAGES	64
-
-static int dm_cmd(int fd, unsigned long req, void *addr, void *buf,
-		  uint64_t npages, uint64_t *cpages)
-{
-	struct hmm_dmirror_cmd c = {
-		.addr = (uintptr_t)addr, .ptr = (uintptr_t)buf, .npages = npages,
-	};
-	int r = ioctl(fd, req, &c);
-
-	if (cpages)
-		*cpages = c.cpages;
-	return r;
-}
-
-static int dm_open(int unit)
-{
-	char path[32];
-
-	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", unit);
-	return open(path, O_RDWR | O_CLOEXEC);
-}
 
 /*
  * Y, N, or '?' if hmm_dummy does not say. The kernel's own test_hmm.ko,
@@ -90,7 +66,7 @@ static int snap(int fd, void *p, uint8_t *out)
 {
 	uint64_t cp;
 
-	return dm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, out, NPAGES, &cp);
+	return dmirror_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, out, NPAGES, &cp);
 }
 
 static int t_unsupported(void)
@@ -106,10 +82,10 @@ static int t_unsupported(void)
 
 	if (device_memory() != 'N')
 		return tap_skip_reason("device memory present: covered below");
-	CHECK((fd = dm_open(0)) >= 0);
+	CHECK((fd = dmirror_open(0)) >= 0);
 	CHECK((p = filled(0)));
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		CHECK_ERR(dm_cmd(fd, cmds[i], p, buf, 1, NULL), EOPNOTSUPP);
+		CHECK_ERR(dmirror_cmd(fd, cmds[i], p, buf, 1, NULL), EOPNOTSUPP);
 	return TAP_PASS;
 }
 
@@ -123,9 +99,9 @@ static int t_write_cow_device_page(void)
 
 	NEED_DEVMEM();
 	CHECK(buf);
-	CHECK((fd = dm_open(0)) >= 0);
+	CHECK((fd = dmirror_open(0)) >= 0);
 	CHECK((p = filled(100)));
-	CHECK_OK(dm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES, &cp));
+	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES, &cp));
 	CHECK_EQ(cp, NPAGES);
 	CHECK_OK(snap(fd, p, s));
 	CHECK_EQ(s[0], HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE);
@@ -139,7 +115,7 @@ static int t_write_cow_device_page(void)
 		_exit(0);
 	}
 	memset(buf, 0x5a, NPAGES * PAGE);
-	CHECK_OK(dm_cmd(fd, HMM_DMIRROR_WRITE, p, buf, NPAGES, &cp));
+	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_WRITE, p, buf, NPAGES, &cp));
 	CHECK_EQ(cp, NPAGES);
 	CHECK_EQ(p[0], 0x5a5a5a5a);
 	CHECK_EQ(p[NPAGES * PAGE / sizeof(int) - 1], 0x5a5a5a5a);
@@ -158,11 +134,11 @@ static int t_pages_reused(void)
 
 	NEED_DEVMEM();
 	CHECK(buf);
-	CHECK((fd = dm_open(1)) >= 0);
+	CHECK((fd = dmirror_open(1)) >= 0);
 	/* 40 rounds of 64 pages, each unmapped while on the device */
 	for (round = 0; round < 40; round++) {
 		CHECK((p = filled(round)));
-		CHECK_OK(dm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES, &cp));
+		CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES, &cp));
 		CHECK_EQ(cp, NPAGES);
 		CHECK_EQ(((int *)buf)[PAGE / sizeof(int) * 7], round + 7);
 		CHECK_OK(munmap(p, NPAGES * PAGE));
@@ -179,12 +155,12 @@ static int t_release_and_snapshot(void)
 
 	NEED_DEVMEM();
 	CHECK(buf);
-	CHECK((fd0 = dm_open(0)) >= 0);
-	CHECK((fd1 = dm_open(1)) >= 0);
+	CHECK((fd0 = dmirror_open(0)) >= 0);
+	CHECK((fd1 = dmirror_open(1)) >= 0);
 	CHECK((p = filled(7)));
 	/* first half to device 0, second half to device 1 */
-	CHECK_OK(dm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES / 2, &cp));
-	CHECK_OK(dm_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV,
+	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES / 2, &cp));
+	CHECK_OK(dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV,
 			(char *)p + NPAGES / 2 * PAGE, buf, NPAGES / 2, &cp));
 	CHECK_OK(snap(fd0, p, s));
 	CHECK_EQ(s[0], HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE);
@@ -195,12 +171,12 @@ static int t_release_and_snapshot(void)
 		 HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE);
 
 	/* device 0 lets go of all its memory: its pages come back, intact */
-	CHECK_OK(dm_cmd(fd0, HMM_DMIRROR_RELEASE, p, buf, 1, NULL));
+	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_RELEASE, p, buf, 1, NULL));
 	CHECK_OK(snap(fd0, p, s));
 	CHECK_EQ(s[0], HMM_DMIRROR_PROT_WRITE);
 	CHECK_EQ(s[NPAGES - 1], HMM_DMIRROR_PROT_NONE);
 	/* device 1 gives its own back on request */
-	CHECK_OK(dm_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_SYS, p, buf, NPAGES, &cp));
+	CHECK_OK(dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_SYS, p, buf, NPAGES, &cp));
 	CHECK_EQ(cp, NPAGES / 2);
 	CHECK_OK(snap(fd1, p, s));
 	CHECK_EQ(s[NPAGES - 1], HMM_DMIRROR_PROT_WRITE);
@@ -217,19 +193,19 @@ static int t_exclusive_twice(void)
 
 	NEED_DEVMEM();
 	CHECK(buf);
-	CHECK((fd = dm_open(0)) >= 0);
+	CHECK((fd = dmirror_open(0)) >= 0);
 	CHECK((p = filled(3)));
-	CHECK_OK(dm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cp));
+	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cp));
 	CHECK_EQ(cp, NPAGES);
-	CHECK_ERR(dm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf, NPAGES, NULL),
+	CHECK_ERR(dmirror_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf, NPAGES, NULL),
 		  EPERM);
-	CHECK_OK(dm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cp));
+	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cp));
 	CHECK_EQ(cp, NPAGES);
 	CHECK_EQ(((int *)buf)[PAGE / sizeof(int) * 5], 3 + 5);
 	/* the CPU takes every page back */
 	for (int i = 0; i < NPAGES; i++)
 		p[i * PAGE / sizeof(int)] = -i;
-	CHECK_OK(dm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf, NPAGES, NULL));
+	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf, NPAGES, NULL));
 	CHECK_EQ(p[5 * PAGE / sizeof(int)], -5);
 	return TAP_PASS;
 }

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "hmm_dmirror.h"
 #include "hmm_dummy.h"
 
 #define PAGE	4096UL
@@ -28,6 +29,29 @@ static inline int dummy_open(int unit)
 
 	snprintf(path, sizeof(path), "/dev/hmm_dummy%d", unit);
 	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+/* The test_hmm-ABI devices, /dev/hmm_dmirrorN. */
+static inline int dmirror_open(int unit)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", unit);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+/* One HMM_DMIRROR_* ioctl over [addr, addr + npages pages) and buf. */
+static inline int dmirror_cmd(int fd, unsigned long req, void *addr,
+			      void *buf, uint64_t npages, uint64_t *cpages)
+{
+	struct hmm_dmirror_cmd c = {
+		.addr = (uintptr_t)addr, .ptr = (uintptr_t)buf, .npages = npages,
+	};
+	int r = ioctl(fd, req, &c);
+
+	if (cpages)
+		*cpages = c.cpages;
+	return r;
 }
 
 static inline int dummy_fault(int fd, void *addr, uint64_t npages,
