@@ -64,6 +64,7 @@ struct ctx {
 	char *p;		/* NPAGES pages of process memory */
 	char *buf;		/* NPAGES pages of user buffer */
 	long ret;		/* what the call returned */
+	const struct op *op;	/* the call's description */
 };
 
 struct op {
@@ -73,6 +74,8 @@ struct op {
 	long (*call)(struct ctx *c);
 	void (*undo)(struct ctx *c);	/* after a successful call */
 	int also;		/* an errno allowed besides ENOMEM, or 0 */
+	unsigned long cmd;	/* call_dmirror()'s ioctl, call_nl()'s command */
+	int flags;		/* call_nl()'s netlink flags */
 };
 
 
@@ -188,47 +191,13 @@ static long call_counters(struct ctx *c)
 
 static long dmirror(struct ctx *c, unsigned long cmd)
 {
-	struct hmm_dmirror_cmd d = {
-		.addr = (uintptr_t)c->p, .ptr = (uintptr_t)c->buf,
-		.npages = NPAGES,
-	};
-
-	return ioctl(c->fd, cmd, &d);
+	return dmirror_cmd(c->fd, cmd, c->p, c->buf, NPAGES, NULL);
 }
 
-static long call_dmirror_read(struct ctx *c)
+/* The op's test_hmm-ABI ioctl. */
+static long call_dmirror(struct ctx *c)
 {
-	return dmirror(c, HMM_DMIRROR_READ);
-}
-
-static long call_dmirror_write(struct ctx *c)
-{
-	return dmirror(c, HMM_DMIRROR_WRITE);
-}
-
-static long call_dmirror_snapshot(struct ctx *c)
-{
-	return dmirror(c, HMM_DMIRROR_SNAPSHOT);
-}
-
-static long call_dmirror_migrate_to_dev(struct ctx *c)
-{
-	return dmirror(c, HMM_DMIRROR_MIGRATE_TO_DEV);
-}
-
-static long call_dmirror_migrate_to_sys(struct ctx *c)
-{
-	return dmirror(c, HMM_DMIRROR_MIGRATE_TO_SYS);
-}
-
-static long call_dmirror_release(struct ctx *c)
-{
-	return dmirror(c, HMM_DMIRROR_RELEASE);
-}
-
-static long call_dmirror_exclusive(struct ctx *c)
-{
-	return dmirror(c, HMM_DMIRROR_EXCLUSIVE);
+	return dmirror(c, c->op->cmd);
 }
 
 /* Memory with data in it, in system memory. */
@@ -393,59 +362,55 @@ static long nl_call(struct ctx *c, int cmd, int flags)
 	return 0;
 }
 
-static long call_nl_dev_get(struct ctx *c)
+/* The op's netlink request. */
+static long call_nl(struct ctx *c)
 {
-	return nl_call(c, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
-}
-
-static long call_nl_mirror_get(struct ctx *c)
-{
-	return nl_call(c, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
-}
-
-static long call_nl_pte_get(struct ctx *c)
-{
-	return nl_call(c, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
-}
-
-static long call_nl_stats_get(struct ctx *c)
-{
-	return nl_call(c, HMM_DUMMY_CMD_STATS_GET, 0);
+	return nl_call(c, c->op->cmd, c->op->flags);
 }
 #endif
 
+/*
+ * Rows of ops[]: a call of its own, one test_hmm-ABI ioctl, one netlink
+ * request (designated, so that the fields a row does not use stay zero).
+ */
+#define OP(n, d, s, c, u, e) \
+	{ .name = n, .dev = d, .setup = s, .call = c, .undo = u, .also = e }
+#define DMIRROR_OP(n, s, e, c) \
+	{ .name = n, .dev = "dmirror", .setup = s, .call = call_dmirror, \
+	  .also = e, .cmd = c }
+#define NL_OP(n, c, f) \
+	{ .name = n, .dev = "nl", .setup = setup_nl, .call = call_nl, \
+	  .also = ENOBUFS, .cmd = c, .flags = f }
+
 static const struct op ops[] = {
-	{ "open_dummy", "none", setup_none, call_open, undo_open, 0 },
-	{ "open_dmirror", "none", setup_none, call_open_dmirror, undo_open, 0 },
-	{ "close", "dummy", setup_mapped, call_close, NULL, 0 },
-	{ "FAULT_read", "dummy", setup_fresh, call_fault_read, NULL, EFAULT },
-	{ "FAULT_write", "dummy", setup_fresh, call_fault_write, NULL, EFAULT },
-	{ "READ", "dummy", setup_fresh, call_read, NULL, EFAULT },
-	{ "WRITE", "dummy", setup_fresh, call_write, NULL, EFAULT },
-	{ "SNAPSHOT", "dummy", setup_mapped, call_snapshot, NULL, EFAULT },
-	{ "DUMP", "dummy", setup_mapped, call_dump, NULL, EFAULT },
-	{ "COUNTERS", "dummy", setup_mapped, call_counters, NULL, EFAULT },
-	{ "DMIRROR_READ", "dmirror", setup_fresh, call_dmirror_read, NULL, EFAULT },
-	{ "DMIRROR_WRITE", "dmirror", setup_fresh, call_dmirror_write, NULL, EFAULT },
-	{ "DMIRROR_SNAPSHOT", "dmirror", setup_fresh, call_dmirror_snapshot,
-	  NULL, EFAULT },
+	OP("open_dummy", "none", setup_none, call_open, undo_open, 0),
+	OP("open_dmirror", "none", setup_none, call_open_dmirror, undo_open, 0),
+	OP("close", "dummy", setup_mapped, call_close, NULL, 0),
+	OP("FAULT_read", "dummy", setup_fresh, call_fault_read, NULL, EFAULT),
+	OP("FAULT_write", "dummy", setup_fresh, call_fault_write, NULL, EFAULT),
+	OP("READ", "dummy", setup_fresh, call_read, NULL, EFAULT),
+	OP("WRITE", "dummy", setup_fresh, call_write, NULL, EFAULT),
+	OP("SNAPSHOT", "dummy", setup_mapped, call_snapshot, NULL, EFAULT),
+	OP("DUMP", "dummy", setup_mapped, call_dump, NULL, EFAULT),
+	OP("COUNTERS", "dummy", setup_mapped, call_counters, NULL, EFAULT),
+	DMIRROR_OP("DMIRROR_READ", setup_fresh, EFAULT, HMM_DMIRROR_READ),
+	DMIRROR_OP("DMIRROR_WRITE", setup_fresh, EFAULT, HMM_DMIRROR_WRITE),
+	DMIRROR_OP("DMIRROR_SNAPSHOT", setup_fresh, EFAULT, HMM_DMIRROR_SNAPSHOT),
 	/* Device memory: the debug kernel has it. A page that could not move
 	 * is not in the device's memory: MIGRATE_TO_DEV says ENOENT. */
-	{ "DMIRROR_MIGRATE_TO_DEV", "dmirror", setup_written,
-	  call_dmirror_migrate_to_dev, NULL, ENOENT },
-	{ "DMIRROR_MIGRATE_TO_SYS", "dmirror", setup_migrated,
-	  call_dmirror_migrate_to_sys, NULL, 0 },
-	{ "DMIRROR_RELEASE", "dmirror", setup_migrated, call_dmirror_release,
-	  NULL, 0 },
-	{ "DMIRROR_EXCLUSIVE", "dmirror", setup_written, call_dmirror_exclusive,
-	  NULL, EBUSY },
-	{ "dmirror_mmap", "dmirror", setup_none, call_dmirror_mmap, undo_mmap,
-	  0 },
+	DMIRROR_OP("DMIRROR_MIGRATE_TO_DEV", setup_written, ENOENT,
+		   HMM_DMIRROR_MIGRATE_TO_DEV),
+	DMIRROR_OP("DMIRROR_MIGRATE_TO_SYS", setup_migrated, 0,
+		   HMM_DMIRROR_MIGRATE_TO_SYS),
+	DMIRROR_OP("DMIRROR_RELEASE", setup_migrated, 0, HMM_DMIRROR_RELEASE),
+	DMIRROR_OP("DMIRROR_EXCLUSIVE", setup_written, EBUSY,
+		   HMM_DMIRROR_EXCLUSIVE),
+	OP("dmirror_mmap", "dmirror", setup_none, call_dmirror_mmap, undo_mmap, 0),
 #ifdef HAVE_NL
-	{ "nl_DEV_GET", "nl", setup_nl, call_nl_dev_get, NULL, ENOBUFS },
-	{ "nl_MIRROR_GET", "nl", setup_nl, call_nl_mirror_get, NULL, ENOBUFS },
-	{ "nl_PTE_GET", "nl", setup_nl, call_nl_pte_get, NULL, ENOBUFS },
-	{ "nl_STATS_GET", "nl", setup_nl, call_nl_stats_get, NULL, ENOBUFS },
+	NL_OP("nl_DEV_GET", HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP),
+	NL_OP("nl_MIRROR_GET", HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP),
+	NL_OP("nl_PTE_GET", HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP),
+	NL_OP("nl_STATS_GET", HMM_DUMMY_CMD_STATS_GET, 0),
 #endif
 };
 
@@ -567,7 +532,7 @@ enum { STEP_FORCED = 0, STEP_BAD = 1, STEP_DONE = 2 };
 static int run_step(const struct op *o, int step, int *ours)
 {
 	static char buf[NPAGES * PAGE];
-	struct ctx c = { .fd = -1, .fd2 = -1, .buf = buf };
+	struct ctx c = { .fd = -1, .fd2 = -1, .buf = buf, .op = o };
 	long r, left;
 	int e;
 
