@@ -191,6 +191,20 @@ static void dmirror_read(int fd, void *addr, void *buf, uint64_t npages)
 static const uint64_t populate_sizes[] = { 1, 512, 262144 };
 #define NR_POPULATE_SIZES (sizeof(populate_sizes) / sizeof(populate_sizes[0]))
 
+/* One figure of populate series @series at @n pages, tagged for the plot. */
+static void populate_figure(uint64_t n, const char *series, double *dev,
+			    const char *base_name, double *cpu)
+{
+	char name[64], tags[64];
+
+	snprintf(name, sizeof(name), "FAULT %llu %s", (unsigned long long)n,
+		 series);
+	snprintf(tags, sizeof(tags), "\"series\": \"%s\", \"x\": %llu", series,
+		 (unsigned long long)n);
+	figure_tagged("populate", name, "pages/s", median(dev, runs), base_name,
+		      median(cpu, runs), runs, tags);
+}
+
 static void bench_populate(void)
 {
 	int fd = dev_open("/dev/hmm_dummy0");
@@ -200,7 +214,7 @@ static void bench_populate(void)
 		size_t size = n * PAGE;
 		double dev_pop[MAX_RUNS], cpu_pop[MAX_RUNS], dev_new[MAX_RUNS];
 		double cpu_new[MAX_RUNS];
-		char name[64], tags[64], *p = map(size);
+		char *p = map(size);
 		volatile char sink;
 
 		touch(p, size);
@@ -215,14 +229,8 @@ static void bench_populate(void)
 			cpu_pop[r] = n / (now() - t0);
 		}
 		(void)sink;
-		snprintf(name, sizeof(name), "FAULT %llu populated",
-			 (unsigned long long)n);
-		snprintf(tags, sizeof(tags),
-			 "\"series\": \"populated\", \"x\": %llu",
-			 (unsigned long long)n);
-		figure_tagged("populate", name, "pages/s", median(dev_pop, runs),
-			      "CPU touching them", median(cpu_pop, runs), runs,
-			      tags);
+		populate_figure(n, "populated", dev_pop, "CPU touching them",
+				cpu_pop);
 		munmap(p, size);
 
 		for (int r = 0; r < runs; r++) {
@@ -239,14 +247,8 @@ static void bench_populate(void)
 			cpu_new[r] = n / (now() - t0);
 			munmap(p, size);
 		}
-		snprintf(name, sizeof(name), "FAULT %llu first touch",
-			 (unsigned long long)n);
-		snprintf(tags, sizeof(tags),
-			 "\"series\": \"first touch\", \"x\": %llu",
-			 (unsigned long long)n);
-		figure_tagged("populate", name, "pages/s", median(dev_new, runs),
-			      "CPU first touch", median(cpu_new, runs), runs,
-			      tags);
+		populate_figure(n, "first touch", dev_new, "CPU first touch",
+				cpu_new);
 	}
 	close(fd);
 }
