@@ -16,6 +16,15 @@
  *
  * Ranges: @addr must be page aligned, 1 <= @npages <= HMM_DUMMY_MAX_PAGES,
  * and the range may not wrap nor leave user space (EINVAL).
+ *
+ * Device accesses (FAULT, READ, WRITE, SNAPSHOT) read the CPU page table
+ * through hmm_core, which fails with EBUSY when invalidations overlapping
+ * the mirror kept it from reading a stable view for the kernel's
+ * HMM_RANGE_DEFAULT_TIMEOUT (one second). A mirror of the whole address
+ * space overlaps every change of it: other threads mapping, unmapping or
+ * changing protections anywhere count. EBUSY is transient: the call may be
+ * made again (FAULT, READ and WRITE say in @done how far they got, as for
+ * any failure).
  */
 #ifndef _UAPI_HMM_DUMMY_H
 #define _UAPI_HMM_DUMMY_H
