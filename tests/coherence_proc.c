@@ -516,9 +516,9 @@ static int t_many_threads(void)
 			fail = 1;
 		}
 	}
-	if (oracle_ebusy_retries)
+	if (dummy_ebusy_retries)
 		diag("%lu device accesses tried again after EBUSY",
-		     oracle_ebusy_retries);
+		     dummy_ebusy_retries);
 	return fail ? TAP_FAIL : TAP_PASS;
 }
 

@@ -274,7 +274,7 @@ static void *churn_thread(void *arg)
 			diag("churn: open: %s", strerror(errno));
 			break;
 		}
-		if (dummy_fault(fd, p, 8, 0, &done) || done != 8) {
+		if (RETRY_EBUSY(dummy_fault(fd, p, 8, 0, &done)) || done != 8) {
 			atomic_fetch_add(&errors, 1);
 			diag("churn: fault: %s done %llu", strerror(errno),
 			     (unsigned long long)done);
@@ -307,8 +307,9 @@ static void *mapper_thread(void *arg)
 			break;
 		}
 		fill_pattern(p, 8, seed);
-		if (dummy_fault(fd, p, 8, HMM_DUMMY_FAULT_WRITE, &done) ||
-		    dummy_rw(fd, HMM_DUMMY_IOC_READ, p, mybuf, 8, &done, &faults) ||
+		if (RETRY_EBUSY(dummy_fault(fd, p, 8, HMM_DUMMY_FAULT_WRITE, &done)) ||
+		    RETRY_EBUSY(dummy_rw(fd, HMM_DUMMY_IOC_READ, p, mybuf, 8,
+					 &done, &faults)) ||
 		    check_pattern(mybuf, 8, seed) != -1) {
 			diag("mapper: device read mismatch (%s)", strerror(errno));
 			atomic_fetch_add(&errors, 1);
@@ -317,8 +318,8 @@ static void *mapper_thread(void *arg)
 			atomic_fetch_add(&errors, 1);
 		/* the device must have lost write access */
 		fill_pattern(mybuf, 8, seed + 1);
-		if (dummy_rw(fd, HMM_DUMMY_IOC_WRITE, p, mybuf, 8, &done,
-			     &faults) != -1 || errno != EPERM) {
+		if (RETRY_EBUSY(dummy_rw(fd, HMM_DUMMY_IOC_WRITE, p, mybuf, 8,
+					 &done, &faults)) != -1 || errno != EPERM) {
 			diag("mapper: WRITE to read-only memory: %s", strerror(errno));
 			atomic_fetch_add(&errors, 1);
 		}
@@ -328,14 +329,15 @@ static void *mapper_thread(void *arg)
 		}
 		if (mprotect(p, 8 * PAGE, PROT_READ | PROT_WRITE))
 			atomic_fetch_add(&errors, 1);
-		if (dummy_rw(fd, HMM_DUMMY_IOC_WRITE, p, mybuf, 8, &done, &faults)) {
+		if (RETRY_EBUSY(dummy_rw(fd, HMM_DUMMY_IOC_WRITE, p, mybuf, 8,
+					 &done, &faults))) {
 			diag("mapper: device WRITE failed: %s", strerror(errno));
 			atomic_fetch_add(&errors, 1);
 		} else if (check_pattern(p, 8, seed + 1) != -1) {
 			diag("mapper: device write not seen by the CPU");
 			atomic_fetch_add(&errors, 1);
 		}
-		bad = check_coherent(fd, p, 8);
+		bad = RETRY_EBUSY(check_coherent(fd, p, 8));
 		if (bad) {
 			diag("mapper: %ld coherence violations", bad);
 			atomic_fetch_add(&errors, 1);
@@ -367,8 +369,9 @@ static int t_register_race(void)
 	atomic_store(&stop, 1);
 	for (i = 0; i < 4; i++)
 		CHECK_OK(pthread_join(th[i], NULL));
-	diag("%ld open/close, %ld map rounds, %ld errors",
-	     atomic_load(&churns), atomic_load(&rounds), atomic_load(&errors));
+	diag("%ld open/close, %ld map rounds, %ld errors, %lu EBUSY retries",
+	     atomic_load(&churns), atomic_load(&rounds), atomic_load(&errors),
+	     dummy_ebusy_retries);
 	CHECK_EQ(atomic_load(&errors), 0);
 	CHECK(atomic_load(&churns) >= 10);
 	CHECK(atomic_load(&rounds) >= 10);

@@ -7,6 +7,7 @@
 #ifndef HMM_TESTS_DUMMY_UTIL_H
 #define HMM_TESTS_DUMMY_UTIL_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,29 @@
 
 #define PAGE	4096UL
 #define HPAGE	(2UL << 20)
+
+/*
+ * EBUSY is a documented answer of every device access (uapi/hmm_dummy.h):
+ * hmm_core gave up after the kernel's HMM_RANGE_DEFAULT_TIMEOUT of
+ * invalidations overlapping the mirror (a whole-address-space mirror, other
+ * threads changing the address space, a slow guest). It is transient: a
+ * test tries the access again, up to this many times, and counts the
+ * retries here.
+ */
+#define DUMMY_EBUSY_TRIES	50
+static unsigned long dummy_ebusy_retries __attribute__((unused));
+
+/* Run expr (an ioctl wrapper) again while it fails with EBUSY. */
+#define RETRY_EBUSY(expr) ({						\
+	__typeof__(expr) _r;						\
+	int _t = 0;							\
+									\
+	while ((_r = (expr)) == -1 && errno == EBUSY &&			\
+	       ++_t < DUMMY_EBUSY_TRIES)				\
+		__atomic_fetch_add(&dummy_ebusy_retries, 1,		\
+				   __ATOMIC_RELAXED);			\
+	_r;								\
+})
 
 static inline int dummy_open(int unit)
 {

@@ -31,26 +31,6 @@
 #define PM_SWAP		(1ULL << 62)
 #define PM_PFN_MASK	((1ULL << 55) - 1)
 
-/*
- * EBUSY is documented for every device access: hmm_core gave up after the
- * kernel's HMM_RANGE_DEFAULT_TIMEOUT of invalidations overlapping the
- * mirror (a whole-address-space mirror, other threads changing the address
- * space, a slow guest). It is transient: the oracle's own accesses try
- * again, up to this many times, and count the retries here.
- */
-#define ORACLE_EBUSY_TRIES	50
-static unsigned long oracle_ebusy_retries;
-
-/* Run expr (an ioctl wrapper) again while it fails with EBUSY. */
-#define RETRY_EBUSY(expr) ({						\
-	int _r, _t = 0;							\
-	while ((_r = (expr)) == -1 && errno == EBUSY &&			\
-	       ++_t < ORACLE_EBUSY_TRIES)				\
-		__atomic_fetch_add(&oracle_ebusy_retries, 1,		\
-				   __ATOMIC_RELAXED);			\
-	_r;								\
-})
-
 /* Raw /proc/self/pagemap entries of npages pages from addr; 0 or -1. */
 static inline int pagemap_read(const void *addr, uint64_t npages, uint64_t *out)
 {
@@ -93,8 +73,8 @@ static inline long oracle_coherent(int fd, void *addr, uint64_t npages)
 		}
 		busy = 0;
 		while ((bad = check_coherent(fd, addr, npages)) == -1 &&
-		       errno == EBUSY && ++busy < ORACLE_EBUSY_TRIES)
-			__atomic_fetch_add(&oracle_ebusy_retries, 1,
+		       errno == EBUSY && ++busy < DUMMY_EBUSY_TRIES)
+			__atomic_fetch_add(&dummy_ebusy_retries, 1,
 					   __ATOMIC_RELAXED);
 		if (bad <= 0)
 			return bad;

@@ -443,7 +443,7 @@ int main(int argc, char **argv)
 	     atomic_load(&nops[OP_MUT]), atomic_load(&nops[OP_DEVW]),
 	     atomic_load(&nops[OP_FORK]), atomic_load(&nops[OP_READ]),
 	     atomic_load(&nops[OP_FAULT]), atomic_load(&nops[OP_CHECK]),
-	     oracle_ebusy_retries);
+	     dummy_ebusy_retries);
 	if (atomic_load(&failed)) {
 		printf("not ok 1 stress # seed %llu\n", seed);
 		return 1;
