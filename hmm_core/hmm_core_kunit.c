@@ -192,8 +192,15 @@ static struct mm_struct *hct_exit_mm(void)
 	return mm;
 }
 
+/*
+ * hmm_core's counters once every per-mm object already put is freed: the
+ * last mmu_notifier_put() frees it from an SRCU callback, which an earlier
+ * case (the register race's short-lived mirrors) may have left pending, so
+ * that nr_mms would drop in the middle of a later case.
+ */
 static void hct_stats(struct hmm_mirror_stats *stats)
 {
+	mmu_notifier_synchronize();
 	hmm_mirror_read_stats(stats);
 }
 
@@ -277,8 +284,6 @@ static void hct_many_mirrors(struct kunit *test)
 		hmm_mirror_unregister(&m[i]->mirror);
 		kfree(m[i]);
 	}
-	/* The per-mm object is freed from an SRCU callback: wait for it. */
-	mmu_notifier_synchronize();
 	hct_stats(&after);
 	KUNIT_EXPECT_EQ(test, after.nr_mms, before.nr_mms);
 	KUNIT_EXPECT_EQ(test, after.nr_mirrors, before.nr_mirrors);
@@ -422,7 +427,6 @@ static void hct_release_on_exit(struct kunit *test)
 	kfree(b);
 	kfree(c);
 	mmdrop(mm);
-	mmu_notifier_synchronize();
 	hct_stats(&after);
 	KUNIT_EXPECT_EQ(test, after.nr_mirrors, before.nr_mirrors);
 	KUNIT_EXPECT_EQ(test, after.nr_mms, before.nr_mms);
