@@ -19,6 +19,8 @@
 #   make stress SECONDS=N  the coherence stress test, N s in a guest of each
 #                          kernel (KERNELS=...; SEED=S to replay a run)
 #   make mutation-check    the coherence suite must fail on a broken driver
+#                          (KERNELS=debug: the debug lane must report a
+#                          lockless walk of hmm_core's mirror list)
 #   sudo make install      install the modules into the running kernel's tree
 #   sudo make sign         sign the built modules with the DKMS MOK key
 #   sudo make dkms-install sources to /usr/src/hmm-mirror-VERSION, dkms add/build/install
