@@ -440,17 +440,6 @@ static long snap_count(int fd, void *p, size_t n, uint8_t flag)
 	return c;
 }
 
-static int is_zero(const void *p, size_t len)
-{
-	const char *c = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (c[i])
-			return 0;
-	return 1;
-}
-
 static int open_dev(void)
 {
 	int fd = dmirror_open(0);

@@ -49,17 +49,6 @@ static int read_fails(int fd, void *addr, size_t n, int err)
 	return TAP_PASS;
 }
 
-static int is_zero(const void *p, size_t len)
-{
-	const char *c = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (c[i])
-			return 0;
-	return 1;
-}
-
 static int t_munmap_whole(void)
 {
 	int fd;

@@ -47,6 +47,18 @@ static unsigned long dummy_ebusy_retries __attribute__((unused));
 	_r;								\
 })
 
+/* Whether len bytes from p are all zero. */
+static inline int is_zero(const void *p, size_t len)
+{
+	const char *c = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (c[i])
+			return 0;
+	return 1;
+}
+
 static inline int dummy_open(int unit)
 {
 	char path[32];
