@@ -38,10 +38,18 @@
  * whose failure printed nothing is therefore made once more
  * (SILENT_TRIES): where the shift hid an allocation, the second try most
  * often lands on it.
+ *
+ * With --module PATH (the hmm_dummy.ko the guest loaded; scripts/check-debug
+ * passes it) the load itself is stepped too (finit_module(2), with the
+ * parameters the module was loaded with, read from sysfs first), from a
+ * little before hmm_dummy_init() to its end: see t_module_load(). At the
+ * end hmm_dummy is loaded again as it was, for the guest's unload.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 #include "tap.h"
 #include "dummy_util.h"
@@ -534,6 +542,141 @@ static void count_scan(const struct scan *sc, const char *name, int step)
 		     name, step);
 }
 
+/* The hmm_dummy.ko the guest loaded (--module), its parameters as loaded. */
+static const char *mod_path;
+static char mod_params[512];
+
+/* One "name=value" of /sys/module/hmm_dummy/parameters, appended. */
+static int add_mod_param(const char *dir, const char *name, size_t *len)
+{
+	char path[320], val[64] = "";
+	int fd = -1, n = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path))
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, val, sizeof(val) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return -1;
+	val[strcspn(val, "\n")] = '\0';
+	n = snprintf(mod_params + *len, sizeof(mod_params) - *len, "%s%s=%s",
+		     *len ? " " : "", name, val);
+	if (n < 0 || (size_t)n >= sizeof(mod_params) - *len)
+		return -1;
+	*len += n;
+	return 0;
+}
+
+/* mod_params: the parameters hmm_dummy has now; "" if it is not loaded. */
+static int read_mod_params(void)
+{
+	static const char dir[] = "/sys/module/hmm_dummy/parameters";
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t len = 0;
+	int ret = 0;
+
+	if (!d)
+		return 0;
+	while (!ret && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			ret = add_mod_param(dir, de->d_name, &len);
+	closedir(d);
+	if (ret) {
+		fprintf(stderr, "fault_inject: cannot read %s\n", dir);
+		mod_params[0] = '\0';
+	}
+	return ret;
+}
+
+/* 1 if hmm_dummy is in /proc/modules (loaded, loading or going), 0 if not. */
+static int mod_loaded(void)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/modules", "r");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "hmm_dummy ", 10);
+	fclose(f);
+	return found;
+}
+
+static int mod_unload(void)
+{
+	int i;
+
+	/* A closed file may still hold the module for a moment. */
+	for (i = 0; i < 100; i++) {
+		if (!syscall(SYS_delete_module, "hmm_dummy", 0))
+			return 0;
+		if (errno != EAGAIN && errno != EBUSY)
+			break;
+		usleep(20000);
+	}
+	diag("delete_module(hmm_dummy): %s", strerror(errno));
+	return -1;
+}
+
+/*
+ * finit_module(2) of mod_path with params; with its step-th allocation
+ * failed if step is not 0 (*left: fail-nth read back, -1 if unreadable).
+ * Returns the call's result, errno as the call left it.
+ */
+static int mod_load(const char *params, unsigned int step, long *left)
+{
+	int fd = open(mod_path, O_RDONLY | O_CLOEXEC), r, e;
+
+	*left = 0;
+	if (fd < 0)
+		return -1;
+	if (step && set_nth(step)) {
+		*left = -1;
+		close(fd);
+		return -1;
+	}
+	r = syscall(SYS_finit_module, fd, params, 0);
+	e = errno;
+	if (step) {
+		*left = get_nth();
+		if (set_nth(0))
+			*left = -1;
+	}
+	close(fd);
+	errno = e;
+	return r;
+}
+
+/* /dev/hmm_dummy0 opens, and a FAULT through it maps what the CPU maps. */
+static int mod_check(void)
+{
+	char *p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd, ret = -1;
+
+	if (p == MAP_FAILED)
+		return -1;
+	memset(p, 0x69, NPAGES * PAGE);
+	fd = dummy_open(0);
+	if (fd < 0)
+		diag("/dev/hmm_dummy0: %s", strerror(errno));
+	else if (RETRY_EBUSY(dummy_fault(fd, p, NPAGES, HMM_DUMMY_FAULT_WRITE,
+					 NULL)))
+		diag("FAULT on /dev/hmm_dummy0: %s", strerror(errno));
+	else if (check_coherent(fd, p, NPAGES))
+		diag("/dev/hmm_dummy0: device page table not coherent after FAULT");
+	else
+		ret = 0;
+	if (fd >= 0)
+		close(fd);
+	munmap(p, NPAGES * PAGE);
+	return ret;
+}
+
 /* The same call made again, no injection: it must work. */
 static int recheck(const struct op *o, struct ctx *c)
 {
@@ -725,6 +868,193 @@ static int (*const op_fns[])(void) = {
 _Static_assert(sizeof(op_fns) / sizeof(op_fns[0]) >= sizeof(ops) / sizeof(ops[0]),
 	       "more ops than case functions");
 
+#define LOAD_PROBE_NTH	1000000	/* more allocations than any load makes */
+#define LOAD_MARGIN	32	/* kernel allocations stepped before ours */
+#define MAX_LOAD_STEPS	2000
+
+/*
+ * About how many allocations a load makes before hmm_dummy_init()'s
+ * first: those of a load with ndevices=0, which hmm_dummy_init() refuses
+ * before it allocates anything.
+ */
+static long load_probe(void)
+{
+	long left;
+
+	if (!mod_load("ndevices=0", LOAD_PROBE_NTH, &left)) {
+		diag("module_load: hmm_dummy loaded with ndevices=0");
+		mod_unload();
+		return -1;
+	}
+	if (errno != EINVAL || left <= 0) {
+		diag("module_load: a load with ndevices=0: %s (fail-nth read back %ld), not EINVAL",
+		     strerror(errno), left);
+		return -1;
+	}
+	return LOAD_PROBE_NTH - left;
+}
+
+/*
+ * One step of module_load, hmm_dummy not loaded: the load with its
+ * step-th allocation failed, then the checks. hmm_dummy is unloaded again
+ * unless the load made fewer allocations (STEP_DONE).
+ */
+static int load_step(int step, struct scan *sc)
+{
+	long left;
+	int r, e;
+
+	scan_kmsg(sc);
+	r = mod_load(mod_params, step, &left);
+	e = errno;
+	if (left < 0) {
+		diag("module_load: step %d: fail-nth: %s", step, strerror(errno));
+		return STEP_BAD;
+	}
+	if (left > 0) {
+		if (r) {
+			diag("module_load: the load failed with %s and no failure forced",
+			     strerror(e));
+			return STEP_BAD;
+		}
+		diag("module_load: the load completes with %ld allocation(s)",
+		     step - left);
+		return mod_check() ? STEP_BAD : STEP_DONE;
+	}
+	scan_kmsg(sc);
+	count_scan(sc, "module_load", step);
+	if (r) {
+		if (e != ENOMEM) {
+			diag("module_load: allocation %d failed: the load failed with %s, not ENOMEM",
+			     step, strerror(e));
+			return STEP_BAD;
+		}
+		if (mod_loaded()) {
+			diag("module_load: allocation %d failed: the load failed, yet hmm_dummy is in /proc/modules",
+			     step);
+			return STEP_BAD;
+		}
+		if (mod_load(mod_params, 0, &left)) {
+			diag("module_load: allocation %d failed: then a load without injection failed with %s",
+			     step, strerror(errno));
+			return STEP_BAD;
+		}
+	}
+	if (mod_check()) {
+		diag("module_load: after allocation %d was failed", step);
+		return STEP_BAD;
+	}
+	if (mod_unload())
+		return STEP_BAD;
+	return sc->forced ? STEP_FORCED : STEP_SILENT;
+}
+
+enum { LOAD_EARLIER = 100 };	/* load_from(): the first failure was ours */
+
+/*
+ * The steps of module_load from allocation start to the load's last, with
+ * hmm_dummy not loaded: TAP_PASS, TAP_FAIL, or LOAD_EARLIER if the first
+ * failure that printed its stack was in our code already (the load's
+ * allocations before ours are fewer than the probe said: start earlier).
+ */
+static int load_from(int start)
+{
+	int step, r = STEP_BAD, forced = 0, ours = 0, silent = 0, made = 0;
+	int first = 1, first_ours = 0;
+
+	diag("module_load: from allocation %d on", start);
+	for (step = start; step < start + MAX_LOAD_STEPS; step++) {
+		int try, before = sites->attributed;
+		struct scan sc;
+
+		for (try = 0; try < SILENT_TRIES; try++) {
+			made++;
+			r = load_step(step, &sc);
+			if (r != STEP_SILENT)
+				break;
+		}
+		if (r == STEP_DONE || r == STEP_BAD)
+			break;
+		forced++;
+		silent += r == STEP_SILENT;
+		ours += sites->attributed - before;
+		if (first && sc.forced) {
+			first = 0;
+			if (sc.ours) {
+				diag("module_load: the first failure forced (allocation %d) is in our code already",
+				     step);
+				return LOAD_EARLIER;
+			}
+		}
+		if (!first_ours && sc.ours)
+			first_ours = step;
+	}
+	if (r == STEP_BAD)
+		return TAP_FAIL;
+	if (r != STEP_DONE) {
+		diag("module_load: still allocating after %d steps", MAX_LOAD_STEPS);
+		return TAP_FAIL;
+	}
+	diag("module_load: %d failure(s) forced, %d with a frame of ours (the first at allocation %d), %d printed nothing; %d step(s) made again",
+	     forced, ours, first_ours, silent, made - forced - 1);
+	CHECK(ours > 0);
+	return TAP_PASS;
+}
+
+/* The steps of module_load, from hmm_dummy loaded to hmm_dummy loaded. */
+static int load_steps(void)
+{
+	long c0, back = LOAD_MARGIN;
+	int r;
+
+	CHECK(!mod_unload());
+	c0 = load_probe();
+	if (c0 < 0)
+		return TAP_FAIL;
+	diag("module_load: %ld allocations before hmm_dummy_init() allocates, about",
+	     c0);
+	do {
+		r = load_from(c0 > back ? c0 - back : 1);
+		back *= 2;
+	} while (r == LOAD_EARLIER && c0 > back / 2);
+	return r == LOAD_EARLIER ? TAP_FAIL : r;
+}
+
+/*
+ * module_load: finit_module(2) of hmm_dummy.ko with, in turn, each of its
+ * allocations failed from LOAD_MARGIN before hmm_dummy_init()'s first to
+ * the last. The load must succeed or fail with ENOMEM, and leave nothing
+ * behind: not in /proc/modules, a load without injection then works, and
+ * so does the device. (misc_register() turns a failed minor allocation
+ * into EBUSY, but the minor's IDA first tries GFP_NOWAIT under its lock:
+ * fail-nth fails one allocation, never the retry that would fail it.)
+ *
+ * Not stepped: the kernel's allocations before those, which are the same
+ * for any module (reading the image, module memory and its KASAN shadow,
+ * relocations): a failed vmalloc() there prints a warn_alloc() report,
+ * stack and all, which the lane rightly counts as a splat.
+ */
+static int t_module_load(void)
+{
+	long left;
+	int ret;
+
+	if (!mod_path)
+		return tap_skip_reason("no --module PATH of the hmm_dummy.ko the guest loaded");
+	if (!mod_params[0])
+		return tap_skip_reason("hmm_dummy is not loaded");
+	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	CHECK(nth_fd >= 0);
+	ret = load_steps();
+	/* Loaded as the guest loaded it, for its unload at the end. */
+	if (mod_loaded() != 1 && mod_load(mod_params, 0, &left)) {
+		diag("module_load: loading %s %s again: %s", mod_path,
+		     mod_params, strerror(errno));
+		ret = TAP_FAIL;
+	}
+	return ret;
+}
+
 /* The summary: sites hit, printed for scripts/check-debug. */
 static int t_sites(void)
 {
@@ -751,9 +1081,9 @@ static int knob(const char *path, const char *val)
 	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	static struct tap_case cases[sizeof(ops) / sizeof(ops[0]) + 1];
+	static struct tap_case cases[sizeof(ops) / sizeof(ops[0]) + 2];
 	/* Fail any allocation, sleeping or not, of any order; say where. */
 	static const char *const knobs[][2] = {
 		{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
@@ -765,6 +1095,12 @@ int main(void)
 	};
 	size_t i;
 
+	if (argc == 3 && !strcmp(argv[1], "--module")) {
+		mod_path = argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: fault_inject [--module PATH-OF-hmm_dummy.ko]\n");
+		return 2;
+	}
 	if (access("/proc/thread-self/fail-nth", W_OK) ||
 	    access("/sys/kernel/debug/failslab", F_OK)) {
 		printf("TAP version 13\n1..0 # SKIP no fault injection in this kernel\n");
@@ -777,6 +1113,8 @@ int main(void)
 			return 1;
 		}
 	}
+	if (read_mod_params())
+		return 1;
 	sites = mmap(NULL, sizeof(*sites), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sites == MAP_FAILED)
@@ -791,6 +1129,7 @@ int main(void)
 #endif
 	for (i = 0; i < (size_t)NR_OPS; i++)
 		cases[i] = (struct tap_case){ ops[i].name, op_fns[i], 300 };
+	cases[i++] = (struct tap_case){ "module_load", t_module_load, 900 };
 	cases[i] = (struct tap_case){ "allocation_sites", t_sites, 10 };
 	return TAP_MAIN(cases);
 }
