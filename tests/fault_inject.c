@@ -40,10 +40,14 @@
  * often lands on it.
  *
  * With --module PATH (the hmm_dummy.ko the guest loaded; scripts/check-debug
- * passes it) the load itself is stepped too (finit_module(2), with the
- * parameters the module was loaded with, read from sysfs first), from a
- * little before hmm_dummy_init() to its end: see t_module_load(). At the
- * end hmm_dummy is loaded again as it was, for the guest's unload.
+ * passes it) two more things are stepped, each hmm_dummy load made with the
+ * parameters the module was loaded with (read from sysfs first):
+ * - module_load: the load itself (finit_module(2)), from a little before
+ *   hmm_dummy_init() to its end: see t_module_load();
+ * - the growth of device memory: the first MIGRATE_TO_DEV of a device after
+ *   a load adds a chunk (memremap_pages()); RELEASE evicts pages but keeps
+ *   the chunks, so each step of that op loads hmm_dummy afresh.
+ * At the end hmm_dummy is loaded again as it was, for the guest's unload.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -98,6 +102,12 @@ struct op {
 	int also;		/* an errno allowed besides ENOMEM, or 0 */
 	unsigned long cmd;	/* call_dmirror()'s ioctl, call_nl()'s command */
 	int flags;		/* call_nl()'s netlink flags */
+	int fresh;		/* hmm_dummy loaded afresh before each step */
+	/*
+	 * Stop after the first failure forced under this kernel function: it
+	 * is reached; what lies deeper is the kernel's own, and warns.
+	 */
+	const char *stop_at;
 };
 
 
@@ -422,6 +432,18 @@ static const struct op ops[] = {
 	 * is not in the device's memory: MIGRATE_TO_DEV says ENOENT. */
 	DMIRROR_OP("DMIRROR_MIGRATE_TO_DEV", setup_written, ENOENT,
 		   HMM_DMIRROR_MIGRATE_TO_DEV),
+	/*
+	 * The same on a device with no memory yet: it adds a chunk
+	 * (request_free_mem_region(), memremap_pages()). Needs a fresh load:
+	 * RELEASE evicts pages but keeps the chunks. memremap_pages() is
+	 * stepped only to its first failure: deeper, x86's add_pages() WARNs
+	 * on any error and the vmemmap allocator warn_alloc()s, which the
+	 * lane counts as splats.
+	 */
+	{ .name = "DMIRROR_MIGRATE_TO_DEV_grow", .dev = "dmirror",
+	  .setup = setup_written, .call = call_dmirror, .also = ENOENT,
+	  .cmd = HMM_DMIRROR_MIGRATE_TO_DEV, .fresh = 1,
+	  .stop_at = "memremap_pages+" },
 	DMIRROR_OP("DMIRROR_MIGRATE_TO_SYS", setup_migrated, 0,
 		   HMM_DMIRROR_MIGRATE_TO_SYS),
 	DMIRROR_OP("DMIRROR_RELEASE", setup_migrated, 0, HMM_DMIRROR_RELEASE),
@@ -471,6 +493,7 @@ static void add_site(const char *site)
 struct scan {
 	int forced;	/* failures forced (their messages) */
 	int ours;	/* ... whose stack had a frame in our modules */
+	int stop;	/* ... whose stack had a frame starting with stop_at */
 	int lost;	/* times records were overwritten before they were read */
 };
 
@@ -479,7 +502,7 @@ struct scan {
  * innermost reliable frame in our modules is its site. Every line of a
  * stack is a record of its own (at most 1 KiB: rec is large enough).
  */
-static void scan_kmsg(struct scan *sc)
+static void scan_kmsg(struct scan *sc, const char *stop_at)
 {
 	static char rec[8192];
 	int in_stack = 0, found = 0;
@@ -520,7 +543,11 @@ static void scan_kmsg(struct scan *sc)
 		}
 		while (*msg == ' ')
 			msg++;
-		if (found || !strncmp(msg, "? ", 2))
+		if (!strncmp(msg, "? ", 2))
+			continue;
+		if (stop_at && !strncmp(msg, stop_at, strlen(stop_at)))
+			sc->stop = 1;
+		if (found)
 			continue;
 		if (strstr(msg, " [hmm_dummy]") || strstr(msg, " [hmm_core]")) {
 			found = 1;
@@ -545,6 +572,7 @@ static void count_scan(const struct scan *sc, const char *name, int step)
 /* The hmm_dummy.ko the guest loaded (--module), its parameters as loaded. */
 static const char *mod_path;
 static char mod_params[512];
+static int mod_devmem;		/* it has device memory (device_memory=Y) */
 
 /* One "name=value" of /sys/module/hmm_dummy/parameters, appended. */
 static int add_mod_param(const char *dir, const char *name, size_t *len)
@@ -561,6 +589,8 @@ static int add_mod_param(const char *dir, const char *name, size_t *len)
 	if (n <= 0)
 		return -1;
 	val[strcspn(val, "\n")] = '\0';
+	if (!strcmp(name, "device_memory"))
+		mod_devmem = val[0] == 'Y';
 	n = snprintf(mod_params + *len, sizeof(mod_params) - *len, "%s%s=%s",
 		     *len ? " " : "", name, val);
 	if (n < 0 || (size_t)n >= sizeof(mod_params) - *len)
@@ -651,6 +681,20 @@ static int mod_load(const char *params, unsigned int step, long *left)
 	return r;
 }
 
+/* hmm_dummy unloaded if it is loaded, and loaded as it was. */
+static int mod_reload(void)
+{
+	long left;
+
+	if (mod_loaded() && mod_unload())
+		return -1;
+	if (mod_load(mod_params, 0, &left)) {
+		diag("loading %s %s: %s", mod_path, mod_params, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* /dev/hmm_dummy0 opens, and a FAULT through it maps what the CPU maps. */
 static int mod_check(void)
 {
@@ -708,11 +752,14 @@ static int recheck(const struct op *o, struct ctx *c)
 }
 
 /*
- * A step's result. FORCED and SILENT: a failure was forced and handled;
- * it printed nothing (SILENT). DONE: the call made fewer allocations and
- * succeeded.
+ * A step's result. FORCED, SILENT and STOP: a failure was forced and
+ * handled; it printed nothing (SILENT), or its stack had the op's stop_at
+ * (STOP). DONE: the call made fewer allocations and succeeded.
  */
-enum { STEP_FORCED = 0, STEP_BAD = 1, STEP_DONE = 2, STEP_SILENT = 3 };
+enum {
+	STEP_FORCED = 0, STEP_BAD = 1, STEP_DONE = 2, STEP_SILENT = 3,
+	STEP_STOP = 4,
+};
 
 /*
  * One step, in a process of its own (a fresh mm: what the kernel allocates
@@ -739,7 +786,7 @@ static int run_step(const struct op *o, int step)
 	}
 	if (o->setup(&c))
 		return STEP_BAD;
-	scan_kmsg(&sc);
+	scan_kmsg(&sc, NULL);
 
 	if (set_nth(step))
 		return STEP_BAD;
@@ -762,7 +809,7 @@ static int run_step(const struct op *o, int step)
 		     step - left);
 		return STEP_DONE;
 	}
-	scan_kmsg(&sc);
+	scan_kmsg(&sc, o->stop_at);
 	count_scan(&sc, o->name, step);
 	if (r >= 0) {
 		if (o->undo)
@@ -777,6 +824,8 @@ static int run_step(const struct op *o, int step)
 		diag("%s: after allocation %d was failed", o->name, step);
 		return STEP_BAD;
 	}
+	if (sc.stop)
+		return STEP_STOP;
 	return sc.forced ? STEP_FORCED : STEP_SILENT;
 }
 
@@ -809,10 +858,14 @@ static int fork_step(const struct op *o, int step)
 static const char *op_skip(const struct op *o)
 {
 #ifdef HAVE_NL
-	if (!strcmp(o->dev, "nl") && !nl_family)
+	/* Its id, as the last load of hmm_dummy registered it. */
+	if (!strcmp(o->dev, "nl") && !(nl_family = nl_resolve()))
 		return "no " HMM_DUMMY_FAMILY_NAME " generic netlink family";
 #endif
-	(void)o;
+	if (o->fresh && !mod_path)
+		return "no --module PATH: hmm_dummy cannot be loaded afresh";
+	if (o->fresh && !mod_devmem)
+		return "hmm_dummy has no device memory (device_memory=N)";
 	return NULL;
 }
 
@@ -827,6 +880,8 @@ static int run_op(const struct op *o)
 		int try, before = sites->attributed;
 
 		for (try = 0; try < SILENT_TRIES; try++) {
+			if (o->fresh && mod_reload())
+				return TAP_FAIL;
 			made++;
 			r = fork_step(o, step);
 			if (r != STEP_SILENT)
@@ -841,6 +896,11 @@ static int run_op(const struct op *o)
 		forced++;
 		silent += r == STEP_SILENT;
 		ours += sites->attributed - before;
+		if (r == STEP_STOP) {
+			diag("%s: step %d failed an allocation under %s: the last step",
+			     o->name, step, o->stop_at);
+			break;
+		}
 	}
 	if (step > MAX_STEPS) {
 		diag("%s: still allocating after %d steps", o->name, MAX_STEPS);
@@ -848,6 +908,10 @@ static int run_op(const struct op *o)
 	}
 	diag("%s: %d failure(s) forced, %d with a frame of ours, %d printed nothing; %d step(s) made again",
 	     o->name, forced, ours, silent, made - forced - (r == STEP_DONE));
+	if (o->stop_at && r != STEP_STOP) {
+		diag("%s: no failure was forced under %s", o->name, o->stop_at);
+		return TAP_FAIL;
+	}
 	return TAP_PASS;
 }
 
@@ -904,7 +968,7 @@ static int load_step(int step, struct scan *sc)
 	long left;
 	int r, e;
 
-	scan_kmsg(sc);
+	scan_kmsg(sc, NULL);
 	r = mod_load(mod_params, step, &left);
 	e = errno;
 	if (left < 0) {
@@ -921,7 +985,7 @@ static int load_step(int step, struct scan *sc)
 		     step - left);
 		return mod_check() ? STEP_BAD : STEP_DONE;
 	}
-	scan_kmsg(sc);
+	scan_kmsg(sc, NULL);
 	count_scan(sc, "module_load", step);
 	if (r) {
 		if (e != ENOMEM) {
@@ -1124,9 +1188,6 @@ int main(int argc, char **argv)
 		perror("/dev/kmsg");
 		return 1;
 	}
-#ifdef HAVE_NL
-	nl_family = nl_resolve();
-#endif
 	for (i = 0; i < (size_t)NR_OPS; i++)
 		cases[i] = (struct tap_case){ ops[i].name, op_fns[i], 300 };
 	cases[i++] = (struct tap_case){ "module_load", t_module_load, 900 };
