@@ -249,10 +249,17 @@ static int setup_migrated(struct ctx *c)
 	return dmirror(c, HMM_DMIRROR_MIGRATE_TO_DEV) ? -1 : 0;
 }
 
+/*
+ * 1 TiB up, where no other mapping of the process is: hmm_dummy's
+ * vm_insert_page() then has the page tables of the range to allocate, and
+ * those allocations are stepped too (next to another mapping they exist).
+ */
+#define FRESH_VA	((void *)(1UL << 40))
+
 static long call_dmirror_mmap(struct ctx *c)
 {
-	void *m = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, c->fd, 0);
+	void *m = mmap(FRESH_VA, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED_NOREPLACE, c->fd, 0);
 
 	return m == MAP_FAILED ? -1 : (long)(uintptr_t)m;
 }
