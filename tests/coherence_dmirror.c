@@ -829,17 +829,9 @@ static char *thp_map(void)
 				strerror(errno));
 		return NULL;
 	}
-	p = map_aligned(HPAGES, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1);
-	if (!p) {
-		tap_skip_reason("mmap: %s", strerror(errno));
+	p = thp_map_advised();
+	if (!p)
 		return NULL;
-	}
-	if (madvise(p, HPAGE, MADV_HUGEPAGE)) {
-		tap_skip_reason("MADV_HUGEPAGE: %s", strerror(errno));
-		return NULL;
-	}
-	p[0] = 1;
 	v = load_vmas() ? NULL : vma_of((uintptr_t)p);
 	if (!v || v->anon_huge_kb * 1024 < HPAGE) {
 		tap_skip_reason("no THP in this guest (AnonHugePages 0 after a fault of a 2 MiB aligned MADV_HUGEPAGE range)");

@@ -40,19 +40,11 @@ static long huge_entries(int fd, void *p, uint64_t n)
 /* One 2 MiB aligned THP, filled with seed; NULL (and a reason) if none. */
 static char *thp_map(uint32_t seed, int fd)
 {
-	uint8_t snap;
-	char *p = map_aligned(HPAGES, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	uint8_t snap = 0;
+	char *p = thp_map_advised();
 
-	if (!p) {
-		tap_skip_reason("mmap: %s", strerror(errno));
+	if (!p)
 		return NULL;
-	}
-	if (madvise(p, HPAGE, MADV_HUGEPAGE)) {
-		tap_skip_reason("MADV_HUGEPAGE: %s", strerror(errno));
-		return NULL;
-	}
-	p[0] = 1;
 	if (dummy_snapshot(fd, p, 1, &snap) || !(snap & HMM_DUMMY_SNAP_HUGE)) {
 		tap_skip_reason("no THP in this guest (snapshot 0x%x)", snap);
 		return NULL;

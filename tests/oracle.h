@@ -254,6 +254,29 @@ static inline void *map_aligned(size_t npages, int prot, int flags, int fd)
 }
 
 /*
+ * One 2 MiB aligned anonymous range advised MADV_HUGEPAGE, its first byte
+ * touched so the kernel may fault it in huge; NULL, with the case's skip
+ * reason set, if it cannot be had. Whether it came huge is the caller's to
+ * check, each by its own view.
+ */
+static inline char *thp_map_advised(void)
+{
+	char *p = map_aligned(HPAGE / PAGE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+	if (!p) {
+		tap_skip_reason("mmap: %s", strerror(errno));
+		return NULL;
+	}
+	if (madvise(p, HPAGE, MADV_HUGEPAGE)) {
+		tap_skip_reason("MADV_HUGEPAGE: %s", strerror(errno));
+		return NULL;
+	}
+	p[0] = 1;
+	return p;
+}
+
+/*
  * Swap on /dev/zram0 (vm-run loads zram by default): 0 once it is on, or
  * -1 with the reason in why.
  */
