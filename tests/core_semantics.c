@@ -30,26 +30,6 @@ static int wait_child(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
-/* Reference count of a module from /proc/modules, -1 if not loaded. */
-static long module_refs(const char *name)
-{
-	char line[512], mod[64];
-	long size, refs;
-	FILE *f = fopen("/proc/modules", "r");
-
-	if (!f)
-		return -2;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%63s %ld %ld", mod, &size, &refs) == 3 &&
-		    !strcmp(mod, name)) {
-			fclose(f);
-			return refs;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
 /* Wait up to 5 s for the module's reference count to come back to want. */
 static long wait_refs(const char *name, long want)
 {

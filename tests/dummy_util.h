@@ -47,6 +47,29 @@ static unsigned long dummy_ebusy_retries __attribute__((unused));
 	_r;								\
 })
 
+/*
+ * Reference count of a module from /proc/modules: -1 if it is not loaded,
+ * -2 if /proc/modules cannot be read.
+ */
+static inline long module_refs(const char *name)
+{
+	char line[512], mod[64];
+	long size, refs;
+	FILE *f = fopen("/proc/modules", "r");
+
+	if (!f)
+		return -2;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %ld %ld", mod, &size, &refs) == 3 &&
+		    !strcmp(mod, name)) {
+			fclose(f);
+			return refs;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
 /* Whether len bytes from p are all zero. */
 static inline int is_zero(const void *p, size_t len)
 {

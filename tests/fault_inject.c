@@ -628,19 +628,15 @@ static int read_mod_params(void)
 	return ret;
 }
 
-/* 1 if hmm_dummy is in /proc/modules (loaded, loading or going), 0 if not. */
+/*
+ * 1 if hmm_dummy is in /proc/modules (loaded, loading or going), 0 if not,
+ * -1 if /proc/modules cannot be read.
+ */
 static int mod_loaded(void)
 {
-	char line[1024];
-	FILE *f = fopen("/proc/modules", "r");
-	int found = 0;
+	long refs = module_refs("hmm_dummy");
 
-	if (!f)
-		return -1;
-	while (!found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, "hmm_dummy ", 10);
-	fclose(f);
-	return found;
+	return refs == -2 ? -1 : refs >= 0;
 }
 
 static int mod_unload(void)
