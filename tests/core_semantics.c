@@ -6,7 +6,7 @@
  * that keep hmm_dummy and hmm_core loaded while they are in use.
  */
 #include "tap.h"
-#include "dummy_util.h"
+#include "oracle.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -317,7 +317,7 @@ static void *mapper_thread(void *arg)
 			diag("mapper: device write not seen by the CPU");
 			atomic_fetch_add(&errors, 1);
 		}
-		bad = RETRY_EBUSY(check_coherent(fd, p, 8));
+		bad = oracle_coherent(fd, p, 8);
 		if (bad) {
 			diag("mapper: %ld coherence violations", bad);
 			atomic_fetch_add(&errors, 1);
