@@ -96,8 +96,6 @@ static unsigned long hmm_core_entry_from_hmm(unsigned long hmm_pfn,
 int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 			 struct hmm_mirror_range *range, bool fault)
 {
-	unsigned long timeout =
-		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	struct mm_struct *mm = hmm_mirror_mm(mirror);
 	struct hmm_range hrange = {
 		.notifier = &mirror->interval,
@@ -124,9 +122,7 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 	 */
 	memset(range->entries, 0, npages * sizeof(*range->entries));
 
-	do {
-		if (time_after(jiffies, timeout))
-			return -EBUSY;
+	for (;;) {
 		hrange.notifier_seq = mmu_interval_read_begin(&mirror->interval);
 		ret = mmap_read_lock_killable(mm);
 		if (ret)
@@ -136,7 +132,10 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 		hrange.default_flags = uffd ? 0 : req;
 		ret = hmm_range_fault(&hrange);
 		mmap_read_unlock(mm);
-	} while (ret == -EBUSY);
+		/* Sent back: again, unless the range's deadline has passed. */
+		if (ret != -EBUSY || time_after(jiffies, range->timeout))
+			break;
+	}
 	if (ret)
 		return ret;
 
@@ -175,13 +174,23 @@ static unsigned long hmm_core_entry_unmapped(struct mm_struct *mm,
 	return 0;
 }
 
+/*
+ * The write bit of the PTE is probed with FOLL_WRITE | FOLL_NOFAULT, which
+ * succeeds only where the CPU may write the page without a fault. GUP adds
+ * FOLL_TOUCH, which then marks the page dirty: a no-op for anonymous memory
+ * and for a file system that tracks dirty pages (its PTEs are writable only
+ * once the page was dirtied), so only a page the CPU could already dirty at
+ * will (shmem, ramfs) is ever dirtied by the probe.
+ */
 static unsigned long hmm_core_snapshot_one(struct mm_struct *mm,
 					   unsigned long addr)
 {
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
 	struct page *page;
-	bool write = true;
+	bool write = vma && (vma->vm_flags & VM_READ);
 
-	if (hmm_core_gup(mm, addr, 1, FOLL_NOFAULT | FOLL_WRITE, &page) != 1) {
+	if (!write ||
+	    hmm_core_gup(mm, addr, 1, FOLL_NOFAULT | FOLL_WRITE, &page) != 1) {
 		write = false;
 		if (hmm_core_gup(mm, addr, 1, FOLL_NOFAULT, &page) != 1)
 			return hmm_core_entry_unmapped(mm, addr);
@@ -208,7 +217,9 @@ static int hmm_core_fault(struct mm_struct *mm, struct hmm_mirror_range *range)
 	}
 	for (addr = range->start; addr < range->end; addr = vma->vm_end) {
 		vma = vma_lookup(mm, addr);
-		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		/* As hmm_range_fault(): no device access without VM_READ. */
+		if (!vma || !(vma->vm_flags & VM_READ) ||
+		    (vma->vm_flags & (VM_IO | VM_PFNMAP)))
 			return -EFAULT;
 		if (range->write && !(vma->vm_flags & VM_WRITE))
 			return -EPERM;

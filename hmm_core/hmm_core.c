@@ -26,6 +26,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hmm.h>
+#include <linux/jiffies.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -236,8 +237,7 @@ static const struct mmu_notifier_ops hmm_mirror_mm_ops = {
  * Context: Process context. Takes @mm's mmap_lock for writing, so the caller
  * must hold neither it nor any lock ->sync_cpu_device_pagetables() takes.
  * Return: 0 on success; -EINVAL if @mirror has no ops or the range is empty,
- * not page aligned or beyond @mm's address space; -ENOMEM if memory ran out;
- * -EINTR if a fatal signal interrupted the wait for mmap_lock.
+ * not page aligned or beyond @mm's address space; -ENOMEM if memory ran out.
  */
 int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 			      unsigned long start, unsigned long end)
@@ -302,12 +302,17 @@ EXPORT_SYMBOL_NS_GPL(hmm_mirror_register, HMM_MIRROR_NS);
  * Context: Process context; may sleep. Must not be called from
  * ->sync_cpu_device_pagetables(), nor with any lock held that
  * ->sync_cpu_device_pagetables() or ->release() takes: it waits for them.
+ * Calling it on a mirror that is not registered is a bug: it warns once
+ * and does nothing.
  */
 void hmm_mirror_unregister(struct hmm_mirror *mirror)
 {
 	struct hmm_mirror_mm *mirror_mm = mirror->mirror_mm;
 
 	might_sleep();
+	/* Never registered, or unregistered already: a driver bug. */
+	if (WARN_ON_ONCE(!mirror_mm))
+		return;
 
 	/* No invalidation callback is running or will run once it returns. */
 	mmu_interval_notifier_remove(&mirror->interval);
@@ -352,6 +357,16 @@ static int hmm_mirror_range_read(struct hmm_mirror *mirror,
 	ret = hmm_mirror_range_check(mirror, range);
 	if (ret)
 		return ret;
+	/*
+	 * The first read of a range starts its deadline; a later one is a
+	 * retry, which the deadline may refuse. 0 means "not started", so a
+	 * deadline that lands on 0 is one jiffy later.
+	 */
+	if (!range->timeout)
+		range->timeout = (jiffies +
+			msecs_to_jiffies(HMM_MIRROR_RANGE_TIMEOUT_MS)) ?: 1;
+	else if (time_after(jiffies, range->timeout))
+		return -EBUSY;
 	/* The address space is gone: nothing to fault or to see. */
 	if (!mmget_not_zero(mm))
 		return -EFAULT;
@@ -379,8 +394,9 @@ static int hmm_mirror_range_read(struct hmm_mirror *mirror,
  * unmapped, not readable, or of a kind no device can map (VM_IO, VM_PFNMAP),
  * or missing in a userfaultfd-armed vma (it cannot be faulted from here), or
  * the mm is gone; -EPERM if @write and a page is mapped read-only;
- * -ENOMEM if memory ran out; -EBUSY if invalidations kept the range busy past
- * HMM_RANGE_DEFAULT_TIMEOUT; -EINTR on a fatal signal.
+ * -ENOMEM if memory ran out; -EBUSY if invalidations kept sending the reads
+ * of the range back until its deadline (@range->timeout, started by its first
+ * read); -EINTR on a fatal signal.
  */
 int hmm_mirror_range_fault(struct hmm_mirror *mirror,
 			   struct hmm_mirror_range *range)

@@ -92,7 +92,12 @@ static int hmm_example_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Fault the page at @addr for writing and commit it to the device. */
+/*
+ * Fault the page at @addr for writing and commit it to the device. The
+ * range's deadline, started by its first read, bounds the loop: once it has
+ * passed, the fault helper fails with -EBUSY however many invalidations
+ * keep sending the commit back.
+ */
 static int hmm_example_populate(struct hmm_example_file *ef, unsigned long addr)
 {
 	unsigned long entry;

@@ -19,10 +19,12 @@
  *    entries only if hmm_mirror_range_retry() says nothing invalidated the
  *    mirror in between:
  *
+ *	struct hmm_mirror_range range = { .start = ..., .end = ..., ... };
+ *
  *	again:
  *		ret = hmm_mirror_range_fault(&dev->mirror, &range);
  *		if (ret)
- *			return ret;
+ *			return ret;	(-EBUSY once the deadline has passed)
  *		mutex_lock(&dev->pt_lock);
  *		if (hmm_mirror_range_retry(&dev->mirror, &range)) {
  *			mutex_unlock(&dev->pt_lock);
@@ -32,7 +34,12 @@
  *		mutex_unlock(&dev->pt_lock);
  *
  *    while ->sync_cpu_device_pagetables() takes dev->pt_lock around clearing
- *    the entries of its range. Why this cannot commit a stale entry:
+ *    the entries of its range, on every call. The loop is bounded: the first
+ *    read of the range starts its deadline (@timeout), and every read after
+ *    it, whether the kernel's walk or the driver's commit was sent back,
+ *    fails with -EBUSY once the deadline has passed, so a stream of
+ *    invalidations (any change of a whole-mm mirror's address space counts)
+ *    cannot keep it spinning. Why this cannot commit a stale entry:
  *
  *	populate (CPU 0)                 invalidate (CPU 1)
  *	seq = begin()  (waits if busy)
@@ -95,7 +102,13 @@ struct hmm_update {
  * for [@update->start, @update->end): entries cleared from the device page
  * table, the device TLB flushed, in-flight device accesses to the range
  * drained. It must take the lock it holds around committing entries in the
- * populate protocol (see hmm_mirror_range_retry()). When @update->blockable
+ * populate protocol (see hmm_mirror_range_retry()), and take it on every
+ * call, even when it holds no entry in the range: hmm_core advances the
+ * mirror's sequence just before the call, outside that lock, and only the
+ * callback's lock/unlock orders that store against a concurrent
+ * hmm_mirror_range_retry() (see the diagram at the top of this file). A
+ * callback that skips the lock when it has nothing to clear lets a populate
+ * that read the old sequence commit stale entries. When @update->blockable
  * is true it may sleep; when false it must not sleep (use trylock) and
  * returns -EAGAIN if it cannot finish without sleeping, which fails the
  * non-blocking invalidation (the OOM reaper then tries again later). Any
@@ -199,6 +212,10 @@ static inline unsigned int hmm_mirror_entry_order(unsigned long entry)
  * @end: first virtual address past the range, page aligned
  * @entries: (end - start) >> PAGE_SHIFT entries, filled by the helpers
  * @seq: sequence value the helpers read; private to hmm_core
+ * @timeout: 0 before the first read of the range, which sets it to the
+ *	deadline, in jiffies, %HMM_MIRROR_RANGE_TIMEOUT_MS later; once it has
+ *	passed, a read sent back by an invalidation fails with -EBUSY. Keep
+ *	it across the retries of one range, set it to 0 for another range.
  * @write: with hmm_mirror_range_fault(), fault every page for writing
  * @dev_private_owner: the pgmap owner of the driver's own device-private
  *	memory (ZONE_DEVICE), or NULL. A page of that memory is reported in
@@ -216,9 +233,17 @@ struct hmm_mirror_range {
 	unsigned long end;
 	unsigned long *entries;
 	unsigned long seq;
+	unsigned long timeout;
 	void *dev_private_owner;
 	bool write;
 };
+
+/*
+ * How long the reads of one range may be sent back by invalidations, all
+ * retries included (the kernel's own HMM_RANGE_DEFAULT_TIMEOUT, which it
+ * restarts on every hmm_range_fault() call).
+ */
+#define HMM_MIRROR_RANGE_TIMEOUT_MS	1000
 
 /*
  * Longest range the range helpers take in one call, in pages. Larger device
