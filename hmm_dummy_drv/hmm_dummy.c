@@ -53,10 +53,69 @@ static bool dmirror = true;
 module_param(dmirror, bool, 0444);
 MODULE_PARM_DESC(dmirror, "also create /dev/hmm_dmirror0 and 1, test_hmm's ABI (default on)");
 
-/* A test knob: make every blockable invalidation sleep this long. */
+/*
+ * A test knob: make every blockable invalidation sleep this long, at most
+ * HMM_DUMMY_MAX_DELAY_US. Writable by root only: it slows every mirror.
+ */
+#define HMM_DUMMY_MAX_DELAY_US	100000
 static unsigned int invalidate_delay_us;
-module_param(invalidate_delay_us, uint, 0644);
-MODULE_PARM_DESC(invalidate_delay_us, "sleep in each blockable invalidation, for race tests (default 0)");
+
+static int hmm_dummy_set_delay(const char *val, const struct kernel_param *kp)
+{
+	unsigned int us;
+	int ret;
+
+	ret = kstrtouint(val, 0, &us);
+	if (ret)
+		return ret;
+	if (us > HMM_DUMMY_MAX_DELAY_US)
+		return -EINVAL;
+	WRITE_ONCE(invalidate_delay_us, us);
+	return 0;
+}
+
+static const struct kernel_param_ops hmm_dummy_delay_ops = {
+	.set = hmm_dummy_set_delay,
+	.get = param_get_uint,
+};
+
+module_param_cb(invalidate_delay_us, &hmm_dummy_delay_ops,
+		&invalidate_delay_us, 0644);
+MODULE_PARM_DESC(invalidate_delay_us, "sleep in each blockable invalidation, for race tests (0-100000, default 0)");
+
+/*
+ * Entries one open file's device page table may hold: with every page
+ * apart, an entry costs about 9 bytes of xarray nodes, charged to the
+ * opener's memory cgroup. Read at each commit.
+ */
+#define HMM_DUMMY_MAX_ENTRIES_LIMIT	BIT(28)
+static unsigned long max_entries = BIT(20);
+
+static int hmm_dummy_set_max_entries(const char *val,
+				     const struct kernel_param *kp)
+{
+	unsigned long n;
+	int ret;
+
+	ret = kstrtoul(val, 0, &n);
+	if (ret)
+		return ret;
+	if (!n || n > HMM_DUMMY_MAX_ENTRIES_LIMIT)
+		return -EINVAL;
+	WRITE_ONCE(max_entries, n);
+	return 0;
+}
+
+static const struct kernel_param_ops hmm_dummy_max_entries_ops = {
+	.set = hmm_dummy_set_max_entries,
+	.get = param_get_ulong,
+};
+
+module_param_cb(max_entries, &hmm_dummy_max_entries_ops, &max_entries, 0644);
+MODULE_PARM_DESC(max_entries, "device page-table entries per open file (1-268435456, default 1048576); past it a device fault fails with ENOSPC");
+
+/* Longest mapping of a /dev/hmm_dmirrorN file (hmm-tests map one page). */
+#define HMM_DUMMY_MMAP_MAX_PAGES	512
 
 /* A test knob: ->release() unregisters the mirror itself, as a driver may. */
 static bool unregister_in_release;
@@ -122,12 +181,22 @@ unsigned int hmm_dummy_event(enum mmu_notifier_event event)
 	}
 }
 
-/* Remove the entries of [start, end). Called with pt_lock held. */
+/* Entries cleared with the xarray lock held, before it is dropped once. */
+#define HMM_DUMMY_CLEAR_BATCH	512
+
+/*
+ * Remove the entries of [start, end). Called with pt_lock held, which keeps
+ * every other writer out: the xarray's own spinlock is dropped every
+ * HMM_DUMMY_CLEAR_BATCH entries, so clearing a huge populated range is not
+ * one long non-preemptible section, and the CPU is given up there when the
+ * invalidation may sleep.
+ */
 static void __maybe_unused
 hmm_dummy_pt_clear(struct hmm_dummy_file *dfile, unsigned long start,
-		   unsigned long end)
+		   unsigned long end, bool blockable)
 {
 	XA_STATE(xas, &dfile->pt, start >> PAGE_SHIFT);
+	unsigned int n = 0;
 	void *entry;
 
 	lockdep_assert_held(&dfile->pt_lock);
@@ -137,6 +206,14 @@ hmm_dummy_pt_clear(struct hmm_dummy_file *dfile, unsigned long start,
 		dfile->counters.pages_invalidated++;
 		if (xa_is_value(entry))
 			dfile->nr_ptes--;
+		if (++n < HMM_DUMMY_CLEAR_BATCH)
+			continue;
+		n = 0;
+		xas_pause(&xas);
+		xas_unlock(&xas);
+		if (blockable)
+			cond_resched();
+		xas_lock(&xas);
 	}
 	xas_unlock(&xas);
 }
@@ -164,7 +241,8 @@ static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 	if (update->event != MMU_NOTIFY_EXCLUSIVE)
 		dfile->nr_inval++;
 #ifndef HMM_DUMMY_MUTATE_SKIP_CLEAR
-	hmm_dummy_pt_clear(dfile, update->start, update->end);
+	hmm_dummy_pt_clear(dfile, update->start, update->end,
+			   update->blockable);
 #endif
 	mutex_unlock(&dfile->pt_lock);
 	return 0;
@@ -216,14 +294,34 @@ int hmm_dummy_pt_reserve(struct hmm_dummy_file *dfile, unsigned long start,
 	return 0;
 }
 
-/* Commit one entry. Called with pt_lock held. */
+/*
+ * Give back the slots of [start, end) that hmm_dummy_pt_reserve() reserved
+ * and no entry filled: xa_release() leaves a stored entry alone.
+ */
+static void hmm_dummy_pt_unreserve(struct hmm_dummy_file *dfile,
+				   unsigned long start, unsigned long end)
+{
+	unsigned long addr;
+
+	for (addr = start; addr < end; addr += PAGE_SIZE)
+		xa_release(&dfile->pt, addr >> PAGE_SHIFT);
+}
+
+/*
+ * Commit one entry. Called with pt_lock held. -ENOSPC when the entry would
+ * be one more than max_entries.
+ */
 int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
 		       unsigned long pte)
 {
+	unsigned long index = addr >> PAGE_SHIFT;
 	void *old;
 
 	lockdep_assert_held(&dfile->pt_lock);
-	old = xa_store(&dfile->pt, addr >> PAGE_SHIFT, xa_mk_value(pte),
+	if (dfile->nr_ptes >= READ_ONCE(max_entries) &&
+	    !xa_is_value(xa_load(&dfile->pt, index)))
+		return -ENOSPC;
+	old = xa_store(&dfile->pt, index, xa_mk_value(pte),
 		       GFP_NOWAIT | __GFP_NOWARN);
 	if (xa_is_err(old))
 		return xa_err(old);
@@ -252,79 +350,89 @@ static bool hmm_dummy_own_readonly(const unsigned long *entries,
 
 /*
  * Populate [start, end), at most HMM_MIRROR_RANGE_MAX_PAGES pages, with the
- * begin/retry protocol of hmm_mirror.h. @how: HMM_DUMMY_POP_* flags. A write
- * fault that meets a read-only page of the device's own memory asks again
- * without the device's owner: the page comes back to system memory, where
- * the CPU fault makes it writable (copy-on-write after fork, say).
+ * begin/retry protocol of hmm_mirror.h, before the chunk's own deadline.
+ * @range carries the entries array; @how: HMM_DUMMY_POP_* flags. A
+ * write fault that meets a read-only page of the device's own memory asks
+ * again without the device's owner: the page comes back to system memory,
+ * where the CPU fault makes it writable (copy-on-write after fork, say).
+ *
+ * The slots are reserved before pt_lock is taken and given back on every
+ * way out; an invalidation may free a reservation (reclaim itself
+ * invalidates), so each retry reserves again, outside the lock.
  */
 static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
+				    struct hmm_mirror_range *range,
 				    unsigned long start, unsigned long end,
-				    unsigned int how, unsigned long *entries)
+				    unsigned int how)
 {
-	struct hmm_mirror_range range = {
-		.start = start,
-		.end = end,
-		.entries = entries,
-		.write = how & HMM_DUMMY_POP_WRITE,
-		.dev_private_owner = dfile->dev->devmem,
-	};
 	unsigned long addr, i, pte;
 	int ret;
 
+	range->start = start;
+	range->end = end;
+	range->timeout = 0;
+	range->write = how & HMM_DUMMY_POP_WRITE;
+	range->dev_private_owner = dfile->dev->devmem;
+again:
+	if (fatal_signal_pending(current)) {
+		ret = -EINTR;
+		goto out;
+	}
 	ret = hmm_dummy_pt_reserve(dfile, start, end);
 	if (ret)
-		return ret;
-again:
-	if (fatal_signal_pending(current))
-		return -EINTR;
+		goto out;
 	if (how & HMM_DUMMY_POP_OWN_ONLY)
-		ret = hmm_mirror_range_snapshot(&dfile->mirror, &range);
+		ret = hmm_mirror_range_snapshot(&dfile->mirror, range);
 	else
-		ret = hmm_mirror_range_fault(&dfile->mirror, &range);
+		ret = hmm_mirror_range_fault(&dfile->mirror, range);
 	if (ret)
-		return ret;
-	if (range.write && range.dev_private_owner &&
-	    hmm_dummy_own_readonly(entries, (end - start) >> PAGE_SHIFT)) {
-		range.dev_private_owner = NULL;
+		goto out;
+	if (range->write && range->dev_private_owner &&
+	    hmm_dummy_own_readonly(range->entries,
+				   (end - start) >> PAGE_SHIFT)) {
+		range->dev_private_owner = NULL;
 		goto again;
 	}
 
 	mutex_lock(&dfile->pt_lock);
-	if (hmm_mirror_range_retry(&dfile->mirror, &range)) {
+	if (hmm_mirror_range_retry(&dfile->mirror, range)) {
 		dfile->counters.retries++;
 		mutex_unlock(&dfile->pt_lock);
 		goto again;
 	}
 	for (addr = start, i = 0; addr < end; addr += PAGE_SIZE, i++) {
-		pte = hmm_dummy_pte_of(entries[i], how);
-		if (!pte) {
-			xa_release(&dfile->pt, addr >> PAGE_SHIFT);
+		pte = hmm_dummy_pte_of(range->entries[i], how);
+		if (!pte)
 			continue;
-		}
 		ret = hmm_dummy_pt_store(dfile, addr, pte);
 		if (ret)
 			break;
 	}
 	mutex_unlock(&dfile->pt_lock);
+out:
+	hmm_dummy_pt_unreserve(dfile, start, end);
 	return ret;
 }
 
 /*
  * A device fault over [start, end): populate it, chunk by chunk. A chunk
- * that fails is one range to hmm_mirror_range_fault(), all or nothing, so it
- * is tried again page by page: the pages before the one the CPU cannot give
- * are populated and counted in @done, exactly.
+ * that invalidations keep busy past its deadline fails with -EBUSY, which
+ * ends the fault. A chunk that fails is one range to
+ * hmm_mirror_range_fault(), all or nothing, so it is tried again page by
+ * page: the pages before the one the CPU cannot give, or the one past the
+ * entry cap, are populated and counted in @done, exactly.
  */
 static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 			      unsigned long end, unsigned int how, u64 *done)
 {
-	unsigned long *entries, addr, next;
+	struct hmm_mirror_range range = {};
+	unsigned long addr, next;
 	bool by_page = false;
 	int ret = 0;
 
-	entries = kmalloc_array(HMM_MIRROR_RANGE_MAX_PAGES, sizeof(*entries),
-				GFP_KERNEL);
-	if (!entries)
+	range.entries = kmalloc_array(HMM_MIRROR_RANGE_MAX_PAGES,
+				      sizeof(*range.entries), GFP_KERNEL);
+	if (!range.entries)
 		return -ENOMEM;
 
 	if (!(how & HMM_DUMMY_POP_OWN_ONLY)) {
@@ -336,8 +444,8 @@ static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 	for (addr = start; addr < end; addr = next) {
 		next = by_page ? addr + PAGE_SIZE :
 		       min(end, addr + HMM_MIRROR_RANGE_MAX_PAGES * PAGE_SIZE);
-		ret = hmm_dummy_populate_chunk(dfile, addr, next, how, entries);
-		if (ret == -EFAULT || ret == -EPERM) {
+		ret = hmm_dummy_populate_chunk(dfile, &range, addr, next, how);
+		if (ret == -EFAULT || ret == -EPERM || ret == -ENOSPC) {
 			if (by_page || next - addr == PAGE_SIZE)
 				break;
 			by_page = true;
@@ -349,7 +457,7 @@ static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 		*done += (next - addr) >> PAGE_SHIFT;
 		cond_resched();
 	}
-	kfree(entries);
+	kfree(range.entries);
 	return ret;
 }
 
@@ -551,6 +659,7 @@ static int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
 			  HMM_MIRROR_RANGE_MAX_PAGES);
 		range.start = addr + done * PAGE_SIZE;
 		range.end = range.start + n * PAGE_SIZE;
+		range.timeout = 0;
 		ret = hmm_mirror_range_snapshot(&dfile->mirror, &range);
 		if (ret)
 			break;
@@ -895,6 +1004,9 @@ static long hmm_dummy_dmirror_ioctl(struct hmm_dummy_file *dfile,
 					       &arg.cpages);
 		break;
 	case HMM_DMIRROR_RELEASE:
+		/* It evicts every process's pages from the device. */
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;
 		hmm_dummy_devmem_release(dfile->dev);
 		break;
 	case HMM_DMIRROR_EXCLUSIVE:
@@ -964,13 +1076,14 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 
 	if (!current->mm)
 		return -EINVAL;
-	dfile = kzalloc(sizeof(*dfile), GFP_KERNEL);
+	dfile = kzalloc(sizeof(*dfile), GFP_KERNEL_ACCOUNT);
 	if (!dfile)
 		return -ENOMEM;
 	dfile->dev = dev;
 	init_rwsem(&dfile->range_sem);
 	mutex_init(&dfile->pt_lock);
-	xa_init(&dfile->pt);
+	/* Its nodes are charged to the opener's memory cgroup. */
+	xa_init_flags(&dfile->pt, XA_FLAGS_ACCOUNT);
 	init_completion(&dfile->unregistered);
 	dfile->mirror.ops = &hmm_dummy_mirror_ops;
 
@@ -1013,6 +1126,8 @@ static int hmm_dummy_file_release(struct inode *inode, struct file *file)
 /*
  * test_hmm's devices can be mapped: fresh zeroed pages, inserted as a
  * mixed map, so that hmm-tests' "mixedmap" case sees a driver-owned page.
+ * At most HMM_DUMMY_MMAP_MAX_PAGES pages (-EINVAL past it), charged to the
+ * caller's memory cgroup, all allocated here, under mmap_lock.
  */
 static int hmm_dummy_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -1022,9 +1137,14 @@ static int hmm_dummy_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (dfile->dev->abi != HMM_DUMMY_ABI_DMIRROR)
 		return -ENODEV;
+	if (vma_pages(vma) > HMM_DUMMY_MMAP_MAX_PAGES)
+		return -EINVAL;
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		struct page *page;
 
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!page)
 			return -ENOMEM;
 		ret = vm_insert_page(vma, addr, page);
@@ -1060,36 +1180,55 @@ static int hmm_dummy_device_add(enum hmm_dummy_abi abi, const char *fmt,
 	dev->misc.minor = MISC_DYNAMIC_MINOR;
 	dev->misc.name = dev->name;
 	dev->misc.fops = &hmm_dummy_fops;
-	dev->misc.mode = 0666;
+	/*
+	 * Root only, as the kernel's own test_hmm: a device opens the
+	 * opener's address space to kernel code. The Debian package's udev
+	 * rule lets an administrator give it to a group.
+	 */
+	dev->misc.mode = 0600;
 	if (abi == HMM_DUMMY_ABI_DMIRROR && device_memory) {
 		ret = hmm_dummy_devmem_init(dev);
 		if (ret)
 			return ret;
-	}
-	ret = misc_register(&dev->misc);
-	if (ret) {
-		pr_err("cannot register /dev/%s: %d\n", dev->name, ret);
-		hmm_dummy_devmem_fini(dev);
-		return ret;
 	}
 	hmm_dummy_nr_devices++;
 	return 0;
 }
 
 /*
- * No file is open (each holds a module reference), but processes may still
- * map pages of a device's memory: hmm_dummy_devmem_fini() evicts them.
+ * No file is open (each holds a module reference, and the nodes are gone
+ * first), but processes may still map pages of a device's memory:
+ * hmm_dummy_devmem_fini() evicts them.
  */
 static void hmm_dummy_devices_remove(void)
 {
-	struct hmm_dummy_device *dev;
-
-	while (hmm_dummy_nr_devices) {
-		dev = &hmm_dummy_devices[--hmm_dummy_nr_devices];
-		misc_deregister(&dev->misc);
-		hmm_dummy_devmem_fini(dev);
-	}
+	while (hmm_dummy_nr_devices)
+		hmm_dummy_devmem_fini(&hmm_dummy_devices[--hmm_dummy_nr_devices]);
 	kfree(hmm_dummy_devices);
+}
+
+static void hmm_dummy_nodes_remove(unsigned int n)
+{
+	while (n)
+		misc_deregister(&hmm_dummy_devices[--n].misc);
+}
+
+/* The device nodes go live last: nothing can be opened half set up. */
+static int hmm_dummy_nodes_add(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < hmm_dummy_nr_devices; i++) {
+		ret = misc_register(&hmm_dummy_devices[i].misc);
+		if (ret) {
+			pr_err("cannot register /dev/%s: %d\n",
+			       hmm_dummy_devices[i].name, ret);
+			hmm_dummy_nodes_remove(i);
+			return ret;
+		}
+	}
+	return 0;
 }
 
 static int __init hmm_dummy_init(void)
@@ -1114,16 +1253,27 @@ static int __init hmm_dummy_init(void)
 		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_NATIVE, "hmm_dummy%u", i);
 	for (i = 0; i < ndmirror && !ret; i++)
 		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_DMIRROR, "hmm_dmirror%u", i);
-	/* The netlink family lists the devices: it comes last, goes first. */
-	if (!ret)
-		ret = hmm_dummy_nl_init();
 	if (ret)
-		hmm_dummy_devices_remove();
+		goto err_devices;
+	/* The netlink family lists the devices and hears from open files. */
+	ret = hmm_dummy_nl_init();
+	if (ret)
+		goto err_devices;
+	ret = hmm_dummy_nodes_add();
+	if (ret)
+		goto err_nl;
+	return 0;
+
+err_nl:
+	hmm_dummy_nl_exit();
+err_devices:
+	hmm_dummy_devices_remove();
 	return ret;
 }
 
 static void __exit hmm_dummy_exit(void)
 {
+	hmm_dummy_nodes_remove(hmm_dummy_nr_devices);
 	hmm_dummy_nl_exit();
 	hmm_dummy_devices_remove();
 }

@@ -9,6 +9,11 @@
  * of device pages) need a kernel with device-private memory, exclusive
  * access one with make_device_exclusive*(); elsewhere they fail with
  * EOPNOTSUPP. /sys/module/hmm_dummy/parameters/device_memory says which.
+ *
+ * Where hmm_dummy differs from test_hmm: RELEASE evicts every process's
+ * pages from the device and needs CAP_SYS_ADMIN (EPERM); mmap() of the
+ * device gives at most 512 pages (EINVAL past that), charged to the
+ * caller's memory cgroup; EBUSY and ENOSPC as in hmm_dummy.h.
  */
 #ifndef _UAPI_HMM_DMIRROR_H
 #define _UAPI_HMM_DMIRROR_H

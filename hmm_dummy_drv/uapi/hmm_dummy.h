@@ -8,7 +8,9 @@
  * pfn the device may access and its permission, and is kept coherent with
  * the CPU page table by invalidations. Only the opener's address space can
  * be used: an ioctl from a process with another address space (the file
- * inherited over fork or passed over a socket) fails with EPERM.
+ * inherited over fork or passed over a socket) fails with EPERM. The nodes
+ * are root-only (mode 0600) unless an administrator gives them to a group
+ * (the udev rule hmm_dummy_drv/udev/60-hmm-dummy.rules).
  *
  * Every struct has a fixed size and layout on all ABIs, explicit padding,
  * a flags field and reserved fields: unknown flags and non-zero reserved
@@ -18,13 +20,20 @@
  * and the range may not wrap nor leave user space (EINVAL).
  *
  * Device accesses (FAULT, READ, WRITE, SNAPSHOT) read the CPU page table
- * through hmm_core, which fails with EBUSY when invalidations overlapping
- * the mirror kept it from reading a stable view for the kernel's
- * HMM_RANGE_DEFAULT_TIMEOUT (one second). A mirror of the whole address
- * space overlaps every change of it: other threads mapping, unmapping or
- * changing protections anywhere count. EBUSY is transient: the call may be
- * made again (FAULT, READ and WRITE say in @done how far they got, as for
- * any failure).
+ * through hmm_core, 512 pages at a time. Each such step has one deadline,
+ * one second from its first read, for all its reads of the CPU page table
+ * and all its retries of the commit: when invalidations overlapping the
+ * mirror keep it from reading a stable view and committing it before then,
+ * the call fails with EBUSY. A mirror
+ * of the whole address space overlaps every change of it: other threads
+ * mapping, unmapping or changing protections anywhere count. EBUSY is
+ * transient: the call may be made again (FAULT, READ and WRITE say in @done
+ * how far they got, as for any failure).
+ *
+ * A file's device page table holds at most max_entries entries (a module
+ * parameter, default 2^20; its memory is charged to the opener's memory
+ * cgroup): a FAULT, READ or WRITE that would add one more fails with
+ * ENOSPC, @done saying how far it got.
  */
 #ifndef _UAPI_HMM_DUMMY_H
 #define _UAPI_HMM_DUMMY_H
