@@ -8,7 +8,7 @@
  * is rejected by the core, and so is a non-zero reserved header field):
  *
  *	DEV_GET		dump: the devices
- *	MIRROR_GET	dump: the open files, each one mirror
+ *	MIRROR_GET	dump: the open files, each one mirror; do: one of them
  *	PTE_GET		dump: one mirror's device page table over a range;
  *			CAP_NET_ADMIN (GENL_ADMIN_PERM) and CAP_SYS_ADMIN, as
  *			it shows page frame numbers
@@ -18,6 +18,20 @@
  * invalidation a mirror receives, per register, unregister and mm release.
  *
  * Every dump resumes from cb->args over as many recv() calls as it takes.
+ *
+ * Who sees what: a mirror shows its owner's address-space activity (its
+ * range, its invalidations by reason), so DEV_GET and MIRROR_GET show a
+ * mirror only to a caller with CAP_SYS_ADMIN (netlink_capable(): the
+ * socket's opener and the caller both) or one that may read its owner as
+ * /proc does (hmm_dummy_nl_may_read()). A mirror whose owner has exited is
+ * shown to CAP_SYS_ADMIN only. A dump omits the others, and a direct
+ * MIRROR_GET of one fails with ENOENT, as if it did not exist. The caller is
+ * current: the process that sent a do, and for a dump the process reading
+ * the socket, which is the one the dump's data goes to. The owner's tgid is
+ * given in the caller's pid namespace, 0 if it is not in it (or exited).
+ * Events are not filtered: joining the events group takes CAP_NET_ADMIN,
+ * and their tgid is in the initial pid namespace (one skb goes to every
+ * listener, so it cannot be per listener).
  *
  * Events are best effort and bounded: an invalidation may run in reclaim, so
  * its message is built only when the group has a listener, allocated with
@@ -29,7 +43,17 @@
  *
  * Locking: hmm_dummy_nl_lock keeps the files in hmm_dummy_mirrors alive: a
  * file is erased under it before it is freed, and the dumps look files up
- * and read them under it. Order: hmm_dummy_nl_lock, then a file's pt_lock.
+ * and read them under it. Order: hmm_dummy_nl_lock, then a file's
+ * range_sem (read, to read start and end), then its pt_lock, the last two
+ * never nested here. Taking range_sem while holding hmm_dummy_nl_lock is
+ * safe because no holder of range_sem ever waits for hmm_dummy_nl_lock:
+ * hmm_dummy.c takes hmm_dummy_nl_lock only in open and release (through
+ * hmm_dummy_nl_mirror_add() and _del()), which hold no range_sem and cannot
+ * run while an ioctl of the same file does; SET_RANGE, the writer, waits
+ * only for hmm_core (SRCU, mmap_lock) and pt_lock, and the invalidation
+ * callbacks it may wait for take neither of our locks. A dump may so wait
+ * behind one SET_RANGE, as long as that takes; it never waits with pt_lock
+ * held.
  * The invalidation callback takes neither of them to send its event, and
  * nothing here allocates with GFP_KERNEL or touches user memory with a
  * file's pt_lock held: the dumps fill an skb the netlink core allocated.
@@ -40,7 +64,13 @@
 #include <linux/capability.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/cred.h>
 #include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/rwsem.h>
+#include <linux/sched/coredump.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/xarray.h>
 #include <net/genetlink.h>
 
@@ -114,7 +144,74 @@ static int hmm_dummy_nl_put_counts(struct sk_buff *skb, int attr,
 	return 0;
 }
 
-static unsigned int hmm_dummy_nl_dev_mirrors(const struct hmm_dummy_device *dev)
+/*
+ * Whether current may read @task as ptrace_may_access(@task,
+ * PTRACE_MODE_READ_FSCREDS | PTRACE_MODE_NOAUDIT) would let it, which a
+ * module cannot call (it is not exported): its own thread group; else the
+ * same fsuid and fsgid as all of @task's uids and gids, or CAP_SYS_PTRACE
+ * over @task's user namespace; @task's permitted capabilities within
+ * current's effective ones (the capability LSM's check), or CAP_SYS_PTRACE;
+ * and @task's mm dumpable, or CAP_SYS_PTRACE over the mm's namespace. The
+ * other LSMs' ptrace hooks (security_ptrace_access_check(), not exported
+ * either) are not asked. NOAUDIT: a listing asks about every mirror, and a
+ * refusal here only hides one.
+ */
+static bool hmm_dummy_nl_may_read(struct task_struct *task)
+{
+	const struct cred *cred = current_cred(), *tcred;
+	struct mm_struct *mm;
+	bool ok, sys_ptrace;
+
+	if (same_thread_group(task, current))
+		return true;
+	rcu_read_lock();
+	tcred = __task_cred(task);
+	sys_ptrace = ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
+	ok = (uid_eq(cred->fsuid, tcred->euid) &&
+	      uid_eq(cred->fsuid, tcred->suid) &&
+	      uid_eq(cred->fsuid, tcred->uid) &&
+	      gid_eq(cred->fsgid, tcred->egid) &&
+	      gid_eq(cred->fsgid, tcred->sgid) &&
+	      gid_eq(cred->fsgid, tcred->gid)) || sys_ptrace;
+	ok = ok && ((cred->user_ns == tcred->user_ns &&
+		     cap_issubset(tcred->cap_permitted, cred->cap_effective)) ||
+		    sys_ptrace);
+	rcu_read_unlock();
+	if (!ok)
+		return false;
+	/* Dumpability after the credentials, as ptrace: see commit_creds(). */
+	smp_rmb();
+	task_lock(task);
+	mm = task->mm;
+	ok = !mm || get_dumpable(mm) == SUID_DUMP_USER ||
+	     ns_capable_noaudit(mm->user_ns, CAP_SYS_PTRACE);
+	task_unlock(task);
+	return ok;
+}
+
+/*
+ * Whether the caller (current; @admin: it has CAP_SYS_ADMIN, see the top of
+ * this file) may see @dfile's mirror. If so, and @tgid is not NULL, *@tgid
+ * is the owner's tgid in the caller's pid namespace: 0 if the owner is not
+ * in it, or has exited.
+ */
+static bool hmm_dummy_nl_visible(const struct hmm_dummy_file *dfile,
+				 bool admin, u32 *tgid)
+{
+	struct task_struct *task = get_pid_task(dfile->tgid, PIDTYPE_TGID);
+	bool ok = admin || (task && hmm_dummy_nl_may_read(task));
+
+	if (ok && tgid)
+		*tgid = task ? pid_nr_ns(dfile->tgid,
+					 task_active_pid_ns(current)) : 0;
+	if (task)
+		put_task_struct(task);
+	return ok;
+}
+
+/* The mirrors on @dev the caller may see. */
+static unsigned int hmm_dummy_nl_dev_mirrors(const struct hmm_dummy_device *dev,
+					     bool admin)
 {
 	struct hmm_dummy_file *dfile;
 	unsigned int n = 0;
@@ -122,13 +219,14 @@ static unsigned int hmm_dummy_nl_dev_mirrors(const struct hmm_dummy_device *dev)
 
 	lockdep_assert_held(&hmm_dummy_nl_lock);
 	xa_for_each(&hmm_dummy_mirrors, id, dfile)
-		n += dfile->dev == dev;
+		n += dfile->dev == dev && hmm_dummy_nl_visible(dfile, admin, NULL);
 	return n;
 }
 
 static int hmm_dummy_nl_dev_dump(struct sk_buff *skb,
 				 struct netlink_callback *cb)
 {
+	bool admin = netlink_capable(cb->skb, CAP_SYS_ADMIN);
 	unsigned int i;
 	int ret = 0;
 
@@ -145,7 +243,7 @@ static int hmm_dummy_nl_dev_dump(struct sk_buff *skb,
 				HMM_DUMMY_DEV_ABI_DMIRROR :
 				HMM_DUMMY_DEV_ABI_NATIVE) ||
 		    nla_put_u32(skb, HMM_DUMMY_A_DEV_MIRRORS,
-				hmm_dummy_nl_dev_mirrors(dev))) {
+				hmm_dummy_nl_dev_mirrors(dev, admin))) {
 			if (hdr)
 				genlmsg_cancel(skb, hdr);
 			ret = -EMSGSIZE;
@@ -161,31 +259,43 @@ static int hmm_dummy_nl_dev_dump(struct sk_buff *skb,
 	return ret;
 }
 
-/* One MIRROR_GET message; the file's counters are read under its pt_lock. */
-static int hmm_dummy_nl_mirror_fill(struct sk_buff *skb,
-				    struct netlink_callback *cb,
-				    struct hmm_dummy_file *dfile)
+/*
+ * One MIRROR_GET message, of a mirror the caller may see (@tgid: its
+ * owner, as the caller sees it). The range is read under range_sem, which
+ * SET_RANGE holds for writing while it changes it; the counters under
+ * pt_lock. Context: hmm_dummy_nl_lock held (see the top of this file).
+ */
+static int hmm_dummy_nl_mirror_fill(struct sk_buff *skb, u32 portid, u32 seq,
+				    int flags, struct hmm_dummy_file *dfile,
+				    u32 tgid)
 {
 	struct hmm_dummy_counters counters;
-	unsigned long nr_ptes;
+	unsigned long nr_ptes, start, end;
 	void *hdr;
+
+	lockdep_assert_held(&hmm_dummy_nl_lock);
+	down_read(&dfile->range_sem);
+	start = dfile->start;
+	end = dfile->end;
+	up_read(&dfile->range_sem);
 
 	mutex_lock(&dfile->pt_lock);
 	counters = dfile->counters;
 	nr_ptes = dfile->nr_ptes;
 	mutex_unlock(&dfile->pt_lock);
 
-	hdr = hmm_dummy_nl_dump_put(skb, cb, HMM_DUMMY_CMD_MIRROR_GET);
+	hdr = genlmsg_put(skb, portid, seq, &hmm_dummy_nl_family, flags,
+			  HMM_DUMMY_CMD_MIRROR_GET);
 	if (!hdr)
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, HMM_DUMMY_A_MIRROR_ID, dfile->nl_id) ||
-	    nla_put_u32(skb, HMM_DUMMY_A_MIRROR_TGID, pid_nr(dfile->tgid)) ||
+	    nla_put_u32(skb, HMM_DUMMY_A_MIRROR_TGID, tgid) ||
 	    nla_put_u32(skb, HMM_DUMMY_A_MIRROR_DEV_INDEX,
 			dfile->dev - hmm_dummy_devices) ||
 	    nla_put_string(skb, HMM_DUMMY_A_MIRROR_DEV_NAME, dfile->dev->name) ||
-	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_START, 0,
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_START, start,
 			      HMM_DUMMY_A_MIRROR_PAD) ||
-	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_END, dfile->end,
+	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_END, end,
 			      HMM_DUMMY_A_MIRROR_PAD) ||
 	    nla_put_u64_64bit(skb, HMM_DUMMY_A_MIRROR_PAGES, nr_ptes,
 			      HMM_DUMMY_A_MIRROR_PAD) ||
@@ -209,24 +319,80 @@ static int hmm_dummy_nl_mirror_fill(struct sk_buff *skb,
 	return 0;
 }
 
+/* MIRROR_GET's policy: the do's mirror id; the dump takes none. */
+static const struct nla_policy hmm_dummy_nl_mirror_policy[HMM_DUMMY_A_MIRROR_ID + 1] = {
+	[HMM_DUMMY_A_MIRROR_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+static int hmm_dummy_nl_mirror_start(struct netlink_callback *cb)
+{
+	const struct nlattr *const *attrs = hmm_dummy_nl_dump_attrs(cb);
+
+	if (attrs[HMM_DUMMY_A_MIRROR_ID]) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[HMM_DUMMY_A_MIRROR_ID],
+				    "the dump lists every mirror: it takes no id");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int hmm_dummy_nl_mirror_dump(struct sk_buff *skb,
 				    struct netlink_callback *cb)
 {
+	bool admin = netlink_capable(cb->skb, CAP_SYS_ADMIN);
 	struct hmm_dummy_file *dfile;
 	unsigned long id;
 	int ret = 0;
+	u32 tgid;
 
 	mutex_lock(&hmm_dummy_nl_lock);
 	xa_for_each_start(&hmm_dummy_mirrors, id, dfile, cb->args[0]) {
-		ret = hmm_dummy_nl_mirror_fill(skb, cb, dfile);
-		if (ret)
-			break;
+		if (hmm_dummy_nl_visible(dfile, admin, &tgid)) {
+			ret = hmm_dummy_nl_mirror_fill(skb,
+						       NETLINK_CB(cb->skb).portid,
+						       cb->nlh->nlmsg_seq,
+						       NLM_F_MULTI, dfile, tgid);
+			if (ret)
+				break;
+		}
 		cb->args[0] = id + 1;
 	}
 	mutex_unlock(&hmm_dummy_nl_lock);
 	if (ret == -EMSGSIZE && skb->len)
 		return skb->len;
 	return ret;
+}
+
+static int hmm_dummy_nl_mirror_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	const struct nlattr *a_id = info->attrs[HMM_DUMMY_A_MIRROR_ID];
+	bool admin = netlink_capable(skb, CAP_SYS_ADMIN);
+	struct hmm_dummy_file *dfile;
+	struct sk_buff *msg;
+	int ret = -ENOENT;
+	u32 tgid;
+
+	if (!a_id) {
+		NL_SET_ERR_MSG(info->extack, "the mirror id is missing");
+		return -EINVAL;
+	}
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&hmm_dummy_nl_lock);
+	dfile = xa_load(&hmm_dummy_mirrors, nla_get_u32(a_id));
+	/* One the caller may not see does not exist, as in /proc. */
+	if (dfile && hmm_dummy_nl_visible(dfile, admin, &tgid))
+		ret = hmm_dummy_nl_mirror_fill(msg, info->snd_portid,
+					       info->snd_seq, 0, dfile, tgid);
+	mutex_unlock(&hmm_dummy_nl_lock);
+	if (ret) {
+		nlmsg_free(msg);
+		if (ret == -ENOENT)
+			NL_SET_ERR_MSG_ATTR(info->extack, a_id, "no such mirror");
+		return ret;
+	}
+	return genlmsg_reply(msg, info);
 }
 
 /* PTE_GET: cb->args[0] mirror id, [1] next page index, [2] last one. */
@@ -243,7 +409,7 @@ static int hmm_dummy_nl_pte_start(struct netlink_callback *cb)
 	const struct nlattr *a_start = attrs[HMM_DUMMY_A_PTE_START];
 	const struct nlattr *a_end = attrs[HMM_DUMMY_A_PTE_END];
 	struct hmm_dummy_file *dfile;
-	u64 start = 0, end, mirror_end;
+	u64 start, end, mirror_start = 0, mirror_end = 0;
 	u32 id;
 
 	/* GENL_ADMIN_PERM checked CAP_NET_ADMIN; pfns also need this. */
@@ -259,13 +425,19 @@ static int hmm_dummy_nl_pte_start(struct netlink_callback *cb)
 
 	mutex_lock(&hmm_dummy_nl_lock);
 	dfile = xa_load(&hmm_dummy_mirrors, id);
-	mirror_end = dfile ? dfile->end : 0;
+	if (dfile) {
+		down_read(&dfile->range_sem);
+		mirror_start = dfile->start;
+		mirror_end = dfile->end;
+		up_read(&dfile->range_sem);
+	}
 	mutex_unlock(&hmm_dummy_nl_lock);
-	if (!mirror_end) {
+	if (!dfile) {
 		NL_SET_ERR_MSG_ATTR(cb->extack, a_id, "no such mirror");
 		return -ENOENT;
 	}
 
+	start = mirror_start;
 	end = mirror_end;
 	if (a_start)
 		start = nla_get_u64(a_start);
@@ -275,7 +447,7 @@ static int hmm_dummy_nl_pte_start(struct netlink_callback *cb)
 		NL_SET_ERR_MSG(cb->extack, "start and end must be page aligned");
 		return -EINVAL;
 	}
-	if (start >= end || end > mirror_end) {
+	if (start >= end || start < mirror_start || end > mirror_end) {
 		NL_SET_ERR_MSG(cb->extack,
 			       "the range must be non-empty and inside the mirror");
 		return -EINVAL;
@@ -410,7 +582,11 @@ static const struct genl_ops hmm_dummy_nl_ops[] = {
 	},
 	{
 		.cmd = HMM_DUMMY_CMD_MIRROR_GET,
+		.doit = hmm_dummy_nl_mirror_doit,
+		.start = hmm_dummy_nl_mirror_start,
 		.dumpit = hmm_dummy_nl_mirror_dump,
+		.policy = hmm_dummy_nl_mirror_policy,
+		.maxattr = HMM_DUMMY_A_MIRROR_ID,
 	},
 	{
 		.cmd = HMM_DUMMY_CMD_PTE_GET,
@@ -502,6 +678,7 @@ static void hmm_dummy_nl_notify(u8 cmd, const struct hmm_dummy_file *dfile,
 			      HMM_DUMMY_A_EVENT_PAD) ||
 	    nla_put_u32(skb, HMM_DUMMY_A_EVENT_MIRROR_ID, id))
 		goto free;
+	/* In the initial pid namespace: see the top of this file. */
 	if (cmd == HMM_DUMMY_CMD_REGISTER_NTF &&
 	    (nla_put_u32(skb, HMM_DUMMY_A_EVENT_TGID, pid_nr(dfile->tgid)) ||
 	     nla_put_string(skb, HMM_DUMMY_A_EVENT_DEV_NAME, dfile->dev->name)))

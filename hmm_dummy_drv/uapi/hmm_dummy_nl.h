@@ -10,6 +10,14 @@
  * EINVAL; an unknown command fails with EOPNOTSUPP.
  *
  * Every u64 attribute is 64-bit aligned with the set's PAD attribute.
+ *
+ * Who sees a mirror (DEV_GET's MIRRORS count, MIRROR_GET): a caller with
+ * CAP_SYS_ADMIN sees them all; any other caller sees only those whose owner
+ * (the opener's process) it may read as it may read the owner's /proc files
+ * (ptrace read access with its filesystem uid and gid: the same user, the
+ * owner dumpable; or CAP_SYS_PTRACE). A mirror whose owner has exited is
+ * seen with CAP_SYS_ADMIN only. A dump leaves the others out; a do naming
+ * one fails with ENOENT, as for a mirror that does not exist.
  */
 #ifndef _UAPI_HMM_DUMMY_NL_H
 #define _UAPI_HMM_DUMMY_NL_H
@@ -31,7 +39,9 @@ enum {
 	HMM_DUMMY_A_DEV_INDEX = 1,	/* u32 */
 	HMM_DUMMY_A_DEV_NAME,		/* string: the device node's name */
 	HMM_DUMMY_A_DEV_ABI,		/* u32: enum hmm_dummy_dev_abi */
-	HMM_DUMMY_A_DEV_MIRRORS,	/* u32: files open on it now */
+	HMM_DUMMY_A_DEV_MIRRORS,	/* u32: files open on it now that the
+					 * caller may see
+					 */
 
 	__HMM_DUMMY_A_DEV_MAX,
 	HMM_DUMMY_A_DEV_MAX = (__HMM_DUMMY_A_DEV_MAX - 1)
@@ -57,13 +67,18 @@ enum {
 	HMM_DUMMY_A_COUNTS_MAX = (__HMM_DUMMY_A_COUNTS_MAX - 1)
 };
 
-/* A mirror: one open file of a device (HMM_DUMMY_CMD_MIRROR_GET). */
+/*
+ * A mirror: one open file of a device (HMM_DUMMY_CMD_MIRROR_GET). The dump
+ * takes no attribute; the do takes ID and answers with that one mirror.
+ */
 enum {
 	HMM_DUMMY_A_MIRROR_ID = 1,		/* u32, from 1, never reused while open */
-	HMM_DUMMY_A_MIRROR_TGID,		/* u32: the opener, initial pid ns */
+	HMM_DUMMY_A_MIRROR_TGID,		/* u32: the opener, in the caller's
+						 * pid ns; 0 if not in it, or exited
+						 */
 	HMM_DUMMY_A_MIRROR_DEV_INDEX,		/* u32 */
 	HMM_DUMMY_A_MIRROR_DEV_NAME,		/* string */
-	HMM_DUMMY_A_MIRROR_START,		/* u64: mirrored range */
+	HMM_DUMMY_A_MIRROR_START,		/* u64: first mirrored address */
 	HMM_DUMMY_A_MIRROR_END,			/* u64: first address past it */
 	HMM_DUMMY_A_MIRROR_PAGES,		/* u64: device page-table entries now */
 	HMM_DUMMY_A_MIRROR_DEVICE_FAULTS,	/* u64 */
@@ -80,8 +95,8 @@ enum {
 
 /*
  * A device page-table entry (HMM_DUMMY_CMD_PTE_GET). The request carries
- * MIRROR_ID (required) and START/END (optional, page aligned: the whole
- * mirror by default); each reply carries MIRROR_ID, ADDR, PFN, ORDER and
+ * MIRROR_ID (required) and START/END (optional, page aligned, inside the
+ * mirrored range: all of it by default); each reply carries MIRROR_ID, ADDR, PFN, ORDER and
  * WRITE if writable.
  */
 enum {
@@ -120,7 +135,9 @@ enum {
 enum {
 	HMM_DUMMY_A_EVENT_SEQ = 1,	/* u64 */
 	HMM_DUMMY_A_EVENT_MIRROR_ID,	/* u32 */
-	HMM_DUMMY_A_EVENT_TGID,		/* u32: REGISTER_NTF only */
+	HMM_DUMMY_A_EVENT_TGID,		/* u32: REGISTER_NTF only; initial
+					 * pid ns (listeners have CAP_NET_ADMIN)
+					 */
 	HMM_DUMMY_A_EVENT_DEV_NAME,	/* string: REGISTER_NTF only */
 	HMM_DUMMY_A_EVENT_START,	/* u64: INVALIDATE_NTF only */
 	HMM_DUMMY_A_EVENT_END,		/* u64: INVALIDATE_NTF only */
@@ -134,7 +151,7 @@ enum {
 
 enum {
 	HMM_DUMMY_CMD_DEV_GET = 1,	/* dump */
-	HMM_DUMMY_CMD_MIRROR_GET,	/* dump */
+	HMM_DUMMY_CMD_MIRROR_GET,	/* dump, or do with an ID */
 	HMM_DUMMY_CMD_PTE_GET,		/* dump; CAP_NET_ADMIN and CAP_SYS_ADMIN */
 	HMM_DUMMY_CMD_STATS_GET,	/* do */
 	HMM_DUMMY_CMD_INVALIDATE_NTF,	/* event */
