@@ -9,14 +9,25 @@
  * stream of random messages. Each must get an error (or, for a datagram
  * whose nlmsg_len lies past its end, be ignored) and leave the socket and
  * the kernel working: vm-run fails the run on any splat. Also: the wire
- * format of a REGISTER_NTF event, and what uid 65534 may not do.
+ * format of a REGISTER_NTF event, what uid 65534 may not do, and who sees
+ * whose mirrors (uid 65534 not root's, a process its own, another process
+ * of the same user only while the owner is dumpable, as ptrace read
+ * access), MIRROR_GET's range after SET_RANGE, and its tgid in the
+ * caller's pid namespace.
+ *
+ * netlink_raw [--seed N]: the random messages' seed (also from the
+ * environment, HMM_TEST_SEED); printed either way, to replay a run.
  */
 #define _GNU_SOURCE
 #include <grp.h>
+#include <inttypes.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -32,6 +43,7 @@
 #define NO_REPLY 1	/* xfer(): nothing came back before the timeout */
 
 static int family_id, events_grp;
+static unsigned int random_seed;
 
 struct msg {
 	struct nlmsghdr nlh;
@@ -381,46 +393,118 @@ static int reserved_field(void)
 	return TAP_PASS;
 }
 
-/* Seeded random messages: each gets an answer, the socket survives. */
+/*
+ * What the kernel did with one random message: read until the ACK of the
+ * probe sent right behind it (a STATS_GET, seq PROBE_SEQ), which proves that
+ * the random one was handled or dropped by then, and until the NLMSG_DONE
+ * of the random one if it started a dump (whose later parts come only as
+ * the socket is read).
+ */
+#define PROBE_SEQ 0x7fff0000u
+
+enum fate { ANSWERED, ERRORED, IGNORED, BROKEN };
+
+static enum fate random_fate(int s, const struct msg *m, size_t len)
+{
+	static char buf[1 << 16];
+	bool answered = false, errored = false, in_dump = false, acked = false;
+	struct msg probe;
+
+	msg_init(&probe, family_id, HMM_DUMMY_CMD_STATS_GET, 0);
+	probe.nlh.nlmsg_seq = PROBE_SEQ;
+	if (send(s, m, len, 0) != (ssize_t)len ||
+	    send(s, &probe, probe.nlh.nlmsg_len, 0) != (ssize_t)probe.nlh.nlmsg_len)
+		return BROKEN;
+	while (!acked || in_dump) {
+		ssize_t r = recv(s, buf, sizeof(buf), 0);
+		struct nlmsghdr *nlh;
+
+		if (r < 0)
+			return BROKEN;	/* not even the probe: a dead socket */
+		for (nlh = (void *)buf; NLMSG_OK(nlh, (size_t)r);
+		     nlh = NLMSG_NEXT(nlh, r)) {
+			if (nlh->nlmsg_seq == PROBE_SEQ) {
+				if (nlh->nlmsg_type == NLMSG_ERROR) {
+					if (((struct nlmsgerr *)NLMSG_DATA(nlh))->error)
+						return BROKEN;
+					acked = true;
+				}
+				continue;	/* else the probe's reply */
+			}
+			/* Anything else answers the random message. */
+			if (nlh->nlmsg_seq != m->nlh.nlmsg_seq)
+				return BROKEN;
+			if (nlh->nlmsg_type == NLMSG_ERROR &&
+			    ((struct nlmsgerr *)NLMSG_DATA(nlh))->error) {
+				errored = true;
+				in_dump = false;
+			} else if (nlh->nlmsg_type == NLMSG_DONE) {
+				answered = true;
+				in_dump = false;
+			} else {
+				answered = true;
+				in_dump = nlh->nlmsg_flags & NLM_F_MULTI;
+			}
+		}
+	}
+	return errored ? ERRORED : answered ? ANSWERED : IGNORED;
+}
+
+/*
+ * Seeded random messages, each followed by a probe: each is answered, or
+ * refused with an error, or ignored (a datagram shorter than its
+ * nlmsg_len, a header shorter than a netlink header, a message without
+ * NLM_F_REQUEST that asks no ACK), and the socket survives all of them.
+ */
 static int random_messages(void)
 {
-	unsigned int seed = 20240611, i, ok = 0, errors = 0, silent = 0;
+	unsigned int i, fates[BROKEN + 1] = { 0 };
 	struct msg m;
-	int s = setup(), r;
+	int s = setup();
 
 	CHECK(s >= 0);
-	diag("seed %u", seed);
-	srand(seed);
+	diag("seed %u (replay: netlink_raw --seed %u)", random_seed, random_seed);
+	srand(random_seed);
 	for (i = 0; i < 3000; i++) {
-		int nattrs = rand() % 5, a;
+		int nattrs = rand() % 5, a, how = rand() % 16;
+		size_t len;
+		enum fate f;
 
 		REQ(&m, rand() % (HMM_DUMMY_CMD_MAX + 3),
 		    rand() % 2 ? NLM_F_DUMP : 0);
 		for (a = 0; a < nattrs; a++) {
 			uint8_t data[24];
-			size_t len = rand() % sizeof(data);
+			size_t alen = rand() % sizeof(data);
 			size_t k;
 
-			for (k = 0; k < len; k++)
+			for (k = 0; k < alen; k++)
 				data[k] = rand();
 			if (rand() % 8)
 				put_attr(&m, rand() % (HMM_DUMMY_A_PTE_MAX + 2),
-					 data, len);
+					 data, alen);
 			else
-				put_attr_len(&m, rand() % 16, data, len,
+				put_attr_len(&m, rand() % 16, data, alen,
 					     rand() % 40);
 		}
-		r = xfer(s, &m, NULL);
-		if (r == 0)
-			ok++;
-		else if (r == NO_REPLY)
-			silent++;
-		else
-			errors++;
-		CHECK(r <= 0);
+		len = m.nlh.nlmsg_len;
+		if (how == 0)		/* cut short: dropped whole */
+			len = NLMSG_HDRLEN + rand() % (len - NLMSG_HDRLEN);
+		else if (how == 1)	/* nlmsg_len below a header: dropped */
+			m.nlh.nlmsg_len = rand() % NLMSG_HDRLEN;
+		else if (how == 2)	/* not a request, no ACK asked */
+			m.nlh.nlmsg_flags &= ~(NLM_F_REQUEST | NLM_F_ACK);
+		else if (how == 3)	/* no ACK asked */
+			m.nlh.nlmsg_flags &= ~NLM_F_ACK;
+		f = random_fate(s, &m, len);
+		if (f == BROKEN)
+			diag("message %u (how %d, %zu bytes): no answer to the probe",
+			     i, how, len);
+		CHECK(f != BROKEN);
+		fates[f]++;
 	}
-	diag("%u answered, %u errors, %u ignored", ok, errors, silent);
-	CHECK(ok > 0 && errors > 0);
+	diag("%u answered, %u errors, %u ignored", fates[ANSWERED],
+	     fates[ERRORED], fates[IGNORED]);
+	CHECK(fates[ANSWERED] > 0 && fates[ERRORED] > 0 && fates[IGNORED] > 0);
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
 	CHECK_EQ(xfer(s, &m, NULL), 0);
 	return TAP_PASS;
@@ -548,6 +632,346 @@ static int unprivileged(void)
 	return TAP_PASS;
 }
 
+/* The mirrors a MIRROR_GET answer lists (at most MAX_SEEN of them). */
+#define MAX_SEEN 64
+
+struct seen_mirror {
+	uint32_t id, tgid;
+	uint64_t start, end;
+};
+
+struct seen {
+	int n;
+	struct seen_mirror m[MAX_SEEN];
+};
+
+static void mirror_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct genlmsghdr *gh = NLMSG_DATA(nlh);
+	struct nlattr *a = (void *)((char *)gh + GENL_HDRLEN);
+	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	struct seen *seen = arg;
+	struct seen_mirror *sm;
+
+	if (gh->cmd != HMM_DUMMY_CMD_MIRROR_GET || seen->n == MAX_SEEN)
+		return;
+	sm = &seen->m[seen->n++];
+	memset(sm, 0, sizeof(*sm));
+	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
+	     len -= NLA_ALIGN(a->nla_len), a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
+		if (a->nla_type == HMM_DUMMY_A_MIRROR_ID && a->nla_len == 8)
+			sm->id = *(uint32_t *)(a + 1);
+		if (a->nla_type == HMM_DUMMY_A_MIRROR_TGID && a->nla_len == 8)
+			sm->tgid = *(uint32_t *)(a + 1);
+		if (a->nla_type == HMM_DUMMY_A_MIRROR_START && a->nla_len == 12)
+			memcpy(&sm->start, a + 1, 8);
+		if (a->nla_type == HMM_DUMMY_A_MIRROR_END && a->nla_len == 12)
+			memcpy(&sm->end, a + 1, 8);
+	}
+}
+
+/* MIRROR_GET, the dump (id 0) or the do of one id, into *seen. */
+static int mirror_get(int s, uint32_t id, struct seen *seen)
+{
+	struct msg m;
+
+	seen->n = 0;
+	if (id) {
+		REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
+		put_u32(&m, HMM_DUMMY_A_MIRROR_ID, id);
+	} else {
+		REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
+	}
+	return xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, mirror_cb, seen);
+}
+
+static const struct seen_mirror *find_id(const struct seen *seen, uint32_t id)
+{
+	int i;
+
+	for (i = 0; i < seen->n; i++)
+		if (seen->m[i].id == id)
+			return &seen->m[i];
+	return NULL;
+}
+
+/* The one mirror of thread group tgid in the dump, or NULL. */
+static const struct seen_mirror *find_tgid(const struct seen *seen,
+					   uint32_t tgid)
+{
+	int i;
+
+	for (i = 0; i < seen->n; i++)
+		if (seen->m[i].tgid == tgid)
+			return &seen->m[i];
+	return NULL;
+}
+
+static void dev_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nlattr *a = (void *)((char *)NLMSG_DATA(nlh) + GENL_HDRLEN);
+	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	uint32_t index = UINT32_MAX, mirrors = 0;
+	uint32_t *out = arg;
+
+	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
+	     len -= NLA_ALIGN(a->nla_len), a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
+		if (a->nla_type == HMM_DUMMY_A_DEV_INDEX && a->nla_len == 8)
+			index = *(uint32_t *)(a + 1);
+		if (a->nla_type == HMM_DUMMY_A_DEV_MIRRORS && a->nla_len == 8)
+			mirrors = *(uint32_t *)(a + 1);
+	}
+	if (index < 4)
+		out[index] = mirrors;
+}
+
+/* DEV_GET's mirror count of each of the four devices, into counts. */
+static int dev_mirrors(int s, uint32_t counts[4])
+{
+	struct msg m;
+
+	memset(counts, 0xff, 4 * sizeof(*counts));
+	REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
+	return xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, dev_cb, counts);
+}
+
+/* MIRROR_GET's do: one mirror by id; no id, an id of 0, a dump with one. */
+static int mirror_get_do(void)
+{
+	struct seen seen;
+	struct msg m;
+	int s = setup(), fd;
+	const struct seen_mirror *sm;
+	uint32_t id;
+
+	CHECK(s >= 0);
+	CHECK((fd = dummy_open(0)) >= 0);
+	CHECK_EQ(mirror_get(s, 0, &seen), 0);
+	CHECK((sm = find_tgid(&seen, getpid())));
+	id = sm->id;
+	CHECK_EQ(mirror_get(s, id, &seen), 0);
+	CHECK_EQ(seen.n, 1);
+	CHECK_EQ(seen.m[0].id, id);
+	CHECK_EQ(seen.m[0].tgid, getpid());
+	CHECK_EQ(mirror_get(s, 0x7ffffff0, &seen), -ENOENT);
+	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
+	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
+	put_u32(&m, HMM_DUMMY_A_MIRROR_ID, 0);
+	CHECK(is_einval_or_erange(xfer(s, &m, NULL)));
+	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
+	put_u32(&m, HMM_DUMMY_A_MIRROR_ID, id);
+	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	close(fd);
+	CHECK_EQ(mirror_get(s, id, &seen), -ENOENT);
+	return TAP_PASS;
+}
+
+/* After SET_RANGE, MIRROR_GET (dump and do) gives that range, not 0. */
+static int set_range_start(void)
+{
+	struct seen seen;
+	int s = setup(), fd;
+	const struct seen_mirror *sm;
+	uint64_t start, end;
+	char *p;
+
+	CHECK(s >= 0);
+	CHECK((fd = dummy_open(0)) >= 0);
+	CHECK((p = anon_map(16)));
+	CHECK_OK(dummy_set_range(fd, p + 4 * PAGE, 8));
+	start = (uintptr_t)p + 4 * PAGE;
+	end = start + 8 * PAGE;
+	CHECK_EQ(mirror_get(s, 0, &seen), 0);
+	CHECK((sm = find_tgid(&seen, getpid())));
+	diag("mirror %u: [%#" PRIx64 ", %#" PRIx64 ")", sm->id, sm->start, sm->end);
+	CHECK_EQ(sm->start, start);
+	CHECK_EQ(sm->end, end);
+	CHECK_EQ(mirror_get(s, sm->id, &seen), 0);
+	CHECK_EQ(seen.n, 1);
+	CHECK_EQ(seen.m[0].start, start);
+	CHECK_EQ(seen.m[0].end, end);
+	close(fd);
+	return TAP_PASS;
+}
+
+/* Drop to uid and gid 65534 for good (no groups, no capabilities). */
+static int become_nobody(void)
+{
+	return setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	       setresuid(65534, 65534, 65534) ? -1 : 0;
+}
+
+/*
+ * In a child, as uid 65534: whether mirror id shows in the dump and to the
+ * do (1 both, 0 neither; anything else fails), and, if it shows, with
+ * tgid; and DEV_GET's count of device dev.
+ */
+static int nobody_sees(uint32_t id, uint32_t tgid, int dev, uint32_t count)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct seen seen;
+		uint32_t counts[4];
+		const struct seen_mirror *sm;
+		int s, r, in_dump, in_do;
+
+		if (become_nobody())
+			_exit(10);
+		s = setup();
+		if (s < 0 || mirror_get(s, 0, &seen))
+			_exit(11);
+		sm = find_id(&seen, id);
+		in_dump = sm != NULL;
+		if (sm && sm->tgid != tgid)
+			_exit(12);
+		r = mirror_get(s, id, &seen);
+		in_do = r == 0;
+		if ((r && r != -ENOENT) || (in_do && seen.m[0].tgid != tgid))
+			_exit(13);
+		if (in_dump != in_do)
+			_exit(14);
+		if (dev_mirrors(s, counts) || counts[dev] != count)
+			_exit(15);
+		_exit(in_do);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	if (WEXITSTATUS(st) > 1)
+		diag("uid 65534 child: exit %d", WEXITSTATUS(st));
+	return WEXITSTATUS(st);
+}
+
+/* uid 65534 sees neither root's mirror nor it in DEV_GET's count. */
+static int nobody_not_root(void)
+{
+	struct seen seen;
+	int s = setup(), fd;
+	const struct seen_mirror *sm;
+
+	CHECK(s >= 0);
+	CHECK((fd = dummy_open(1)) >= 0);
+	CHECK_EQ(mirror_get(s, 0, &seen), 0);
+	CHECK((sm = find_tgid(&seen, getpid())));
+	CHECK_EQ(nobody_sees(sm->id, 0, 1, 0), 0);
+	close(fd);
+	return TAP_PASS;
+}
+
+/*
+ * A mirror owned by a uid-65534 process: a child opens the device as root
+ * (device nodes are root-only), then drops to uid 65534 for good. The
+ * owner sees its own mirror. Having changed its uid, it is not dumpable
+ * (the kernel's rule after setresuid, fs.suid_dumpable=0), so another
+ * uid-65534 process may not read it, as it could not ptrace it or read its
+ * /proc/PID/maps: the mirror is hidden from it. Once the owner makes itself
+ * dumpable (PR_SET_DUMPABLE) that process sees it, and root always does.
+ */
+static int nobody_own(void)
+{
+	int to_owner[2], from_owner[2], st, s = setup();
+	struct seen seen;
+	uint32_t id = 0;
+	char c = 0;
+	pid_t owner;
+
+	CHECK(s >= 0);
+	CHECK_OK(pipe(to_owner));
+	CHECK_OK(pipe(from_owner));
+	owner = fork();
+	CHECK(owner >= 0);
+	if (owner == 0) {
+		const struct seen_mirror *sm;
+		int fd = dummy_open(0), ns;
+
+		close(to_owner[1]);
+		close(from_owner[0]);
+		if (fd < 0 || become_nobody())
+			_exit(10);
+		ns = setup();
+		/* Its own: in the dump and to the do, with its tgid. */
+		if (ns < 0 || mirror_get(ns, 0, &seen) ||
+		    !(sm = find_tgid(&seen, getpid())))
+			_exit(11);
+		id = sm->id;
+		if (mirror_get(ns, id, &seen) || seen.n != 1 ||
+		    seen.m[0].tgid != (uint32_t)getpid())
+			_exit(12);
+		if (write(from_owner[1], &id, sizeof(id)) != sizeof(id) ||
+		    read(to_owner[0], &c, 1) != 1 ||
+		    prctl(PR_SET_DUMPABLE, 1) ||
+		    write(from_owner[1], &id, sizeof(id)) != sizeof(id) ||
+		    read(to_owner[0], &c, 1) < 0)
+			_exit(13);
+		_exit(0);
+	}
+	close(to_owner[0]);
+	close(from_owner[1]);
+	CHECK_EQ(read(from_owner[0], &id, sizeof(id)), sizeof(id));
+	diag("mirror %u of pid %d, uid 65534", id, owner);
+	CHECK_EQ(nobody_sees(id, owner, 0, 0), 0);
+	/* Root sees it, with the owner's pid. */
+	CHECK_EQ(mirror_get(s, id, &seen), 0);
+	CHECK_EQ(seen.m[0].tgid, owner);
+	CHECK_EQ(write(to_owner[1], "d", 1), 1);
+	CHECK_EQ(read(from_owner[0], &id, sizeof(id)), sizeof(id));
+	CHECK_EQ(nobody_sees(id, owner, 0, 1), 1);
+	CHECK_EQ(write(to_owner[1], "x", 1), 1);
+	CHECK(waitpid(owner, &st, 0) == owner && WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	/* Closed: gone, for root too. */
+	CHECK_EQ(mirror_get(s, id, &seen), -ENOENT);
+	return TAP_PASS;
+}
+
+/*
+ * tgid in the caller's pid namespace: pid 1 of a new pid namespace (root,
+ * so it sees every mirror) sees its own mirror as tgid 1 and this
+ * process's, which is outside its namespace, as tgid 0.
+ */
+static int pid_namespace(void)
+{
+	int s = setup(), fd, st;
+	struct seen seen;
+	const struct seen_mirror *sm;
+	uint32_t id;
+	pid_t pid;
+
+	CHECK(s >= 0);
+	CHECK((fd = dummy_open(0)) >= 0);
+	CHECK_EQ(mirror_get(s, 0, &seen), 0);
+	CHECK((sm = find_tgid(&seen, getpid())));
+	id = sm->id;
+	if (unshare(CLONE_NEWPID))
+		return tap_skip_reason("unshare(CLONE_NEWPID): %s", strerror(errno));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		const struct seen_mirror *own;
+		int ns = setup(), myfd = dummy_open(1);
+
+		if (getpid() != 1 || ns < 0 || myfd < 0)
+			_exit(10);
+		if (mirror_get(ns, 0, &seen) || !(sm = find_id(&seen, id)))
+			_exit(11);
+		if (sm->tgid != 0)
+			_exit(12);
+		if (!(own = find_tgid(&seen, 1)) || own->id == id)
+			_exit(13);
+		if (mirror_get(ns, id, &seen) || seen.m[0].tgid != 0)
+			_exit(14);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	close(fd);
+	return TAP_PASS;
+}
+
 static const struct tap_case cases[] = {
 	{ "resolves", resolves, 0 },
 	{ "baseline", baseline, 0 },
@@ -559,9 +983,28 @@ static const struct tap_case cases[] = {
 	{ "random_messages", random_messages, 120 },
 	{ "events_wire_format", events_wire_format, 0 },
 	{ "unprivileged", unprivileged, 0 },
+	{ "mirror_get_do", mirror_get_do, 0 },
+	{ "set_range_start", set_range_start, 0 },
+	{ "nobody_not_root", nobody_not_root, 0 },
+	{ "nobody_own", nobody_own, 0 },
+	{ "pid_namespace", pid_namespace, 0 },
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *env = getenv("HMM_TEST_SEED");
+	int i;
+
+	random_seed = (unsigned int)time(NULL) ^ (unsigned int)getpid() << 16;
+	if (env && *env)
+		random_seed = strtoul(env, NULL, 0);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			random_seed = strtoul(argv[++i], NULL, 0);
+		} else {
+			fprintf(stderr, "usage: netlink_raw [--seed N]\n");
+			return 2;
+		}
+	}
 	return TAP_MAIN(cases);
 }
