@@ -68,8 +68,9 @@ struct hmm_dummy_device {
  * @pt_lock protects @pt (its contents, not its internal locking), @nr_ptes,
  * @counters and @nr_inval. Nothing may allocate with GFP_KERNEL while holding it:
  * reclaim invalidates, and the invalidation takes it. @range_sem protects
- * @start and @end, which the netlink family reads without it (a racing
- * netlink call sees the old or the new range).
+ * @start and @end, which the netlink family reads under it (down_read,
+ * inside hmm_dummy_nl_lock): hmm_dummy_nl_mirror_add() and _del(), which
+ * take hmm_dummy_nl_lock, must never be called with @range_sem held.
  */
 struct hmm_dummy_file {
 	struct hmm_mirror mirror;
