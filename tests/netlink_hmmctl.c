@@ -817,6 +817,99 @@ static int family_missing(void)
 	return TAP_PASS;
 }
 
+/*
+ * A child that mirrors 16 MiB of its memory and waits to be killed; its
+ * tgid is @pid. 0 when it is ready, or -1.
+ */
+static int mirrored_child(pid_t *pid)
+{
+	int sync[2];
+	char c;
+
+	if (pipe(sync))
+		return -1;
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (!*pid) {
+		uint8_t *p = anon_map(4096);
+		uint64_t done;
+		int fd = dummy_open(0);
+
+		if (fd < 0 || !p)
+			_exit(1);
+		memset(p, 1, 4096 * PAGE);
+		if (dummy_fault(fd, p, 4096, 0, &done) ||
+		    write(sync[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(sync[1]);
+	c = 0;
+	if (read(sync[0], &c, 1) != 1)
+		c = 0;
+	close(sync[0]);
+	return c == 'r' ? 0 : -1;
+}
+
+/*
+ * The OOM reaper's non-blocking invalidation reaches a mirror: a mirrored
+ * process is killed and reaped at once with process_mrelease(), which runs
+ * the reaper's path (non-blocking invalidations of every private vma). The
+ * monitor must see an invalidation of the child's mirror that is not
+ * blockable. The child's own exit_mmap() may win the race and leave
+ * nothing to reap, so a child is made again, a few times at most.
+ */
+static int oom_reaper_nonblocking(void)
+{
+	static struct line_reader lr;
+	char line[1024], tgid[16], id[24];
+	unsigned int tries;
+	bool seen = false;
+	pid_t mon, child;
+	int pfd, ret;
+
+	CHECK((mon = monitor_start(&lr, NULL, NULL)) > 0);
+	for (tries = 0; tries < 10 && !seen; tries++) {
+		CHECK_OK(mirrored_child(&child));
+		snprintf(tgid, sizeof(tgid), "%d", child);
+		CHECK((pfd = syscall(SYS_pidfd_open, child, 0)) >= 0);
+		CHECK_OK(syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0));
+		ret = syscall(SYS_process_mrelease, pfd, 0);
+		if (ret)
+			diag("process_mrelease: %s", strerror(errno));
+		CHECK(!ret || errno == ESRCH);
+		close(pfd);
+		CHECK(waitpid(child, NULL, 0) == child);
+		/* Up to the child's unregister: its register names the mirror. */
+		id[0] = '\0';
+		while (read_line(&lr, line, sizeof(line), 10000)) {
+			const char *v;
+
+			if (json_is(line, "event", "register") &&
+			    json_is(line, "tgid", tgid) &&
+			    (v = json_field(line, "mirror")))
+				snprintf(id, sizeof(id), "%.*s",
+					 (int)strcspn(v, ",}"), v);
+			if (!id[0] || !json_is(line, "mirror", id))
+				continue;
+			if (json_is(line, "event", "unregister"))
+				break;
+			if (json_is(line, "event", "invalidate") &&
+			    json_is(line, "blockable", "false") && !seen) {
+				diag("%s", line);
+				seen = true;
+			}
+		}
+		CHECK(id[0]);
+	}
+	diag("%u children for a non-blocking invalidation", tries);
+	CHECK(seen);
+	CHECK_EQ(monitor_stop(mon, &lr, line, sizeof(line)), 0);
+	return TAP_PASS;
+}
+
 static const struct tap_case cases[] = {
 	{ "devices", devices, 0 },
 	{ "mirrors", mirrors, 0 },
@@ -825,6 +918,7 @@ static const struct tap_case cases[] = {
 	{ "pt_resumable", pt_resumable, 0 },
 	{ "stats", stats, 0 },
 	{ "monitor_munmap", monitor_munmap, 0 },
+	{ "oom_reaper_nonblocking", oom_reaper_nonblocking, 180 },
 	{ "unprivileged", unprivileged, 0 },
 	{ "exit_codes", exit_codes, 0 },
 	{ "storm", storm, 240 },
