@@ -556,8 +556,8 @@ static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
 {
 	unsigned long end = addr + npages * PAGE_SIZE, va;
 	int ret = 0, fault_err = 0;
+	u64 populated, fault_stop = 0;
 	void *bounce;
-	u64 populated;
 
 	bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!bounce)
@@ -572,14 +572,21 @@ static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
 		}
 		ret = hmm_dummy_access_page(dfile, va, bounce, write);
 		if (ret == -ENOENT && !nofault) {
-			/* Populated up to a bad page already: that page failed. */
-			ret = fault_err;
-			if (ret)
+			/*
+			 * The last device fault stopped at this very page: it
+			 * failed. A page before it lost its entry since (an
+			 * invalidation; the copy itself may break copy-on-write
+			 * in its own range): fault again from there.
+			 */
+			if (fault_err && *done == fault_stop) {
+				ret = fault_err;
 				break;
+			}
 			populated = 0;
 			fault_err = hmm_dummy_populate(dfile, va, end,
 						       write ? HMM_DUMMY_POP_WRITE : 0,
 						       &populated);
+			fault_stop = *done + populated;
 			(*faults)++;
 			ret = populated ? 0 : fault_err;
 			if (ret)
