@@ -11,11 +11,13 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hmm_dmirror.h"
@@ -359,6 +361,32 @@ static inline int recv_fd(int sock)
 		return -1;
 	memcpy(&fd, CMSG_DATA(h), sizeof(int));
 	return fd;
+}
+
+/* Seconds on CLOCK_MONOTONIC. */
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A field of /proc/meminfo, in kB, or -1. */
+static inline long meminfo_kb(const char *field)
+{
+	char line[256];
+	size_t n = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':')
+			v = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
 }
 
 #endif /* HMM_TESTS_DUMMY_UTIL_H */

@@ -15,34 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #define PARAM_DIR	"/sys/module/hmm_dummy/parameters/"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A field of /proc/meminfo in kB, or -1. */
-static long meminfo(const char *field)
-{
-	char line[256];
-	size_t n = strlen(field);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':')
-			v = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
 
 /* Write a module parameter: 0, or -1 with errno set by the kernel. */
 static int param_write(const char *name, const char *val)
@@ -197,13 +171,13 @@ static int t_failed_faults_no_slab(void)
 	CHECK(p != MAP_FAILED);
 	/* Once, so that whatever a first fault sets up is not counted. */
 	CHECK_ERR(dummy_fault(fd, p, chunk, 0, &done), EFAULT);
-	CHECK((before = meminfo("Slab")) > 0);
+	CHECK((before = meminfo_kb("Slab")) > 0);
 	for (i = 1; i < n; i++) {
 		CHECK_ERR(dummy_fault(fd, p + i * chunk * PAGE, chunk, 0, &done),
 			  EFAULT);
 		CHECK_EQ(done, 0);
 	}
-	CHECK((after = meminfo("Slab")) > 0);
+	CHECK((after = meminfo_kb("Slab")) > 0);
 	diag("Slab %ld kB before, %ld kB after %lu failed faults", before,
 	     after, n);
 	CHECK(after - before < 2048);
@@ -223,13 +197,13 @@ static int t_dmirror_mmap_bound(void)
 	int fd;
 
 	CHECK((fd = dmirror_open(0)) >= 0);
-	CHECK((avail0 = meminfo("MemAvailable")) > 0);
-	t0 = now();
+	CHECK((avail0 = meminfo_kb("MemAvailable")) > 0);
+	t0 = now_s();
 	p = mmap(NULL, 1UL << 40, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	t = now() - t0;
+	t = now_s() - t0;
 	CHECK(p == MAP_FAILED);
 	CHECK_EQ(errno, EINVAL);
-	CHECK((avail1 = meminfo("MemAvailable")) > 0);
+	CHECK((avail1 = meminfo_kb("MemAvailable")) > 0);
 	diag("1 TiB mmap refused in %.3f s; MemAvailable %ld -> %ld kB", t,
 	     avail0, avail1);
 	/* A liveness bound, far above the microseconds it takes. */
@@ -292,10 +266,10 @@ static int t_busy_deadline(void)
 	while (t.toggles < 10)
 		usleep(1000);
 	/* Device faults, one after the other, for 4 s of the stream. */
-	for (start = now(); now() - start < 4.0; calls++) {
-		t0 = now();
+	for (start = now_s(); now_s() - start < 4.0; calls++) {
+		t0 = now_s();
 		ret = dummy_fault(fd, p, 512, 0, &done);
-		dt = now() - t0;
+		dt = now_s() - t0;
 		if (dt > worst)
 			worst = dt;
 		if (ret) {

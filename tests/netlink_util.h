@@ -250,29 +250,4 @@ static inline bool read_line(struct line_reader *lr, char *line, size_t n,
 	}
 }
 
-static inline double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A field of /proc/meminfo, in kB, or -1. */
-static inline long meminfo_kb(const char *field)
-{
-	char line[256];
-	size_t n = strlen(field);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':')
-			v = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 #endif /* HMM_TESTS_NETLINK_UTIL_H */
