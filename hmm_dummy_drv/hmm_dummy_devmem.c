@@ -12,6 +12,10 @@
  * "backing page", found in page->zone_device_data. The device page table
  * maps backing pages.
  *
+ * Each device has at most devmem_max_mb of it in use; a migration to the
+ * device that finds none left moves what it can and fails with -ENOMEM, the
+ * pages it could not move staying in system memory.
+ *
  * The test_hmm ioctls served here: MIGRATE_TO_DEV and MIGRATE_TO_SYS move the
  * private anonymous pages of a range to and from the device, RELEASE evicts
  * every page of the device back to system memory, EXCLUSIVE makes pages
@@ -27,13 +31,16 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/ioport.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "hmm_dummy_internal.h"
@@ -43,16 +50,36 @@
 /* Pages per chunk of device memory (64 MiB), and at most how many chunks. */
 #define HMM_DUMMY_CHUNK_PAGES		(SZ_64M >> PAGE_SHIFT)
 #define HMM_DUMMY_MAX_CHUNKS		16
+/* The most devmem_max_mb may say: what HMM_DUMMY_MAX_CHUNKS chunks hold. */
+#define HMM_DUMMY_DEVMEM_MAX_MB		(HMM_DUMMY_MAX_CHUNKS * (SZ_64M / SZ_1M))
 
 /* Pages one migrate_vma or migrate_device step takes. */
 #define HMM_DUMMY_MIGRATE_BATCH		64
 
+/* An eviction still waiting for pages after this long says so, and again. */
+#define HMM_DUMMY_EVICT_WARN		(10 * HZ)
+
+/*
+ * The device memory of each device, at most. Each page of it in use costs a
+ * page of system memory (its backing page), and each 64 MiB chunk adds 1 MiB
+ * of struct pages (with 4 KiB pages) that stays until the module goes.
+ */
+static unsigned int devmem_max_mb = 256;
+module_param(devmem_max_mb, uint, 0444);
+MODULE_PARM_DESC(devmem_max_mb,
+		 "device memory of each test_hmm device, in MiB (1-1024, default 256)");
+
 /**
  * struct hmm_dummy_devmem - the memory of one simulated device
- * @lock: protects @free and @nr_free; a spinlock, as ->page_free() may be
- *	called wherever a page reference is dropped
+ * @lock: protects @free, @nr_free, @nr_used and @evicting; a spinlock, as
+ *	->page_free() may be called wherever a page reference is dropped
  * @free: free device pages, linked through page->zone_device_data
  * @nr_free: pages on @free
+ * @nr_used: pages handed out and not freed yet: mapped by a process, or on
+ *	their way to or from it. Never more than @max_pages
+ * @evicting: evictions running: no page is handed out meanwhile, so that
+ *	the pages in use can only go until every one is back
+ * @max_pages: devmem_max_mb, in pages, as it was at init
  * @grow_lock: serializes adding chunks, evicting, and @chunks/@nr_chunks
  * @chunks: the memory added so far
  * @nr_chunks: entries of @chunks in use; only grows until the module goes
@@ -61,9 +88,12 @@
  * page of this owner in place, and migrations name it.
  */
 struct hmm_dummy_devmem {
-	spinlock_t lock; /* protects free, nr_free */
+	spinlock_t lock; /* protects free, nr_free, nr_used, evicting */
 	struct page *free;
 	unsigned long nr_free;
+	unsigned long nr_used;
+	unsigned int evicting;
+	unsigned long max_pages;
 	struct mutex grow_lock; /* protects chunks, nr_chunks */
 	struct dev_pagemap *chunks[HMM_DUMMY_MAX_CHUNKS];
 	unsigned int nr_chunks;
@@ -119,6 +149,7 @@ static void hmm_dummy_devmem_page_free(struct page *page)
 	page->zone_device_data = dm->free;
 	dm->free = page;
 	dm->nr_free++;
+	dm->nr_used--;
 	spin_unlock(&dm->lock);
 }
 
@@ -140,7 +171,11 @@ static const struct dev_pagemap_ops hmm_dummy_devmem_ops = {
 	.migrate_to_ram = hmm_dummy_devmem_migrate_to_ram,
 };
 
-/* Add one chunk of device memory. Called with grow_lock held. */
+/*
+ * Add one chunk of device memory. Called with grow_lock held. The chunk's
+ * struct pages (memremap_pages()) and its pgmap last as long as the device:
+ * they are charged to no one, and bounded by devmem_max_mb.
+ */
 static int hmm_dummy_devmem_add_chunk(struct hmm_dummy_devmem *dm)
 {
 	struct dev_pagemap *pgmap;
@@ -197,8 +232,9 @@ static int hmm_dummy_devmem_add_chunk(struct hmm_dummy_devmem *dm)
 }
 
 /*
- * Have at least @npages free device pages, adding chunks as needed. Called
- * before a migration locks any page: memremap_pages() allocates.
+ * Have at least @npages free device pages, adding chunks as needed, as far
+ * as devmem_max_mb allows: beyond it, hmm_dummy_devmem_alloc_page() fails.
+ * Called before a migration locks any page: memremap_pages() allocates.
  */
 static int hmm_dummy_devmem_reserve(struct hmm_dummy_devmem *dm,
 				    unsigned long npages)
@@ -206,25 +242,38 @@ static int hmm_dummy_devmem_reserve(struct hmm_dummy_devmem *dm,
 	int ret = 0;
 
 	mutex_lock(&dm->grow_lock);
-	while (!ret && READ_ONCE(dm->nr_free) < npages)
+	while (!ret && READ_ONCE(dm->nr_free) < npages &&
+	       dm->nr_chunks * HMM_DUMMY_CHUNK_PAGES < dm->max_pages)
 		ret = hmm_dummy_devmem_add_chunk(dm);
 	mutex_unlock(&dm->grow_lock);
 	return ret;
 }
 
-/* A free device page, locked and referenced, with a backing page; or NULL. */
+/*
+ * A free device page, locked and referenced, with a backing page; or NULL if
+ * the device has devmem_max_mb in use, is being evicted, or no system page
+ * is to be had.
+ *
+ * The backing page is not charged to a memory cgroup (__GFP_ACCOUNT): the
+ * device page it backs is, for the data it holds. A migration moves the
+ * charge of the system page to it (mem_cgroup_migrate()), or charges it to
+ * the mm where there was no page (migrate_vma_insert_page()), and freeing
+ * it uncharges. That charge, of the mm the data belongs to, is what pays for
+ * the backing page; __GFP_ACCOUNT would count every page twice.
+ */
 static struct page *hmm_dummy_devmem_alloc_page(struct hmm_dummy_devmem *dm)
 {
-	struct page *dpage, *rpage;
+	struct page *dpage = NULL, *rpage;
 
 	rpage = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
 	if (!rpage)
 		return NULL;
 	spin_lock(&dm->lock);
-	dpage = dm->free;
-	if (dpage) {
+	if (dm->free && dm->nr_used < dm->max_pages && !dm->evicting) {
+		dpage = dm->free;
 		dm->free = dpage->zone_device_data;
 		dm->nr_free--;
+		dm->nr_used++;
 	}
 	spin_unlock(&dm->lock);
 	if (!dpage) {
@@ -239,12 +288,13 @@ static struct page *hmm_dummy_devmem_alloc_page(struct hmm_dummy_devmem *dm)
 /*
  * Migration to the device: a device page for each page migrate_vma_setup()
  * selected, holding a copy of its data (zeroes for a page never touched).
- * A page that gets none stays in system memory.
+ * A page that gets none stays in system memory. Return: how many got none.
  */
-static void hmm_dummy_devmem_copy_in(struct hmm_dummy_devmem *dm,
-				     struct migrate_vma *args)
+static unsigned long hmm_dummy_devmem_copy_in(struct hmm_dummy_devmem *dm,
+					      struct migrate_vma *args)
 {
 	unsigned long i, npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long short_of = 0;
 
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
@@ -254,8 +304,10 @@ static void hmm_dummy_devmem_copy_in(struct hmm_dummy_devmem *dm,
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		dpage = hmm_dummy_devmem_alloc_page(dm);
-		if (!dpage)
+		if (!dpage) {
+			short_of++;
 			continue;
+		}
 		if (spage)
 			copy_highpage(dpage->zone_device_data, spage);
 		else
@@ -265,6 +317,7 @@ static void hmm_dummy_devmem_copy_in(struct hmm_dummy_devmem *dm,
 		    (!spage && (args->vma->vm_flags & VM_WRITE)))
 			args->dst[i] |= MIGRATE_PFN_WRITE;
 	}
+	return short_of;
 }
 
 /*
@@ -343,7 +396,10 @@ static u64 hmm_dummy_migrated(const struct migrate_vma *args)
  *
  * Only private anonymous pages move to the device; pages already on another
  * device, shared or file pages stay where they are. Every page of the range
- * must be in a readable vma.
+ * must be in a readable vma. A page that could move but found no device
+ * memory (devmem_max_mb in use, an eviction running, no backing page) stays
+ * in system memory, and the migration stops there with -ENOMEM: the pages
+ * before it stay on the device.
  *
  * Context: Process context; takes the mm's mmap_lock for reading.
  * Return: 0, -EINVAL if a page of the range has no readable vma, -ENOMEM.
@@ -389,7 +445,8 @@ int hmm_dummy_devmem_migrate(struct hmm_dummy_file *dfile, unsigned long start,
 		ret = migrate_vma_setup(&args);
 		if (!ret) {
 			if (to_dev)
-				hmm_dummy_devmem_copy_in(dm, &args);
+				ret = hmm_dummy_devmem_copy_in(dm, &args) ?
+				      -ENOMEM : 0;
 			else
 				ret = hmm_dummy_devmem_copy_out(args.src, args.dst,
 								(next - addr) >> PAGE_SHIFT,
@@ -406,7 +463,9 @@ int hmm_dummy_devmem_migrate(struct hmm_dummy_file *dfile, unsigned long start,
 }
 
 /*
- * Move every used page of one chunk back to system memory. @src and @dst
+ * One pass over one chunk: move its used pages back to system memory, but
+ * those migrate_device_range() could not lock or unmap, or that had an
+ * extra reference when migrate_device_pages() came to them. @src and @dst
  * have room for HMM_DUMMY_MIGRATE_BATCH entries.
  */
 static void hmm_dummy_devmem_evict_chunk(struct dev_pagemap *pgmap,
@@ -427,42 +486,103 @@ static void hmm_dummy_devmem_evict_chunk(struct dev_pagemap *pgmap,
 	}
 }
 
-/**
- * hmm_dummy_devmem_release - evict all of a device's pages to system memory
- * @dev: a device with device memory
- *
- * Context: Process context; may sleep.
- */
-void hmm_dummy_devmem_release(struct hmm_dummy_device *dev)
+static unsigned long hmm_dummy_devmem_used(struct hmm_dummy_devmem *dm)
 {
-	struct hmm_dummy_devmem *dm = dev->devmem;
-	unsigned long *src;
+	unsigned long n;
+
+	spin_lock(&dm->lock);
+	n = dm->nr_used;
+	spin_unlock(&dm->lock);
+	return n;
+}
+
+/*
+ * Move every page of the device back to system memory, in passes over all
+ * of it until none is in use; @killable: or until a fatal signal.
+ *
+ * Termination. No page is handed out while this runs (@evicting), so the
+ * pages in use can only go. A pass moves every page in use but those it
+ * found locked (by a CPU fault's ->migrate_to_ram() or a MIGRATE_TO_SYS of
+ * it), with a reference it did not expect (another migration looking at
+ * it), or being freed. Each of those is a moment, not a state: the CPU can
+ * never map a device-private page, so get_user_pages() and pin_user_pages()
+ * fault it back to system memory instead of holding it, and nothing else
+ * holds a reference to it but its page-table entries and a migration in
+ * flight. The holder lets go, or moves the page back itself, and a later
+ * pass (after a short sleep, so that the holder runs) finds it free or
+ * takes it. A page in use for ever would be a reference leaked elsewhere,
+ * which would hold memunmap_pages() for ever too: the unload waits here for
+ * it, sleeping a millisecond or two between passes (no spinning, no
+ * hung-task report), and says every 10 s how many pages it waits for.
+ * HMM_DMIRROR_RELEASE is killable.
+ */
+static void hmm_dummy_devmem_evict(struct hmm_dummy_devmem *dm, bool killable)
+{
+	unsigned long *src, used, warn_at = jiffies + HMM_DUMMY_EVICT_WARN;
 	unsigned int i;
 
 	src = kcalloc(2 * HMM_DUMMY_MIGRATE_BATCH, sizeof(*src),
 		      GFP_KERNEL | __GFP_NOFAIL);
 	mutex_lock(&dm->grow_lock);
-	for (i = 0; i < dm->nr_chunks; i++)
-		hmm_dummy_devmem_evict_chunk(dm->chunks[i], src,
-					     src + HMM_DUMMY_MIGRATE_BATCH);
+	spin_lock(&dm->lock);
+	dm->evicting++;
+	spin_unlock(&dm->lock);
+	while ((used = hmm_dummy_devmem_used(dm))) {
+		for (i = 0; i < dm->nr_chunks; i++)
+			hmm_dummy_devmem_evict_chunk(dm->chunks[i], src,
+						     src + HMM_DUMMY_MIGRATE_BATCH);
+		if (!hmm_dummy_devmem_used(dm))
+			break;
+		if (killable && fatal_signal_pending(current))
+			break;
+		if (time_after(jiffies, warn_at)) {
+			pr_warn("device memory: %lu pages still in use, waiting\n",
+				used);
+			warn_at = jiffies + HMM_DUMMY_EVICT_WARN;
+		}
+		usleep_range(1000, 2000);
+	}
+	spin_lock(&dm->lock);
+	dm->evicting--;
+	spin_unlock(&dm->lock);
 	mutex_unlock(&dm->grow_lock);
 	kfree(src);
+}
+
+/**
+ * hmm_dummy_devmem_release - evict all of a device's pages to system memory
+ * @dev: a device with device memory
+ *
+ * Returns when no page of the device is in use, or when the caller gets a
+ * fatal signal. Migrations to the device that run meanwhile find no memory.
+ *
+ * Context: Process context; may sleep.
+ */
+void hmm_dummy_devmem_release(struct hmm_dummy_device *dev)
+{
+	hmm_dummy_devmem_evict(dev->devmem, true);
 }
 
 /**
  * hmm_dummy_devmem_init - give a device its (empty) device memory
  * @dev: a /dev/hmm_dmirrorN device
  *
- * Return: 0 or -ENOMEM.
+ * Return: 0, -EINVAL if devmem_max_mb is out of range, or -ENOMEM.
  */
 int hmm_dummy_devmem_init(struct hmm_dummy_device *dev)
 {
-	struct hmm_dummy_devmem *dm = kzalloc(sizeof(*dm), GFP_KERNEL);
+	struct hmm_dummy_devmem *dm;
 
+	if (!devmem_max_mb || devmem_max_mb > HMM_DUMMY_DEVMEM_MAX_MB) {
+		pr_err("devmem_max_mb must be 1 to %d\n", HMM_DUMMY_DEVMEM_MAX_MB);
+		return -EINVAL;
+	}
+	dm = kzalloc(sizeof(*dm), GFP_KERNEL);
 	if (!dm)
 		return -ENOMEM;
 	spin_lock_init(&dm->lock);
 	mutex_init(&dm->grow_lock);
+	dm->max_pages = (unsigned long)devmem_max_mb * (SZ_1M / PAGE_SIZE);
 	dev->devmem = dm;
 	return 0;
 }
@@ -472,7 +592,10 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *dev)
  * @dev: a device given memory by hmm_dummy_devmem_init(), or not
  *
  * Processes may still map pages of the device after their file was closed:
- * they get them back in system memory first.
+ * they get them back in system memory first, every one of them (see
+ * hmm_dummy_devmem_evict()), so that memunmap_pages() has nothing to wait for.
+ *
+ * Context: Process context, no file of the device open; may sleep.
  */
 void hmm_dummy_devmem_fini(struct hmm_dummy_device *dev)
 {
@@ -481,7 +604,7 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *dev)
 
 	if (!dm)
 		return;
-	hmm_dummy_devmem_release(dev);
+	hmm_dummy_devmem_evict(dm, false);
 	for (i = 0; i < dm->nr_chunks; i++) {
 		struct dev_pagemap *pgmap = dm->chunks[i];
 
