@@ -68,7 +68,6 @@
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/rwsem.h>
-#include <linux/sched/coredump.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/xarray.h>
@@ -145,47 +144,38 @@ static int hmm_dummy_nl_put_counts(struct sk_buff *skb, int attr,
 }
 
 /*
- * Whether current may read @task as ptrace_may_access(@task,
- * PTRACE_MODE_READ_FSCREDS | PTRACE_MODE_NOAUDIT) would let it, which a
- * module cannot call (it is not exported): its own thread group; else the
- * same fsuid and fsgid as all of @task's uids and gids, or CAP_SYS_PTRACE
- * over @task's user namespace; @task's permitted capabilities within
- * current's effective ones (the capability LSM's check), or CAP_SYS_PTRACE;
- * and @task's mm dumpable, or CAP_SYS_PTRACE over the mm's namespace. The
- * other LSMs' ptrace hooks (security_ptrace_access_check(), not exported
- * either) are not asked. NOAUDIT: a listing asks about every mirror, and a
- * refusal here only hides one.
+ * Whether current may read @task's mirrors: its own thread group; else the
+ * credential checks of ptrace_may_access(@task, PTRACE_MODE_READ_FSCREDS),
+ * which a module cannot call (it is not exported): the same fsuid and fsgid
+ * as all of @task's uids and gids, and @task's permitted capabilities
+ * within current's effective ones in the same user namespace (the
+ * capability LSM's check), either waived by CAP_SYS_PTRACE over @task's
+ * user namespace. Not checked, unlike ptrace: whether @task is dumpable
+ * (7.x no longer gives modules a way to read it) and the other LSMs'
+ * hooks (security_ptrace_access_check(), not exported either). What is
+ * shown, a range and counts, is no more than the same user reads of its
+ * own processes in /proc/PID/stat. Checked without audit: a listing asks
+ * about every mirror, and a refusal here only hides one.
  */
 static bool hmm_dummy_nl_may_read(struct task_struct *task)
 {
 	const struct cred *cred = current_cred(), *tcred;
-	struct mm_struct *mm;
-	bool ok, sys_ptrace;
+	bool ok;
 
 	if (same_thread_group(task, current))
 		return true;
 	rcu_read_lock();
 	tcred = __task_cred(task);
-	sys_ptrace = ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
 	ok = (uid_eq(cred->fsuid, tcred->euid) &&
 	      uid_eq(cred->fsuid, tcred->suid) &&
 	      uid_eq(cred->fsuid, tcred->uid) &&
 	      gid_eq(cred->fsgid, tcred->egid) &&
 	      gid_eq(cred->fsgid, tcred->sgid) &&
-	      gid_eq(cred->fsgid, tcred->gid)) || sys_ptrace;
-	ok = ok && ((cred->user_ns == tcred->user_ns &&
-		     cap_issubset(tcred->cap_permitted, cred->cap_effective)) ||
-		    sys_ptrace);
+	      gid_eq(cred->fsgid, tcred->gid) &&
+	      cred->user_ns == tcred->user_ns &&
+	      cap_issubset(tcred->cap_permitted, cred->cap_effective)) ||
+	     ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
 	rcu_read_unlock();
-	if (!ok)
-		return false;
-	/* Dumpability after the credentials, as ptrace: see commit_creds(). */
-	smp_rmb();
-	task_lock(task);
-	mm = task->mm;
-	ok = !mm || get_dumpable(mm) == SUID_DUMP_USER ||
-	     ns_capable_noaudit(mm->user_ns, CAP_SYS_PTRACE);
-	task_unlock(task);
 	return ok;
 }
 

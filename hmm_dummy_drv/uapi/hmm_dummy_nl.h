@@ -14,10 +14,12 @@
  * Who sees a mirror (DEV_GET's MIRRORS count, MIRROR_GET): a caller with
  * CAP_SYS_ADMIN sees them all; any other caller sees only those whose owner
  * (the opener's process) it may read as it may read the owner's /proc files
- * (ptrace read access with its filesystem uid and gid: the same user, the
- * owner dumpable; or CAP_SYS_PTRACE). A mirror whose owner has exited is
- * seen with CAP_SYS_ADMIN only. A dump leaves the others out; a do naming
- * one fails with ENOENT, as for a mirror that does not exist.
+ * (the credential checks of ptrace read access with its filesystem uid
+ * and gid: the same user, holding every capability the owner may hold; or
+ * CAP_SYS_PTRACE; the owner's dumpability is not checked). A mirror whose
+ * owner has exited is seen with CAP_SYS_ADMIN only. A dump leaves the
+ * others out; a do naming one fails with ENOENT, as for a mirror that does
+ * not exist.
  */
 #ifndef _UAPI_HMM_DUMMY_NL_H
 #define _UAPI_HMM_DUMMY_NL_H
