@@ -219,6 +219,24 @@ hmm_dummy_pt_clear(struct hmm_dummy_file *dfile, unsigned long start,
 }
 
 /*
+ * Mark the EXCLUSIVE batches in flight that @update changes: all but the
+ * exclusive conversion itself (see hmm_dummy_commit_exclusive()). Called
+ * with pt_lock held; the list is empty but while an EXCLUSIVE call runs.
+ */
+static void hmm_dummy_exclusive_changed(struct hmm_dummy_file *dfile,
+					const struct hmm_update *update)
+{
+	struct hmm_dummy_exclusive *ex;
+
+	lockdep_assert_held(&dfile->pt_lock);
+	if (update->event == MMU_NOTIFY_EXCLUSIVE)
+		return;
+	list_for_each_entry(ex, &dfile->exclusive, link)
+		if (update->start < ex->end && ex->start < update->end)
+			ex->changed = true;
+}
+
+/*
  * The CPU page table is about to change over [start, end): stop using it.
  * A software device has no TLB and no access in flight outside pt_lock, so
  * clearing the entries under the lock is all it takes.
@@ -238,8 +256,7 @@ static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 		return -EAGAIN;
 
 	dfile->counters.invalidations[hmm_dummy_event(update->event)]++;
-	if (update->event != MMU_NOTIFY_EXCLUSIVE)
-		dfile->nr_inval++;
+	hmm_dummy_exclusive_changed(dfile, update);
 #ifndef HMM_DUMMY_MUTATE_SKIP_CLEAR
 	hmm_dummy_pt_clear(dfile, update->start, update->end,
 			   update->blockable);
@@ -1089,6 +1106,7 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 	dfile->dev = dev;
 	init_rwsem(&dfile->range_sem);
 	mutex_init(&dfile->pt_lock);
+	INIT_LIST_HEAD(&dfile->exclusive);
 	/* Its nodes are charged to the opener's memory cgroup. */
 	xa_init_flags(&dfile->pt, XA_FLAGS_ACCOUNT);
 	init_completion(&dfile->unregistered);

@@ -34,6 +34,7 @@
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/ioport.h>
+#include <linux/jiffies.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
@@ -655,27 +656,29 @@ static int hmm_dummy_make_exclusive(struct mm_struct *mm, unsigned long addr,
 
 /*
  * Commit @n exclusive entries from @addr, all or none. Any change of the
- * range since @nr_inval was read cancels it, but MMU_NOTIFY_EXCLUSIVE ones,
- * which hmm_dummy does not count: make_device_exclusive*() makes each page
+ * batch @ex since it was listed cancels it, but MMU_NOTIFY_EXCLUSIVE ones,
+ * which do not mark it: make_device_exclusive*() makes each page
  * exclusive with the page locked, and it stays locked until after the
  * commit, so an exclusive change in the window is that conversion, never
- * the undoing of it. Anything else (a zap by MADV_DONTNEED, which takes no
- * page lock) is counted, and the batch is tried again. The range is faulted
+ * the undoing of it. Anything else overlapping the batch (a zap by
+ * MADV_DONTNEED, which takes no page lock) marks it, and the batch is tried
+ * again; a change elsewhere in the mm does not. The range is faulted
  * writable first, so that make_device_exclusive*()'s own fault has nothing
  * to change: a copy-on-write break, or the undoing of an exclusive entry
  * of an earlier call (which some kernels report as another event), would
  * cancel every try.
  */
 static bool hmm_dummy_commit_exclusive(struct hmm_dummy_file *dfile,
+				       struct hmm_dummy_exclusive *ex,
 				       unsigned long addr, unsigned long n,
-				       struct page **pages,
-				       unsigned long nr_inval)
+				       struct page **pages)
 {
 	unsigned long i;
 	bool ok;
 
 	mutex_lock(&dfile->pt_lock);
-	ok = dfile->nr_inval == nr_inval;
+	list_del(&ex->link);
+	ok = !ex->changed;
 	for (i = 0; i < n && ok; i++)
 		ok = pages[i];
 	for (i = 0; i < n && ok; i++)
@@ -693,24 +696,27 @@ static int hmm_dummy_exclusive_batch(struct hmm_dummy_file *dfile,
 {
 	struct mm_struct *mm = hmm_mirror_mm(&dfile->mirror);
 	struct page *pages[HMM_DUMMY_EXCLUSIVE_BATCH];
-	unsigned long i, n = (next - addr) >> PAGE_SHIFT, nr_inval;
+	struct hmm_dummy_exclusive ex = { .start = addr, .end = next };
+	unsigned long i, n = (next - addr) >> PAGE_SHIFT;
 	int ret;
 
-	ret = hmm_dummy_pt_reserve(dfile, addr, next);
-	if (!ret)
-		ret = hmm_dummy_fault_write(dfile, addr, next);
+	ret = hmm_dummy_fault_write(dfile, addr, next);
 	if (ret)
 		return ret;
 	mutex_lock(&dfile->pt_lock);
-	nr_inval = dfile->nr_inval;
+	list_add(&ex.link, &dfile->exclusive);
 	mutex_unlock(&dfile->pt_lock);
 
 	mmap_read_lock(mm);
 	ret = hmm_dummy_make_exclusive(mm, addr, n, pages, dfile->dev);
 	mmap_read_unlock(mm);
-	if (ret)
+	if (ret) {
+		mutex_lock(&dfile->pt_lock);
+		list_del(&ex.link);
+		mutex_unlock(&dfile->pt_lock);
 		return ret;
-	if (!hmm_dummy_commit_exclusive(dfile, addr, n, pages, nr_inval))
+	}
+	if (!hmm_dummy_commit_exclusive(dfile, &ex, addr, n, pages))
 		ret = -EBUSY;
 	for (i = 0; i < n; i++) {
 		if (!pages[i])
@@ -729,24 +735,27 @@ static int hmm_dummy_exclusive_batch(struct hmm_dummy_file *dfile,
  *
  * The CPU loses access to the pages until it touches one, which takes it
  * back and invalidates the device's entry. A batch that another change of
- * the range cancelled is tried again, a few times.
+ * its pages cancelled is tried again, for HMM_MIRROR_RANGE_TIMEOUT_MS at
+ * most, as hmm_core bounds a populate.
  *
  * Context: Process context; takes the mm's mmap_lock for reading.
- * Return: 0; -EBUSY if a page could not be made exclusive or the range kept
- * changing; -ENOMEM.
+ * Return: 0; -EBUSY if a page could not be made exclusive or the batch kept
+ * changing until the deadline; -EINTR on a fatal signal; -ENOMEM.
  */
 int hmm_dummy_exclusive(struct hmm_dummy_file *dfile, unsigned long start,
 			unsigned long end)
 {
-	unsigned long addr, next;
-	int ret = 0, tries;
+	unsigned long addr, next, timeout;
+	int ret = 0;
 
 	for (addr = start; addr < end && !ret; addr = next) {
 		next = min(end, addr + HMM_DUMMY_EXCLUSIVE_BATCH * PAGE_SIZE);
-		for (tries = 0; tries < 3; tries++) {
-			ret = hmm_dummy_exclusive_batch(dfile, addr, next);
-			if (ret != -EBUSY)
-				break;
+		timeout = jiffies + msecs_to_jiffies(HMM_MIRROR_RANGE_TIMEOUT_MS);
+		while ((ret = hmm_dummy_exclusive_batch(dfile, addr, next)) ==
+		       -EBUSY && !time_after(jiffies, timeout)) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
 		}
 	}
 	return ret;

@@ -12,6 +12,7 @@
 
 #include <linux/bitfield.h>
 #include <linux/completion.h>
+#include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
@@ -54,9 +55,9 @@ struct hmm_dummy_device {
  * @pt: the device page table: virtual page number -> packed entry
  * @nr_ptes: entries in @pt now
  * @counters: this file's counters
- * @nr_inval: invalidations seen, but MMU_NOTIFY_EXCLUSIVE ones: an
- *	exclusive mapping is only committed if nothing else changed the
- *	range meanwhile (see hmm_dummy_commit_exclusive())
+ * @exclusive: the &struct hmm_dummy_exclusive of each EXCLUSIVE batch in
+ *	flight: an exclusive mapping is only committed if nothing but its
+ *	own conversion changed its batch meanwhile
  * @registered: bit 0 set while @mirror is registered; whoever clears it
  *	unregisters
  * @unregistered: completed when ->release() has unregistered @mirror
@@ -66,7 +67,7 @@ struct hmm_dummy_device {
  * @tgid: the opener's thread group, as the netlink family reports it
  *
  * @pt_lock protects @pt (its contents, not its internal locking), @nr_ptes,
- * @counters and @nr_inval. Nothing may allocate with GFP_KERNEL while holding it:
+ * @counters and @exclusive. Nothing may allocate with GFP_KERNEL while holding it:
  * reclaim invalidates, and the invalidation takes it. @range_sem protects
  * @start and @end, which the netlink family reads under it (down_read,
  * inside hmm_dummy_nl_lock): hmm_dummy_nl_mirror_add() and _del(), which
@@ -80,13 +81,28 @@ struct hmm_dummy_file {
 	struct xarray pt;
 	unsigned long nr_ptes;
 	struct hmm_dummy_counters counters;
-	unsigned long nr_inval;
+	struct list_head exclusive;
 	unsigned long registered;
 	struct completion unregistered;
 	u32 nl_id;
 	struct pid *tgid;
 	unsigned long start;
 	unsigned long end;
+};
+
+/**
+ * struct hmm_dummy_exclusive - one EXCLUSIVE batch in flight
+ * @link: entry in &hmm_dummy_file.exclusive, under its pt_lock
+ * @start: first address of the batch
+ * @end: end of the batch
+ * @changed: an invalidation other than MMU_NOTIFY_EXCLUSIVE overlapped the
+ *	batch since it was listed
+ */
+struct hmm_dummy_exclusive {
+	struct list_head link;
+	unsigned long start;
+	unsigned long end;
+	bool changed;
 };
 
 /*
