@@ -45,7 +45,7 @@ static int child_check(char *p, size_t n, uint32_t seed)
 		return 11;
 	if (dummy_fault(fd, p, n, 0, NULL))
 		return 12;
-	if (oracle_coherent(fd, p, n))
+	if (check_coherent(fd, p, n))
 		return 13;
 	if (oracle_read_agrees(fd, p, n))
 		return 14;
@@ -131,7 +131,7 @@ static int t_fork_cow_child(void)
 			_exit(30);
 		fill_pattern(p, N / 2, 5);
 		if (oracle_write_seen(cfd, p + N / 2 * PAGE, N / 2, 6) ||
-		    oracle_coherent(cfd, p, N) || oracle_read_agrees(cfd, p, N))
+		    check_coherent(cfd, p, N) || oracle_read_agrees(cfd, p, N))
 			_exit(31);
 		if (write(done[1], &c, 1) != 1)
 			_exit(32);
@@ -250,7 +250,7 @@ static int exec_child(int cloexec, int fd)
 	p = anon_filled(N, 13);
 	if (nfd < 0 || !p || dummy_fault(nfd, p, N, HMM_DUMMY_FAULT_WRITE, NULL))
 		return 66;
-	if (oracle_coherent(nfd, p, N) || oracle_read_agrees(nfd, p, N) ||
+	if (check_coherent(nfd, p, N) || oracle_read_agrees(nfd, p, N) ||
 	    oracle_write_seen(nfd, p, N, 14))
 		return 67;
 	return 0;
@@ -385,20 +385,20 @@ static int t_processes_one_device(void)
 			if (fd < 0 || !own ||
 			    dummy_fault(fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL) ||
 			    dummy_fault(fd, own, N, HMM_DUMMY_FAULT_WRITE, NULL) ||
-			    oracle_coherent(fd, p, N))
+			    check_coherent(fd, p, N))
 				_exit(80);
 			if (write(ready[1], &c, 1) != 1 ||
 			    read(go[i][0], &c, 1) != 1)
 				_exit(81);
 			/* The parent removed the shared pages. */
-			if (oracle_coherent(fd, p, N) ||
+			if (check_coherent(fd, p, N) ||
 			    dummy_nr_entries(fd, p, N) != 0 ||
 			    oracle_read_agrees(fd, p, N))
 				_exit(82);
 			/* Each writes its page of the shared range. */
 			if (oracle_write_seen(fd, p + i * PAGE, 1, 30 + i))
 				_exit(83);
-			if (oracle_coherent(fd, own, N) ||
+			if (check_coherent(fd, own, N) ||
 			    oracle_read_agrees(fd, own, N) ||
 			    check_pattern(own, N, 21 + i) != -1)
 				_exit(84);
@@ -406,7 +406,7 @@ static int t_processes_one_device(void)
 			    read(go[i][0], &c, 1) != 1)
 				_exit(85);
 			/* Every child's page, through this one's device. */
-			if (oracle_coherent(fd, p, N) ||
+			if (check_coherent(fd, p, N) ||
 			    oracle_read_agrees(fd, p, NPROC))
 				_exit(86);
 			_exit(0);

@@ -344,7 +344,7 @@ static int t_madv_wipeonfork(void)
 		if (cfd < 0 || !is_zero(p, N * PAGE))
 			_exit(1);
 		if (dummy_fault(cfd, p, N, HMM_DUMMY_FAULT_WRITE, NULL) ||
-		    oracle_coherent(cfd, p, N) || oracle_read_agrees(cfd, p, N) ||
+		    check_coherent(cfd, p, N) || oracle_read_agrees(cfd, p, N) ||
 		    !is_zero(p, N * PAGE) || oracle_write_seen(cfd, p, N, 161))
 			_exit(2);
 		_exit(0);

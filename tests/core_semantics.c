@@ -317,7 +317,7 @@ static void *mapper_thread(void *arg)
 			diag("mapper: device write not seen by the CPU");
 			atomic_fetch_add(&errors, 1);
 		}
-		bad = oracle_coherent(fd, p, 8);
+		bad = check_coherent(fd, p, 8);
 		if (bad) {
 			diag("mapper: %ld coherence violations", bad);
 			atomic_fetch_add(&errors, 1);

@@ -254,13 +254,14 @@ static inline long check_pattern(const void *p, size_t npages, uint32_t seed)
 }
 
 /*
- * The coherence invariant over [addr, addr + npages pages) (needs tap.h and
- * root): every device entry lies in the range in increasing order, points
- * at the pfn the CPU maps there now, is readable, is writable only where the
- * CPU mapping is, and has order 0 unless the CPU maps a huge page there.
- * Returns the number of violations (each one diagnosed), -1 on error.
+ * One look at the coherence invariant over [addr, addr + npages pages)
+ * (needs tap.h and root): every device entry lies in the range in
+ * increasing order, points at the pfn the CPU maps there now, is readable,
+ * is writable only where the CPU mapping is, and has order 0 unless the CPU
+ * maps a huge page there. Returns the number of violations (each one
+ * diagnosed), -1 on error. Tests call check_coherent(), which looks again.
  */
-static inline long check_coherent(int fd, void *addr, uint64_t npages)
+static inline long coherent_look(int fd, void *addr, uint64_t npages)
 {
 	static __thread struct hmm_dummy_pte ents[4096];
 	static __thread uint8_t snap[4096];
@@ -311,6 +312,45 @@ static inline long check_coherent(int fd, void *addr, uint64_t npages)
 			     (unsigned long long)e->va, e->order);
 			bad++;
 		}
+	}
+	return bad;
+}
+
+static inline void msleep(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/*
+ * The coherence invariant, looked at again up to twice, 20 ms apart, if a
+ * look finds violations: the DUMP and the CPU's view are two reads, and a
+ * background change of the live range between them (NUMA balancing,
+ * khugepaged, ksmd, kcompactd, reclaim) shows as a violation that is gone
+ * on the next look, where a stale device entry stays. EBUSY from a look's
+ * SNAPSHOT is tried again too. Returns the violations of the last look (0:
+ * coherent), or -1 on error.
+ */
+static inline long check_coherent(int fd, void *addr, uint64_t npages)
+{
+	long bad = 0;
+	int tries, busy;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (tries) {
+			diag("coherence: %ld violation(s) at %p, looking again",
+			     bad, addr);
+			msleep(20);
+		}
+		busy = 0;
+		while ((bad = coherent_look(fd, addr, npages)) == -1 &&
+		       errno == EBUSY && ++busy < DUMMY_EBUSY_TRIES)
+			__atomic_fetch_add(&dummy_ebusy_retries, 1,
+					   __ATOMIC_RELAXED);
+		if (bad <= 0)
+			return bad;
 	}
 	return bad;
 }

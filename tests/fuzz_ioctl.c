@@ -417,7 +417,7 @@ static void oracle_range(struct worker *w, uint64_t addr, uint64_t npages)
 		end = w->mend;
 	if (start >= end)
 		return;
-	bad = oracle_coherent(w->fd, (void *)(uintptr_t)start,
+	bad = check_coherent(w->fd, (void *)(uintptr_t)start,
 			      (end - start) / PAGE);
 	if (bad)
 		fail(w, "oracle: %ld violation(s) over [0x%llx, 0x%llx)", bad,

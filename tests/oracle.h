@@ -5,9 +5,9 @@
  * After each operation, for every page of a mirrored range:
  *  - the device entry (DUMP) is absent, or maps the pfn the CPU maps there
  *    now (/proc/self/pagemap), with no more permission and no larger order
- *    than the CPU mapping: check_coherent() of dummy_util.h, which this
- *    extends with a retry that tells a background change (khugepaged, ksmd,
- *    NUMA balancing, kcompactd moving a page between DUMP and pagemap) from a
+ *    than the CPU mapping: check_coherent() of dummy_util.h, whose second
+ *    and third looks tell a background change (khugepaged, ksmd, NUMA
+ *    balancing, kcompactd moving a page between DUMP and pagemap) from a
  *    stale entry, which stays;
  *  - the data agree: what the device READs is what the CPU reads
  *    (oracle_read_agrees()), and what the device WRITEs the CPU sees
@@ -44,42 +44,6 @@ static inline int pagemap_read(const void *addr, uint64_t npages, uint64_t *out)
 	r = pread(fd, out, len, off);
 	close(fd);
 	return r == (ssize_t)len ? 0 : -1;
-}
-
-static inline void msleep(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/*
- * check_coherent(), again up to twice if it finds violations: a violation
- * a background change caused is gone on the next look, a stale device
- * entry is not. Returns the violations of the last look (0: coherent), or
- * -1 on error.
- */
-static inline long oracle_coherent(int fd, void *addr, uint64_t npages)
-{
-	long bad = 0;
-	int tries, busy;
-
-	for (tries = 0; tries < 3; tries++) {
-		if (tries) {
-			diag("oracle: %ld violation(s) at %p, looking again",
-			     bad, addr);
-			msleep(20);
-		}
-		busy = 0;
-		while ((bad = check_coherent(fd, addr, npages)) == -1 &&
-		       errno == EBUSY && ++busy < DUMMY_EBUSY_TRIES)
-			__atomic_fetch_add(&dummy_ebusy_retries, 1,
-					   __ATOMIC_RELAXED);
-		if (bad <= 0)
-			return bad;
-	}
-	return bad;
 }
 
 /*
@@ -161,7 +125,7 @@ static inline long oracle_write_seen(int fd, void *addr, uint64_t npages,
 
 /* The device table of fd over the range is coherent with the CPU's. */
 #define ORACLE(fd, addr, npages) do {					\
-	long _bad = oracle_coherent((fd), (addr), (npages));		\
+	long _bad = check_coherent((fd), (addr), (npages));		\
 	if (_bad) {							\
 		diag("%s:%d: oracle: device page table not coherent "	\
 		     "over %s (%ld)", __func__, __LINE__, #addr, _bad);	\

@@ -232,7 +232,7 @@ static void mutate(struct slot *s, uint64_t *rs, uint64_t *buf)
 				_exit(1);
 			if (s->prot & PROT_READ) {
 				if (dummy_fault(fd, s->addr, s->npages, 0, NULL) ||
-				    oracle_coherent(fd, s->addr, s->npages) ||
+				    check_coherent(fd, s->addr, s->npages) ||
 				    oracle_read_agrees(fd, s->addr, s->npages))
 					_exit(2);
 			}
@@ -345,7 +345,7 @@ static void *checker(void *arg)
 		msleep(50);
 		pthread_rwlock_wrlock(&world);
 		for (i = 0; i < NSLOTS && !atomic_load(&stop); i++) {
-			long bad = oracle_coherent(dev, slots[i].addr,
+			long bad = check_coherent(dev, slots[i].addr,
 						   slots[i].npages);
 
 			if (bad)
@@ -437,7 +437,7 @@ int main(int argc, char **argv)
 	/* A last look, everything still. */
 	if (!atomic_load(&failed))
 		for (i = 0; i < NSLOTS; i++)
-			if (oracle_coherent(dev, slots[i].addr, slots[i].npages))
+			if (check_coherent(dev, slots[i].addr, slots[i].npages))
 				FAIL("final oracle: slot %d", i);
 	diag("stress: %lu changes, %lu device WRITEs, %lu forks, %lu READs checked, %lu FAULTs, %lu oracle passes, %lu EBUSY retries",
 	     atomic_load(&nops[OP_MUT]), atomic_load(&nops[OP_DEVW]),
