@@ -470,6 +470,70 @@ static int t_populate_invalidate_race(void)
 	return TAP_PASS;
 }
 
+/*
+ * A commit racing an invalidation of the very range it commits: round
+ * after round, one thread device-faults 512 fresh pages while another
+ * zaps them (MADV_DONTNEED) a little later, then the range is checked.
+ * The callback must take the commit lock even with nothing to clear yet:
+ * hmm_core advances the sequence before calling it and outside that lock,
+ * so only the lock waits out a commit that checked the old sequence (the
+ * contract of ->sync_cpu_device_pagetables()). A callback that skips it
+ * leaves entries of zapped pages behind: tests/mutants/
+ * callback-without-lock.patch.
+ */
+#define CR_PAGES	512
+
+static pthread_barrier_t cr_barrier;
+static uint8_t *cr_p;
+static int cr_fd;
+static atomic_long cr_busy;
+
+static void *cr_zapper(void *arg)
+{
+	unsigned int seed = 1;
+	long n = (long)(uintptr_t)arg, i;
+
+	for (i = 0; i < n; i++) {
+		pthread_barrier_wait(&cr_barrier);
+		/* Somewhere in the fault's read or its commit. */
+		usleep(rand_r(&seed) % 400);
+		madvise(cr_p, CR_PAGES * PAGE, MADV_DONTNEED);
+		pthread_barrier_wait(&cr_barrier);
+	}
+	return NULL;
+}
+
+static int t_commit_invalidate_race(void)
+{
+	const long n = 300;
+	pthread_t th;
+	uint64_t done;
+	long i, bad;
+
+	CHECK((cr_fd = dummy_open(0)) >= 0);
+	CHECK((cr_p = anon_map(CR_PAGES)));
+	CHECK_OK(pthread_barrier_init(&cr_barrier, NULL, 2));
+	CHECK_OK(pthread_create(&th, NULL, cr_zapper, (void *)(uintptr_t)n));
+	/* A failed CHECK ends the case's process, the zapper with it. */
+	for (i = 0; i < n; i++) {
+		memset(cr_p, (int)i, CR_PAGES * PAGE);
+		pthread_barrier_wait(&cr_barrier);
+		if (dummy_fault(cr_fd, cr_p, CR_PAGES, HMM_DUMMY_FAULT_WRITE,
+				&done)) {
+			CHECK_EQ(errno, EBUSY);
+			atomic_fetch_add(&cr_busy, 1);
+		}
+		pthread_barrier_wait(&cr_barrier);
+		bad = check_coherent(cr_fd, cr_p, CR_PAGES);
+		if (bad)
+			diag("round %ld: %ld violation(s) after the zap", i, bad);
+		CHECK_EQ(bad, 0);
+	}
+	pthread_join(th, NULL);
+	diag("%ld rounds, %ld EBUSY", n, atomic_load(&cr_busy));
+	return TAP_PASS;
+}
+
 #define RELEASE_KNOB "/sys/module/hmm_dummy/parameters/unregister_in_release"
 
 /*
@@ -541,6 +605,7 @@ static const struct tap_case cases[] = {
 	{ "release_fd_passed_to_parent", t_release_fd_passed, 0 },
 	{ "register_unregister_race", t_register_race, 60 },
 	{ "populate_invalidate_race", t_populate_invalidate_race, 60 },
+	{ "commit_invalidate_race", t_commit_invalidate_race, 120 },
 	{ "unregister_from_inside_release", t_unregister_in_release, 60 },
 	{ "rmmod_refused_while_in_use", t_rmmod_busy, 0 },
 };
