@@ -136,28 +136,6 @@ static const struct mmu_interval_notifier_ops hmm_mirror_interval_ops = {
 	.invalidate = hmm_mirror_invalidate,
 };
 
-#ifdef HMM_CORE_MUTATE_LOCKLESS_WALK
-/*
- * scripts/mutation-check debug only, never in a real build: the mistake of
- * review point R9, the mirror list walked with no read-side protection at
- * all. The debug lane must report it (PROVE_RCU_LIST: "RCU-list traversed
- * in non-reader section").
- */
-static void hmm_mirror_mm_mutant_walk(struct hmm_mirror_mm *mirror_mm)
-{
-	struct hmm_mirror *mirror;
-	unsigned int n = 0;
-
-	list_for_each_entry_rcu(mirror, &mirror_mm->mirrors, mm_list)
-		n++;
-	pr_debug("releasing %u mirrors\n", n);
-}
-#else
-static inline void hmm_mirror_mm_mutant_walk(struct hmm_mirror_mm *mirror_mm)
-{
-}
-#endif
-
 /*
  * The mm's last user is gone: exit_mmap() is about to tear the address space
  * down. Each mirror's ->release() runs once, with no lock held, so that it
@@ -168,7 +146,6 @@ static void hmm_mirror_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	struct hmm_mirror_mm *mirror_mm = to_mirror_mm(mn);
 	struct hmm_mirror *mirror;
 
-	hmm_mirror_mm_mutant_walk(mirror_mm);
 	spin_lock(&mirror_mm->lock);
 	mirror_mm->release_task = current;
 	while ((mirror = list_first_entry_or_null(&mirror_mm->mirrors,

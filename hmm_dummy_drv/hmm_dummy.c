@@ -257,10 +257,8 @@ static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 
 	dfile->counters.invalidations[hmm_dummy_event(update->event)]++;
 	hmm_dummy_exclusive_changed(dfile, update);
-#ifndef HMM_DUMMY_MUTATE_SKIP_CLEAR
 	hmm_dummy_pt_clear(dfile, update->start, update->end,
 			   update->blockable);
-#endif
 	mutex_unlock(&dfile->pt_lock);
 	return 0;
 }
