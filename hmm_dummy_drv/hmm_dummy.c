@@ -196,6 +196,7 @@ hmm_dummy_pt_clear(struct hmm_dummy_file *dfile, unsigned long start,
 		   unsigned long end, bool blockable)
 {
 	XA_STATE(xas, &dfile->pt, start >> PAGE_SHIFT);
+	unsigned long next;
 	unsigned int n = 0;
 	void *entry;
 
@@ -208,12 +209,21 @@ hmm_dummy_pt_clear(struct hmm_dummy_file *dfile, unsigned long start,
 			dfile->nr_ptes--;
 		if (++n < HMM_DUMMY_CLEAR_BATCH)
 			continue;
+		/*
+		 * Go on at the next index, from the root. Not xas_pause():
+		 * where the store just freed the leaf, xas points at its
+		 * parent, and xas_pause() as 6.1 and 6.12 have it then adds
+		 * a whole leaf's span to the entry's index instead of moving
+		 * to the next leaf, skipping up to 63 entries, which would
+		 * stay stale (fuzz_ioctl found them).
+		 */
 		n = 0;
-		xas_pause(&xas);
+		next = xas.xa_index + 1;
 		xas_unlock(&xas);
 		if (blockable)
 			cond_resched();
 		xas_lock(&xas);
+		xas_set(&xas, next);
 	}
 	xas_unlock(&xas);
 }
