@@ -31,6 +31,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/overflow.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -1114,6 +1115,19 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 	dfile->dev = dev;
 	init_rwsem(&dfile->range_sem);
 	mutex_init(&dfile->pt_lock);
+	/*
+	 * Teach lockdep pt_lock's rule: reclaim invalidates, and the
+	 * invalidation takes pt_lock, so nothing may allocate with reclaim
+	 * while holding it. Taken once inside a reclaim section, an allocation
+	 * under pt_lock is then a lockdep report the first time it happens,
+	 * not a deadlock the day memory runs short. Nothing without lockdep.
+	 */
+	if (IS_ENABLED(CONFIG_LOCKDEP)) {
+		fs_reclaim_acquire(GFP_KERNEL);
+		mutex_lock(&dfile->pt_lock);
+		mutex_unlock(&dfile->pt_lock);
+		fs_reclaim_release(GFP_KERNEL);
+	}
 	INIT_LIST_HEAD(&dfile->exclusive);
 	/* Its nodes are charged to the opener's memory cgroup. */
 	xa_init_flags(&dfile->pt, XA_FLAGS_ACCOUNT);
