@@ -456,6 +456,36 @@ void hmm_mirror_read_stats(struct hmm_mirror_stats *stats)
 }
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_read_stats, HMM_MIRROR_NS);
 
+/*
+ * The reader of CPU page tables this build uses (cpu_pt.c), for people and
+ * tests: /sys/module/hmm_core/parameters/backend, read-only. With
+ * "get_user_pages" (a kernel that does not export hmm_range_fault(), or a
+ * build with HMM_CORE_FORCE_GUP=1) no entry ever has an order above 0.
+ */
+#ifdef HMM_CORE_HAVE_HMM_RANGE_FAULT
+#define HMM_CORE_BACKEND "hmm_range_fault"
+#else
+#define HMM_CORE_BACKEND "get_user_pages"
+#endif
+
+static int hmm_core_backend_set(const char *val, const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
+static int hmm_core_backend_get(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%s\n", HMM_CORE_BACKEND);
+}
+
+static const struct kernel_param_ops hmm_core_backend_ops = {
+	.set = hmm_core_backend_set,
+	.get = hmm_core_backend_get,
+};
+module_param_cb(backend, &hmm_core_backend_ops, NULL, 0444);
+MODULE_PARM_DESC(backend,
+		 "CPU page-table reader: hmm_range_fault or get_user_pages (read-only)");
+
 static int __init hmm_core_init(void)
 {
 	return 0;

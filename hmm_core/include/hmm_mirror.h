@@ -55,7 +55,11 @@
  *
  * Where the kernel provides hmm_range_fault() (CONFIG_HMM_MIRROR), the range
  * helpers build on it; elsewhere they fault with get_user_pages_remote() and
- * keep no page reference. A build-time probe chooses.
+ * keep no page reference. A build-time probe chooses (HMM_CORE_FORCE_GUP=1
+ * forces the fallback), and /sys/module/hmm_core/parameters/backend says
+ * which: "hmm_range_fault" or "get_user_pages". The fallback never reports
+ * a huge mapping (every entry has order 0) and gives write permission only
+ * to a write fault or a page the CPU may write now.
  */
 #ifndef _HMM_MIRROR_H
 #define _HMM_MIRROR_H
