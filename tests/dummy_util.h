@@ -72,6 +72,26 @@ static inline long module_refs(const char *name)
 	return -1;
 }
 
+/*
+ * Whether hmm_core reads CPU page tables with its get_user_pages_remote()
+ * fallback (its read-only parameter "backend" says "get_user_pages"), which
+ * never reports a huge mapping: every entry has order 0, no snapshot says
+ * HUGE. 0 for hmm_range_fault(), and when the parameter cannot be read, so
+ * that a case then expects the most.
+ */
+static inline int hmm_core_backend_gup(void)
+{
+	char buf[32] = "";
+	FILE *f = fopen("/sys/module/hmm_core/parameters/backend", "re");
+
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return !strcmp(buf, "get_user_pages\n");
+}
+
 /* Whether len bytes from p are all zero. */
 static inline int is_zero(const void *p, size_t len)
 {
