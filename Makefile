@@ -29,12 +29,14 @@
 #   sudo make dkms-remove  dkms remove this version, delete its sources
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
-# make check's kernel lines (CI runs make check): the oldest, 6.1; bookworm's
-# 6.12; and the newest, 7.3 (trixie-backports, built in a trixie chroot).
+# make check's kernel lines (CI runs make check): the oldest, 6.1; 6.1-gup,
+# the same kernel with hmm_core on its get_user_pages fallback (about 3
+# minutes more); bookworm's 6.12; and the newest, 7.3 (trixie-backports,
+# built in a trixie chroot).
 # 6.12-trixie and 7.2 (sid) run in make matrix only: with them a cold CI run
 # on 2 cores would have no margin left under the hour (README.md,
 # "Supported kernels").
-KERNELS ?= 6.1 6.12 7.3
+KERNELS ?= 6.1 6.1-gup 6.12 7.3
 # make check also runs the debug-kernel lane (scripts/check-debug) after the
 # stock lines: from a fresh clone the whole of it took 22 minutes on 2 cores
 # (README.md, "Debug-kernel lane"). CHECK_DEBUG=0 leaves it out.
