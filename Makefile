@@ -107,7 +107,7 @@ demo:
 # SECONDS is also bash's clock: the recipe reads make's value, STRESS_SECONDS.
 STRESS_SECONDS := $(if $(SECONDS),$(SECONDS),600)
 stress:
-	@set -e; $(MAKE) -s -C tests; for k in $(KERNELS); do \
+	@set -e; $(MAKE) -s -C tests; for k in $(filter-out %-gup,$(KERNELS)); do \
 		scripts/fetch-kernel $$k >/dev/null; \
 		scripts/build-modules $$k >/dev/null; \
 		echo "=== stress: $$k, $(STRESS_SECONDS) s"; \
@@ -117,7 +117,7 @@ stress:
 	done
 
 mutation-check:
-	@scripts/mutation-check $(KERNELS)
+	@scripts/mutation-check $(filter-out %-gup,$(KERNELS))
 
 # DKMS (README.md, "Install with DKMS"). VERSION is the version's one source:
 # dkms.conf says #MODULE_VERSION#, filled in when the sources are installed.
