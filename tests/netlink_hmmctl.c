@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <grp.h>
+#include <linux/mempolicy.h>
 #include <signal.h>
 #include <sys/syscall.h>
 
@@ -286,6 +287,7 @@ static int pt_pagemap(void)
 static int pt_resumable(void)
 {
 	const size_t n = 8192;
+	unsigned long node0 = 1;
 	int fd = dummy_open(0);
 	struct hmmctl_result r;
 	char id[24];
@@ -293,6 +295,12 @@ static int pt_resumable(void)
 	char *p;
 
 	CHECK(fd >= 0);
+	/*
+	 * Out of NUMA balancing's scan (a preferred-node policy), which
+	 * would unmap some of the 8192 pages, and so drop their entries,
+	 * between the fault and the dump (seen once).
+	 */
+	CHECK_OK(syscall(SYS_set_mempolicy, MPOL_PREFERRED, &node0, 2));
 	CHECK((p = mirrored(fd, n)));
 	CHECK((mid = my_mirror_id("hmm_dummy0")));
 	snprintf(id, sizeof(id), "%" PRIu64, mid);
