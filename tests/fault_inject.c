@@ -20,6 +20,27 @@
  * the next call is taken. Leaks and splats are the host's to see
  * (scripts/vm-run --debug: kmemleak after the unload, the log).
  *
+ * Most calls span NPAGES pages. Some are made again over more: a FAULT,
+ * READ and WRITE of BIG_PAGES, more than one of the HMM_MIRROR_RANGE_MAX_PAGES
+ * chunks hmm_dummy populates at a time (a failure in the second after the
+ * first committed); a DUMP of DUMP_PAGES entries, more than two of its
+ * batches; an EXCLUSIVE of EXCL_PAGES, more than two of its batches of 64.
+ * Their memory is written before the call but for one page of the second
+ * chunk (setup_holed()): a CPU fault that allocates there, not one per page.
+ *
+ * SET_RANGE unregisters the file's mirror and registers it again over the
+ * new range: a failure must leave the file either mirroring the new range
+ * (the failure absorbed) or failing every call with EPERM, as the uapi
+ * says, and closing cleanly (check_set_range()).
+ *
+ * The "events" multicast group's messages are built only when it has a
+ * listener: the *_events calls (open, close, munmap of mirrored memory)
+ * are made with one (a raw generic netlink socket that joined the group).
+ * An event that cannot be allocated is dropped and counted (events_dropped
+ * of STATS_GET): each of those ops must see at least one step whose forced
+ * failure dropped an event, and the listener must get the event of a call
+ * that completed with nothing failed.
+ *
  * Each forced failure prints its stack (verbose=2) to the kernel log; the
  * innermost frame in hmm_dummy or hmm_core is the allocation site in our
  * code. The distinct sites are printed as "# fi-site: FUNC+OFF/SIZE [MOD]"
@@ -48,6 +69,9 @@
  *   a load adds a chunk (memremap_pages()); RELEASE evicts pages but keeps
  *   the chunks, so each step of that op loads hmm_dummy afresh.
  * At the end hmm_dummy is loaded again as it was, for the guest's unload.
+ *
+ * --only CASE,... runs those cases only (the others skip): for working on
+ * one of them.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -68,6 +92,10 @@
 #endif
 
 #define NPAGES		4
+#define BIG_PAGES	600	/* 2 populate chunks: 512 and 88 pages */
+#define BIG_HOLE	(BIG_PAGES - 8)	/* the page not written, in chunk 2 */
+#define DUMP_PAGES	400	/* 3 DUMP batches of PAGE / 24 entries */
+#define EXCL_PAGES	130	/* 3 EXCLUSIVE batches of 64 */
 #define MAX_STEPS	400
 #define MAX_SITES	256
 #define SITE_LEN	128
@@ -78,6 +106,7 @@ struct sites {
 	int n;
 	int forced;		/* failures forced, in all cases */
 	int attributed;		/* ... whose stack had a frame of ours */
+	int dropped;		/* steps whose call dropped an event */
 	char site[MAX_SITES][SITE_LEN];
 };
 
@@ -87,8 +116,10 @@ struct ctx {
 	int fd;			/* the device file (or socket) the call uses */
 	int fd2;		/* a device file netlink calls report on */
 	unsigned int id;	/* fd2's netlink mirror id */
-	char *p;		/* NPAGES pages of process memory */
-	char *buf;		/* NPAGES pages of user buffer */
+	int ls;			/* a listener of the events group, or -1 */
+	unsigned long n;	/* pages of p and buf: the op's npages */
+	char *p;		/* n pages of process memory */
+	char *buf;		/* n pages of user buffer */
 	long ret;		/* what the call returned */
 	const struct op *op;	/* the call's description */
 };
@@ -103,6 +134,13 @@ struct op {
 	unsigned long cmd;	/* call_dmirror()'s ioctl, call_nl()'s command */
 	int flags;		/* call_nl()'s netlink flags */
 	int fresh;		/* hmm_dummy loaded afresh before each step */
+	unsigned long npages;	/* pages the call spans; 0: NPAGES */
+	int listen;		/* made with a listener of the events group */
+	/*
+	 * What follows the call with injection, instead of recheck()'s
+	 * "the same call again": r is what the call returned.
+	 */
+	int (*check)(struct ctx *c, long r);
 	/*
 	 * Stop after the first failure forced under this kernel function: it
 	 * is reached; what lies deeper is the kernel's own, and warns.
@@ -131,7 +169,7 @@ static int dev_open(const char *dev)
 /* Fresh, unpopulated memory: the call's own CPU faults allocate. */
 static int setup_fresh(struct ctx *c)
 {
-	c->p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+	c->p = mmap(NULL, c->n * PAGE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c->p == MAP_FAILED)
 		return -1;
@@ -143,8 +181,8 @@ static int setup_mapped_fd(struct ctx *c, int fd)
 {
 	if (setup_fresh(c))
 		return -1;
-	memset(c->p, 0x5a, NPAGES * PAGE);
-	return dummy_fault(fd, c->p, NPAGES, HMM_DUMMY_FAULT_WRITE, NULL);
+	memset(c->p, 0x5a, c->n * PAGE);
+	return dummy_fault(fd, c->p, c->n, HMM_DUMMY_FAULT_WRITE, NULL);
 }
 
 static int setup_mapped(struct ctx *c)
@@ -185,35 +223,35 @@ static long call_close(struct ctx *c)
 
 static long call_fault_read(struct ctx *c)
 {
-	return dummy_fault(c->fd, c->p, NPAGES, 0, NULL);
+	return dummy_fault(c->fd, c->p, c->n, 0, NULL);
 }
 
 static long call_fault_write(struct ctx *c)
 {
-	return dummy_fault(c->fd, c->p, NPAGES, HMM_DUMMY_FAULT_WRITE, NULL);
+	return dummy_fault(c->fd, c->p, c->n, HMM_DUMMY_FAULT_WRITE, NULL);
 }
 
 static long call_read(struct ctx *c)
 {
-	return dummy_rw(c->fd, HMM_DUMMY_IOC_READ, c->p, c->buf, NPAGES,
+	return dummy_rw(c->fd, HMM_DUMMY_IOC_READ, c->p, c->buf, c->n,
 			NULL, NULL);
 }
 
 static long call_write(struct ctx *c)
 {
-	return dummy_rw(c->fd, HMM_DUMMY_IOC_WRITE, c->p, c->buf, NPAGES,
+	return dummy_rw(c->fd, HMM_DUMMY_IOC_WRITE, c->p, c->buf, c->n,
 			NULL, NULL);
 }
 
 static long call_snapshot(struct ctx *c)
 {
-	return dummy_snapshot(c->fd, c->p, NPAGES, (uint8_t *)c->buf);
+	return dummy_snapshot(c->fd, c->p, c->n, (uint8_t *)c->buf);
 }
 
 static long call_dump(struct ctx *c)
 {
-	return dummy_dump(c->fd, c->p, NPAGES, (struct hmm_dummy_pte *)c->buf,
-			  NPAGES, NULL);
+	return dummy_dump(c->fd, c->p, c->n, (struct hmm_dummy_pte *)c->buf,
+			  c->n, NULL);
 }
 
 static long call_counters(struct ctx *c)
@@ -221,9 +259,121 @@ static long call_counters(struct ctx *c)
 	return dummy_counters(c->fd, (struct hmm_dummy_counters *)c->buf);
 }
 
+static long call_set_range(struct ctx *c)
+{
+	return dummy_set_range(c->fd, c->p, c->n);
+}
+
+/* Each native ioctl of fd fails with EPERM: the file mirrors nothing. */
+static int all_eperm(struct ctx *c)
+{
+	static const char *const names[] = {
+		"FAULT", "READ", "WRITE", "SNAPSHOT", "DUMP", "COUNTERS",
+		"SET_RANGE",
+	};
+	struct hmm_dummy_counters cnt;
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		errno = 0;
+		switch (i) {
+		case 0:
+			r = dummy_fault(c->fd, c->p, c->n, 0, NULL);
+			break;
+		case 1:
+		case 2:
+			r = dummy_rw(c->fd, i == 1 ? HMM_DUMMY_IOC_READ :
+				     HMM_DUMMY_IOC_WRITE, c->p, c->buf, c->n,
+				     NULL, NULL);
+			break;
+		case 3:
+			r = dummy_snapshot(c->fd, c->p, c->n, (uint8_t *)c->buf);
+			break;
+		case 4:
+			r = dummy_dump(c->fd, c->p, c->n,
+				       (struct hmm_dummy_pte *)c->buf, c->n,
+				       NULL);
+			break;
+		case 5:
+			r = dummy_counters(c->fd, &cnt);
+			break;
+		case 6:
+			r = dummy_set_range(c->fd, c->p, c->n);
+			break;
+		}
+		if (r != -1 || errno != EPERM) {
+			diag("SET_RANGE failed, then %s returned %d (%s), not EPERM",
+			     names[i], r, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * After a SET_RANGE with injection: if it failed, the file fails every call
+ * with EPERM and closes (its close does not wait for an unregistration that
+ * never comes), and a new file's SET_RANGE works. Either way the file then
+ * mirrors [p, p + n pages) only: its device page table was emptied, a call
+ * outside the range fails with EINVAL, a FAULT inside works and stays
+ * coherent across an mprotect() of the range (its invalidation reaches the
+ * new registration).
+ */
+static int check_set_range(struct ctx *c, long r)
+{
+	long nr;
+
+	if (r < 0) {
+		if (all_eperm(c))
+			return TAP_FAIL;
+		if (close(c->fd)) {
+			diag("SET_RANGE failed, then close: %s", strerror(errno));
+			return TAP_FAIL;
+		}
+		c->fd = dummy_open(0);
+		if (c->fd < 0 || dummy_set_range(c->fd, c->p, c->n)) {
+			diag("SET_RANGE failed, then a new file's SET_RANGE: %s",
+			     strerror(errno));
+			return TAP_FAIL;
+		}
+	}
+	nr = dummy_nr_entries(c->fd, c->p, c->n);
+	if (nr) {
+		diag("SET_RANGE: %ld device entries left (DUMP: %s)", nr,
+		     nr < 0 ? strerror(errno) : "ok");
+		return TAP_FAIL;
+	}
+	if (dummy_fault(c->fd, c->buf, 1, 0, NULL) != -1 || errno != EINVAL) {
+		diag("SET_RANGE: a FAULT outside the range: %s, not EINVAL",
+		     strerror(errno));
+		return TAP_FAIL;
+	}
+	if (RETRY_EBUSY(dummy_fault(c->fd, c->p, c->n, HMM_DUMMY_FAULT_WRITE,
+				    NULL))) {
+		diag("SET_RANGE: a FAULT inside the range: %s", strerror(errno));
+		return TAP_FAIL;
+	}
+	if (mprotect(c->p, c->n * PAGE, PROT_READ)) {
+		diag("mprotect: %s", strerror(errno));
+		return TAP_FAIL;
+	}
+	if (check_coherent(c->fd, c->p, c->n)) {
+		diag("SET_RANGE: device page table not coherent after mprotect()");
+		return TAP_FAIL;
+	}
+	return TAP_PASS;
+}
+
+/* Unmap mirrored memory: its invalidation (and event, with a listener). */
+static long call_munmap(struct ctx *c)
+{
+	return munmap(c->p, c->n * PAGE);
+}
+
 static long dmirror(struct ctx *c, unsigned long cmd)
 {
-	return dmirror_cmd(c->fd, cmd, c->p, c->buf, NPAGES, NULL);
+	return dmirror_cmd(c->fd, cmd, c->p, c->buf, c->n, NULL);
 }
 
 /* The op's test_hmm-ABI ioctl. */
@@ -237,7 +387,21 @@ static int setup_written(struct ctx *c)
 {
 	if (setup_fresh(c))
 		return -1;
-	memset(c->p, 0x3c, NPAGES * PAGE);
+	memset(c->p, 0x3c, c->n * PAGE);
+	return 0;
+}
+
+/*
+ * Memory with data in it but for page BIG_HOLE, never touched: the call's
+ * own CPU fault allocates it (a write fault), in the second chunk.
+ */
+static int setup_holed(struct ctx *c)
+{
+	if (setup_fresh(c))
+		return -1;
+	memset(c->p, 0x3c, BIG_HOLE * PAGE);
+	memset(c->p + (BIG_HOLE + 1) * PAGE, 0x3c,
+	       (c->n - BIG_HOLE - 1) * PAGE);
 	return 0;
 }
 
@@ -344,18 +508,57 @@ static void nl_init_req(struct nl_req *r, int family, int cmd, int flags)
 	r->g.version = 1;
 }
 
+static int nl_events_grp;	/* the events group's id, 0 if unknown */
+
+/* The next attribute of a nest, or NULL past its end (*len: what is left). */
+static const struct nlattr *nla_next_in(const struct nlattr *a, int *len)
+{
+	if (*len < NLA_HDRLEN || a->nla_len < NLA_HDRLEN || a->nla_len > *len)
+		return NULL;
+	*len -= NLA_ALIGN(a->nla_len);
+	return (const void *)((const char *)a + NLA_ALIGN(a->nla_len));
+}
+
+/* The events group's id, from CTRL_ATTR_MCAST_GROUPS' nests. */
+static void mcast_groups(const struct nlattr *nest)
+{
+	const struct nlattr *g = (const void *)((const char *)nest + NLA_HDRLEN);
+	const struct nlattr *next;
+	int len = nest->nla_len - NLA_HDRLEN;
+
+	for (; (next = nla_next_in(g, &len)); g = next) {
+		const struct nlattr *f = (const void *)((const char *)g + NLA_HDRLEN);
+		const struct nlattr *fnext;
+		int flen = g->nla_len - NLA_HDRLEN, id = 0, events = 0;
+
+		for (; (fnext = nla_next_in(f, &flen)); f = fnext) {
+			const char *v = (const char *)f + NLA_HDRLEN;
+
+			if (f->nla_type == CTRL_ATTR_MCAST_GRP_ID)
+				id = *(const uint32_t *)v;
+			if (f->nla_type == CTRL_ATTR_MCAST_GRP_NAME)
+				events = !strcmp(v, HMM_DUMMY_MCGRP_EVENTS);
+		}
+		if (events)
+			nl_events_grp = id;
+	}
+}
+
 static void family_cb(int type, const void *val, void *arg)
 {
 	if (type == CTRL_ATTR_FAMILY_ID)
 		*(int *)arg = *(const uint16_t *)val;
+	if (type == CTRL_ATTR_MCAST_GROUPS)
+		mcast_groups((const void *)((const char *)val - NLA_HDRLEN));
 }
 
-/* The family's id, 0 if it is not registered. */
+/* The family's id (0 if it is not registered) and nl_events_grp. */
 static int nl_resolve(void)
 {
 	struct nl_req r;
 	int s = nl_socket(), id = 0;
 
+	nl_events_grp = 0;
 	if (s < 0)
 		return 0;
 	nl_init_req(&r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
@@ -365,6 +568,64 @@ static int nl_resolve(void)
 		id = 0;
 	close(s);
 	return id;
+}
+
+/*
+ * A socket that joined the events group, or -1. Bound first: an unbound
+ * socket's port id is 0, the sender's of an event, which the kernel does
+ * not send to.
+ */
+static int nl_listen(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int s = nl_socket();
+
+	if (s >= 0 && (bind(s, (struct sockaddr *)&sa, sizeof(sa)) ||
+		       setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+				  &nl_events_grp, sizeof(nl_events_grp)))) {
+		diag("joining the events group: %s", strerror(errno));
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* Events in the listener's queue now (read and dropped), or -1. */
+static int nl_events_queued(int ls)
+{
+	static char buf[65536];
+	int n = 0;
+
+	for (;;) {
+		ssize_t r = recv(ls, buf, sizeof(buf), MSG_DONTWAIT);
+		struct nlmsghdr *h;
+
+		if (r < 0)
+			return errno == EAGAIN ? n : -1;
+		for (h = (void *)buf; NLMSG_OK(h, (size_t)r); h = NLMSG_NEXT(h, r))
+			n += h->nlmsg_type == nl_family;
+	}
+}
+
+static void dropped_cb(int type, const void *val, void *arg)
+{
+	if (type == HMM_DUMMY_A_STATS_EVENTS_DROPPED)
+		memcpy(arg, val, sizeof(uint64_t));
+}
+
+/* STATS_GET's events_dropped, or -1. */
+static long long nl_events_dropped(void)
+{
+	uint64_t dropped = ~0ULL;
+	struct nl_req r;
+	int s = nl_socket(), e;
+
+	if (s < 0)
+		return -1;
+	nl_init_req(&r, nl_family, HMM_DUMMY_CMD_STATS_GET, 0);
+	e = nl_xfer(s, &r, dropped_cb, &dropped);
+	close(s);
+	return e || dropped == ~0ULL ? -1 : (long long)dropped;
 }
 
 /* The last mirror id of the MIRROR_GET dump: the newest, fd2's. */
@@ -420,6 +681,12 @@ static long call_nl(struct ctx *c)
 #define NL_OP(n, c, f) \
 	{ .name = n, .dev = "nl", .setup = setup_nl, .call = call_nl, \
 	  .also = ENOBUFS, .cmd = c, .flags = f }
+/* A call of its own over np pages. */
+#define BIG_OP(n, d, s, c, e, np) \
+	{ .name = n, .dev = d, .setup = s, .call = c, .also = e, .npages = np }
+/* A call of its own with a listener of the events group. */
+#define EVENTS_OP(n, d, s, c, u) \
+	{ .name = n, .dev = d, .setup = s, .call = c, .undo = u, .listen = 1 }
 
 static const struct op ops[] = {
 	OP("open_dummy", "none", setup_none, call_open, undo_open, 0),
@@ -429,9 +696,20 @@ static const struct op ops[] = {
 	OP("FAULT_write", "dummy", setup_fresh, call_fault_write, NULL, EFAULT),
 	OP("READ", "dummy", setup_fresh, call_read, NULL, EFAULT),
 	OP("WRITE", "dummy", setup_fresh, call_write, NULL, EFAULT),
+	/* More than one populate chunk (see the top). */
+	BIG_OP("FAULT_write_600p", "dummy", setup_holed, call_fault_write,
+	       EFAULT, BIG_PAGES),
+	BIG_OP("READ_600p", "dummy", setup_holed, call_read, EFAULT,
+	       BIG_PAGES),
+	BIG_OP("WRITE_600p", "dummy", setup_holed, call_write, EFAULT,
+	       BIG_PAGES),
 	OP("SNAPSHOT", "dummy", setup_mapped, call_snapshot, NULL, EFAULT),
 	OP("DUMP", "dummy", setup_mapped, call_dump, NULL, EFAULT),
+	BIG_OP("DUMP_400p", "dummy", setup_mapped, call_dump, EFAULT,
+	       DUMP_PAGES),
 	OP("COUNTERS", "dummy", setup_mapped, call_counters, NULL, EFAULT),
+	{ .name = "SET_RANGE", .dev = "dummy", .setup = setup_mapped,
+	  .call = call_set_range, .check = check_set_range },
 	DMIRROR_OP("DMIRROR_READ", setup_fresh, EFAULT, HMM_DMIRROR_READ),
 	DMIRROR_OP("DMIRROR_WRITE", setup_fresh, EFAULT, HMM_DMIRROR_WRITE),
 	DMIRROR_OP("DMIRROR_SNAPSHOT", setup_fresh, EFAULT, HMM_DMIRROR_SNAPSHOT),
@@ -456,12 +734,20 @@ static const struct op ops[] = {
 	DMIRROR_OP("DMIRROR_RELEASE", setup_migrated, 0, HMM_DMIRROR_RELEASE),
 	DMIRROR_OP("DMIRROR_EXCLUSIVE", setup_written, EBUSY,
 		   HMM_DMIRROR_EXCLUSIVE),
+	/* Over more than one of its batches of 64. */
+	{ .name = "DMIRROR_EXCLUSIVE_130p", .dev = "dmirror",
+	  .setup = setup_written, .call = call_dmirror, .also = EBUSY,
+	  .cmd = HMM_DMIRROR_EXCLUSIVE, .npages = EXCL_PAGES },
 	OP("dmirror_mmap", "dmirror", setup_none, call_dmirror_mmap, undo_mmap, 0),
 #ifdef HAVE_NL
 	NL_OP("nl_DEV_GET", HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP),
 	NL_OP("nl_MIRROR_GET", HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP),
 	NL_OP("nl_PTE_GET", HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP),
 	NL_OP("nl_STATS_GET", HMM_DUMMY_CMD_STATS_GET, 0),
+	/* The events' path: register, unregister, invalidate. */
+	EVENTS_OP("open_dummy_events", "none", setup_none, call_open, undo_open),
+	EVENTS_OP("close_events", "dummy", setup_mapped, call_close, NULL),
+	EVENTS_OP("munmap_events", "dummy", setup_mapped, call_munmap, NULL),
 #endif
 };
 
@@ -724,11 +1010,92 @@ static int mod_check(void)
 	return ret;
 }
 
-/* The same call made again, no injection: it must work. */
-static int recheck(const struct op *o, struct ctx *c)
+/*
+ * check_coherent()'s invariant, the CPU side read from /proc/self/pagemap
+ * in one pread(): check_coherent() opens it once per entry, which over the
+ * big ops' hundreds of entries costs about a second a step on the debug
+ * kernel under TCG. For NPAGES, check_coherent() itself.
+ */
+static long coherent(int fd, void *addr, uint64_t npages)
+{
+	static struct hmm_dummy_pte ents[BIG_PAGES];
+	static uint64_t pm[BIG_PAGES];
+	static uint8_t snap[BIG_PAGES];
+	uintptr_t start = (uintptr_t)addr;
+	uint64_t nr, i;
+	long bad = 0;
+	int pfd;
+
+	if (npages <= NPAGES)
+		return check_coherent(fd, addr, npages);
+	if (npages > BIG_PAGES)
+		return -1;
+	if (dummy_dump(fd, addr, npages, ents, npages, &nr) ||
+	    dummy_snapshot(fd, addr, npages, snap)) {
+		diag("coherence check: DUMP/SNAPSHOT failed: %s", strerror(errno));
+		return -1;
+	}
+	pfd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pfd < 0 || pread(pfd, pm, npages * sizeof(pm[0]),
+			     start / PAGE * sizeof(pm[0])) !=
+		       (ssize_t)(npages * sizeof(pm[0]))) {
+		diag("coherence check: /proc/self/pagemap: %s", strerror(errno));
+		if (pfd >= 0)
+			close(pfd);
+		return -1;
+	}
+	close(pfd);
+	for (i = 0; i < nr; i++) {
+		struct hmm_dummy_pte *e = &ents[i];
+		uint64_t idx = (e->va - start) / PAGE;
+		long long pfn;
+
+		if (e->va < start || idx >= npages || e->va % PAGE ||
+		    (i && e->va <= ents[i - 1].va)) {
+			diag("entry %llu: va 0x%llx out of range or order",
+			     (unsigned long long)i, (unsigned long long)e->va);
+			bad++;
+			continue;
+		}
+		pfn = pm[idx] & (1ULL << 63) ?
+		      (long long)(pm[idx] & ((1ULL << 55) - 1)) : 0;
+		if (pfn != (long long)e->pfn) {
+			diag("va 0x%llx: device pfn 0x%llx, cpu pfn 0x%llx",
+			     (unsigned long long)e->va,
+			     (unsigned long long)e->pfn, pfn);
+			bad++;
+		}
+		if (!(e->perm & HMM_DUMMY_PERM_READ) ||
+		    (e->perm & ~(HMM_DUMMY_PERM_READ | HMM_DUMMY_PERM_WRITE))) {
+			diag("va 0x%llx: bad perm 0x%x",
+			     (unsigned long long)e->va, e->perm);
+			bad++;
+		}
+		if ((e->perm & HMM_DUMMY_PERM_WRITE) &&
+		    !(snap[idx] & HMM_DUMMY_SNAP_WRITE)) {
+			diag("va 0x%llx: device may write, CPU may not (snap 0x%x)",
+			     (unsigned long long)e->va, snap[idx]);
+			bad++;
+		}
+		if (e->order && !(snap[idx] & HMM_DUMMY_SNAP_HUGE)) {
+			diag("va 0x%llx: device order %u, CPU maps 4 KiB",
+			     (unsigned long long)e->va, e->order);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/*
+ * The same call made again, no injection: it must work (or the op's own
+ * check, given what the call with injection returned).
+ */
+static int recheck(const struct op *o, struct ctx *c, long first)
 {
 	long r;
 
+	if (o->check)
+		return o->check(c, first);
 	if (o->call == call_close)
 		return TAP_PASS;
 	if (!strcmp(o->dev, "nl")) {
@@ -746,7 +1113,7 @@ static int recheck(const struct op *o, struct ctx *c)
 	if (o->undo)
 		o->undo(c);
 	if (!strcmp(o->dev, "dummy") && c->p &&
-	    check_coherent(c->fd, c->p, NPAGES)) {
+	    coherent(c->fd, c->p, c->n)) {
 		diag("%s: device page table not coherent after the failure",
 		     o->name);
 		return TAP_FAIL;
@@ -772,7 +1139,11 @@ enum {
 static int run_step(const struct op *o, int step)
 {
 	static char buf[NPAGES * PAGE];
-	struct ctx c = { .fd = -1, .fd2 = -1, .buf = buf, .op = o };
+	struct ctx c = {
+		.fd = -1, .fd2 = -1, .ls = -1, .buf = buf, .op = o,
+		.n = o->npages ? o->npages : NPAGES,
+	};
+	long long dropped = 0;
 	struct scan sc;
 	long r, left;
 	int e;
@@ -781,7 +1152,21 @@ static int run_step(const struct op *o, int step)
 	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	if (nth_fd < 0)
 		return STEP_BAD;
-	memset(buf, 0, sizeof(buf));
+	/* A buffer of the call's size, its pages present. */
+	if (c.n > NPAGES) {
+		c.buf = mmap(NULL, c.n * PAGE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c.buf == MAP_FAILED)
+			return STEP_BAD;
+	}
+	memset(c.buf, 0, c.n * PAGE);
+#ifdef HAVE_NL
+	if (o->listen) {
+		c.ls = nl_listen();
+		if (c.ls < 0)
+			return STEP_BAD;
+	}
+#endif
 	if (strcmp(o->dev, "none")) {
 		c.fd = dev_open(o->dev);
 		if (c.fd < 0)
@@ -789,6 +1174,14 @@ static int run_step(const struct op *o, int step)
 	}
 	if (o->setup(&c))
 		return STEP_BAD;
+#ifdef HAVE_NL
+	/* The setup's events read; the count of drops before the call. */
+	if (o->listen) {
+		dropped = nl_events_dropped();
+		if (nl_events_queued(c.ls) < 0 || dropped < 0)
+			return STEP_BAD;
+	}
+#endif
 	scan_kmsg(&sc, NULL);
 
 	if (set_nth(step))
@@ -810,10 +1203,28 @@ static int run_step(const struct op *o, int step)
 		}
 		diag("%s: the call completes with %ld allocation(s)", o->name,
 		     step - left);
+#ifdef HAVE_NL
+		/* The listener is one: it got the call's event. */
+		if (o->listen && nl_events_queued(c.ls) <= 0) {
+			diag("%s: the listener got no event of the call",
+			     o->name);
+			return STEP_BAD;
+		}
+#endif
 		return STEP_DONE;
 	}
 	scan_kmsg(&sc, o->stop_at);
 	count_scan(&sc, o->name, step);
+#ifdef HAVE_NL
+	if (o->listen) {
+		long long now = nl_events_dropped();
+
+		if (now < 0)
+			return STEP_BAD;
+		if (now > dropped)
+			__atomic_fetch_add(&sites->dropped, 1, __ATOMIC_RELAXED);
+	}
+#endif
 	if (r >= 0) {
 		if (o->undo)
 			o->undo(&c);
@@ -823,7 +1234,7 @@ static int run_step(const struct op *o, int step)
 		     o->also ? strerror(o->also) : "");
 		return STEP_BAD;
 	}
-	if (recheck(o, &c) != TAP_PASS) {
+	if (recheck(o, &c, r) != TAP_PASS) {
 		diag("%s: after allocation %d was failed", o->name, step);
 		return STEP_BAD;
 	}
@@ -857,14 +1268,42 @@ static int fork_step(const struct op *o, int step)
 	return WEXITSTATUS(status);
 }
 
+/* EXCLUSIVE is answered: not EOPNOTSUPP (no make_device_exclusive*()). */
+static int exclusive_works(void)
+{
+	char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	static char buf[PAGE];
+	int fd = dmirror_open(0), ok = 1;
+
+	if (p != MAP_FAILED && fd >= 0) {
+		memset(p, 1, PAGE);
+		ok = dmirror_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, 1, NULL) == 0 ||
+		     errno != EOPNOTSUPP;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (p != MAP_FAILED)
+		munmap(p, PAGE);
+	return ok;
+}
+
 /* Why an op cannot run here, or NULL. */
 static const char *op_skip(const struct op *o)
 {
 #ifdef HAVE_NL
 	/* Its id, as the last load of hmm_dummy registered it. */
-	if (!strcmp(o->dev, "nl") && !(nl_family = nl_resolve()))
-		return "no " HMM_DUMMY_FAMILY_NAME " generic netlink family";
+	if (!strcmp(o->dev, "nl") || o->listen) {
+		nl_family = nl_resolve();
+		if (!nl_family)
+			return "no " HMM_DUMMY_FAMILY_NAME " generic netlink family";
+	}
+	if (o->listen && !nl_events_grp)
+		return "no events multicast group";
 #endif
+	if (!strcmp(o->dev, "dmirror") && o->cmd == HMM_DMIRROR_EXCLUSIVE &&
+	    !exclusive_works())
+		return "no device-exclusive access in this kernel (EOPNOTSUPP)";
 	if (o->fresh && !mod_path)
 		return "no --module PATH: hmm_dummy cannot be loaded afresh";
 	if (o->fresh && !mod_devmem)
@@ -876,6 +1315,8 @@ static int run_op(const struct op *o)
 {
 	int step, r = STEP_BAD, forced = 0, ours = 0, silent = 0, made = 0;
 	const char *skip = op_skip(o);
+	int dropped = sites->dropped;
+	double t0 = now_s();
 
 	if (skip)
 		return tap_skip_reason("%s", skip);
@@ -909,11 +1350,18 @@ static int run_op(const struct op *o)
 		diag("%s: still allocating after %d steps", o->name, MAX_STEPS);
 		return TAP_FAIL;
 	}
-	diag("%s: %d failure(s) forced, %d with a frame of ours, %d printed nothing; %d step(s) made again",
-	     o->name, forced, ours, silent, made - forced - (r == STEP_DONE));
+	diag("%s: %d failure(s) forced, %d with a frame of ours, %d printed nothing; %d step(s) made again; %.1f s",
+	     o->name, forced, ours, silent, made - forced - (r == STEP_DONE),
+	     now_s() - t0);
 	if (o->stop_at && r != STEP_STOP) {
 		diag("%s: no failure was forced under %s", o->name, o->stop_at);
 		return TAP_FAIL;
+	}
+	if (o->listen) {
+		dropped = sites->dropped - dropped;
+		diag("%s: %d step(s) dropped an event", o->name, dropped);
+		/* Else the event's allocation was never failed. */
+		CHECK(dropped > 0);
 	}
 	return TAP_PASS;
 }
@@ -925,11 +1373,15 @@ static int run_op(const struct op *o)
 OP_CASE(0) OP_CASE(1) OP_CASE(2) OP_CASE(3) OP_CASE(4) OP_CASE(5) OP_CASE(6)
 OP_CASE(7) OP_CASE(8) OP_CASE(9) OP_CASE(10) OP_CASE(11) OP_CASE(12)
 OP_CASE(13) OP_CASE(14) OP_CASE(15) OP_CASE(16) OP_CASE(17) OP_CASE(18)
-OP_CASE(19) OP_CASE(20) OP_CASE(21) OP_CASE(22) OP_CASE(23)
+OP_CASE(19) OP_CASE(20) OP_CASE(21) OP_CASE(22) OP_CASE(23) OP_CASE(24)
+OP_CASE(25) OP_CASE(26) OP_CASE(27) OP_CASE(28) OP_CASE(29) OP_CASE(30)
+OP_CASE(31) OP_CASE(32) OP_CASE(33) OP_CASE(34) OP_CASE(35)
 
 static int (*const op_fns[])(void) = {
 	t_0, t_1, t_2, t_3, t_4, t_5, t_6, t_7, t_8, t_9, t_10, t_11, t_12,
 	t_13, t_14, t_15, t_16, t_17, t_18, t_19, t_20, t_21, t_22, t_23,
+	t_24, t_25, t_26, t_27, t_28, t_29, t_30, t_31, t_32, t_33, t_34,
+	t_35,
 };
 
 _Static_assert(sizeof(op_fns) / sizeof(op_fns[0]) >= sizeof(ops) / sizeof(ops[0]),
@@ -1136,6 +1588,27 @@ static int t_sites(void)
 	return TAP_PASS;
 }
 
+/* --only: the cases to run, comma separated; NULL: all. */
+static const char *only;
+
+static int selected(const char *name)
+{
+	size_t len = strlen(name);
+	const char *s;
+
+	if (!only)
+		return 1;
+	for (s = only; (s = strstr(s, name)); s += len)
+		if ((s == only || s[-1] == ',') && (s[len] == ',' || !s[len]))
+			return 1;
+	return 0;
+}
+
+static int t_not_selected(void)
+{
+	return tap_skip_reason("not in --only");
+}
+
 static int knob(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY);
@@ -1162,10 +1635,16 @@ int main(int argc, char **argv)
 	};
 	size_t i;
 
-	if (argc == 3 && !strcmp(argv[1], "--module")) {
-		mod_path = argv[2];
-	} else if (argc != 1) {
-		fprintf(stderr, "usage: fault_inject [--module PATH-OF-hmm_dummy.ko]\n");
+	for (i = 1; i + 1 < (size_t)argc; i += 2) {
+		if (!strcmp(argv[i], "--module"))
+			mod_path = argv[i + 1];
+		else if (!strcmp(argv[i], "--only"))
+			only = argv[i + 1];
+		else
+			break;
+	}
+	if (i != (size_t)argc) {
+		fprintf(stderr, "usage: fault_inject [--module PATH-OF-hmm_dummy.ko] [--only CASE,...]\n");
 		return 2;
 	}
 	if (access("/proc/thread-self/fail-nth", W_OK) ||
@@ -1192,8 +1671,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < (size_t)NR_OPS; i++)
-		cases[i] = (struct tap_case){ ops[i].name, op_fns[i], 300 };
-	cases[i++] = (struct tap_case){ "module_load", t_module_load, 900 };
+		cases[i] = (struct tap_case){ ops[i].name,
+					      selected(ops[i].name) ? op_fns[i] :
+					      t_not_selected, 300 };
+	cases[i++] = (struct tap_case){ "module_load",
+					selected("module_load") ? t_module_load :
+					t_not_selected, 900 };
 	cases[i] = (struct tap_case){ "allocation_sites", t_sites, 10 };
 	return TAP_MAIN(cases);
 }
