@@ -51,6 +51,14 @@ static _Atomic uint32_t next_gen = 2;	/* 1: the first fill */
 static _Atomic int stop, failed;
 static _Atomic unsigned long nops[8];
 static pthread_rwlock_t world;	/* read: any change or access; write: the oracle */
+/*
+ * Every thread waits here, its buffer allocated, until all are made: a
+ * mutator's munmap leaves a hole in a slot until its mmap MAP_FIXED, and a
+ * thread stack or a malloc()ed buffer mapped into that hole meanwhile
+ * would then be mapped over (seen: a device READ into a buffer that had
+ * become slot memory, then a crash).
+ */
+static pthread_barrier_t start_line;
 static int dev;
 static unsigned long long seed;
 
@@ -263,6 +271,7 @@ static void *mutator(void *arg)
 	struct worker *wk = arg;
 	uint64_t *buf = malloc(512 * PAGE);
 
+	pthread_barrier_wait(&start_line);
 	while (!atomic_load(&stop) && buf) {
 		struct slot *s = &slots[rnd(&wk->rs) % NSLOTS];
 
@@ -313,6 +322,7 @@ static void *device(void *arg)
 	struct worker *wk = arg;
 	uint64_t *buf = malloc(512 * PAGE);
 
+	pthread_barrier_wait(&start_line);
 	while (!atomic_load(&stop) && buf) {
 		struct slot *s = &slots[rnd(&wk->rs) % NSLOTS];
 
@@ -339,6 +349,7 @@ static void *device(void *arg)
 static void *checker(void *arg)
 {
 	(void)arg;
+	pthread_barrier_wait(&start_line);
 	while (!atomic_load(&stop)) {
 		int i;
 
@@ -420,6 +431,8 @@ int main(int argc, char **argv)
 				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&world, &rwattr);
 
+	/* The 5 workers, the checker, and this thread. */
+	pthread_barrier_init(&start_line, NULL, 7);
 	for (i = 0; i < 5; i++) {
 		wk[i].kind = i >= 2;
 		wk[i].rs = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
@@ -427,6 +440,7 @@ int main(int argc, char **argv)
 			       &wk[i]);
 	}
 	pthread_create(&chk, NULL, checker, NULL);
+	pthread_barrier_wait(&start_line);
 	for (i = 0; i < (int)seconds * 10 && !atomic_load(&stop); i++)
 		msleep(100);
 	atomic_store(&stop, 1);
