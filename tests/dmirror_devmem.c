@@ -270,7 +270,7 @@ static int t_exclusive_twice(void)
  * did in our runs): a stress, not a reproducer. Nothing user space can do
  * holds a device page locked or referenced for long (the CPU cannot map
  * one, so get_user_pages() moves it back instead of holding it) but a
- * migration in flight: release_inflight_round() lines one up.
+ * migration in flight: release_in_flight_round() lines one up.
  */
 #define RACE_PAGES	256
 #define RACE_ROUNDS	30
@@ -591,10 +591,10 @@ static int t_unload_with_pages(void)
  * again on another load, and the case skips if none lines up.
  */
 #define DELAY_US	100000
-#define INFLIGHT_PAGES	64
+#define IN_FLIGHT_PAGES	64
 #define R1_PAGES	16
 
-struct inflight {
+struct in_flight {
 	int fd;
 	void *p;
 	char *buf;
@@ -624,21 +624,21 @@ static int set_delay_us(unsigned int us)
 
 static void *to_dev_thread(void *arg)
 {
-	struct inflight *a = arg;
+	struct in_flight *a = arg;
 	uint64_t cp;
 
 	clock_gettime(CLOCK_MONOTONIC, &a->begin);
 	a->ret = dmirror_cmd(a->fd, HMM_DMIRROR_MIGRATE_TO_DEV, a->p, a->buf,
-			     INFLIGHT_PAGES, &cp);
+			     IN_FLIGHT_PAGES, &cp);
 	a->err = errno;
 	clock_gettime(CLOCK_MONOTONIC, &a->end);
 	return NULL;
 }
 
-static int release_inflight_round(void)
+static int release_in_flight_round(void)
 {
-	char *buf = malloc(INFLIGHT_PAGES * PAGE);
-	struct inflight a = { .buf = malloc(INFLIGHT_PAGES * PAGE) };
+	char *buf = malloc(IN_FLIGHT_PAGES * PAGE);
+	struct in_flight a = { .buf = malloc(IN_FLIGHT_PAGES * PAGE) };
 	struct timespec start, done;
 	pthread_t th;
 	uint64_t cp;
@@ -647,16 +647,16 @@ static int release_inflight_round(void)
 
 	CHECK(buf && a.buf);
 	CHECK((a.fd = dmirror_open(0)) >= 0);
-	CHECK((r0 = filled_n(INFLIGHT_PAGES, 5)));
+	CHECK((r0 = filled_n(IN_FLIGHT_PAGES, 5)));
 	CHECK((r1 = filled_n(R1_PAGES, 6)));
-	CHECK((a.p = anon_map(INFLIGHT_PAGES)));
+	CHECK((a.p = anon_map(IN_FLIGHT_PAGES)));
 	CHECK_OK(dmirror_cmd(a.fd, HMM_DMIRROR_MIGRATE_TO_DEV, r0, buf,
-			     INFLIGHT_PAGES, &cp));
-	CHECK_EQ(cp, INFLIGHT_PAGES);
+			     IN_FLIGHT_PAGES, &cp));
+	CHECK_EQ(cp, IN_FLIGHT_PAGES);
 	CHECK_OK(dmirror_cmd(a.fd, HMM_DMIRROR_MIGRATE_TO_DEV, r1, buf, R1_PAGES,
 			     &cp));
 	CHECK_EQ(cp, R1_PAGES);
-	CHECK_OK(munmap(r0, INFLIGHT_PAGES * PAGE));
+	CHECK_OK(munmap(r0, IN_FLIGHT_PAGES * PAGE));
 
 	CHECK_OK(set_delay_us(DELAY_US));
 	CHECK_OK(pthread_create(&th, NULL, to_dev_thread, &a));
@@ -678,17 +678,17 @@ static int release_inflight_round(void)
 	CHECK_EQ(first_bad_page(r1, R1_PAGES, 6), -1);
 	if (late >= R1_PAGES * DELAY_US / 1000)
 		return tap_skip_reason("the migration was not in flight during RELEASE");
-	CHECK_EQ(count_local(a.fd, a.p, INFLIGHT_PAGES), 0);
+	CHECK_EQ(count_local(a.fd, a.p, IN_FLIGHT_PAGES), 0);
 	return TAP_PASS;
 }
 
-static int t_release_inflight(void)
+static int t_release_in_flight(void)
 {
 	int r = TAP_SKIP;
 
 	NEED_RELOAD();
 	for (int i = 0; i < 3 && r == TAP_SKIP; i++)
-		r = with_params("", release_inflight_round);
+		r = with_params("", release_in_flight_round);
 	return r;
 }
 
@@ -702,7 +702,7 @@ static const struct tap_case cases[] = {
 	{ "devmem_max_mb_checked_at_load", t_devmem_max_mb_checked, 0 },
 	{ "migrate_beyond_devmem_max_mb", t_migrate_beyond_cap, 120 },
 	{ "unload_evicts_every_page", t_unload_with_pages, 120 },
-	{ "release_waits_for_migration_in_flight", t_release_inflight, 120 },
+	{ "release_waits_for_migration_in_flight", t_release_in_flight, 120 },
 };
 
 int main(void)
