@@ -29,7 +29,9 @@
  * deadline) for a file that mirrors the whole address space while other
  * workers change it, for a call that write-faults (its own copy-on-write
  * breaks invalidate the range), and from EXCLUSIVE; ENOENT from
- * MIGRATE_TO_DEV (another worker's RELEASE evicted the pages meanwhile);
+ * MIGRATE_TO_DEV (another worker's RELEASE evicted the pages meanwhile),
+ * and ENOMEM (the device's memory, devmem_max_mb, shared by the workers
+ * on it, ran out before the call got to its end or to a bad page);
  * ENOSPC only if the max_entries parameter is below what the workers could
  * map. The process is kept out of NUMA balancing, whose scans would
  * invalidate the workers' ranges behind the model's back.
@@ -937,6 +939,8 @@ static void do_dmirror_other(struct worker *w)
 				E_OK : E(EFAULT);
 	} else if (unreadable(w, c.addr, c.npages)) {
 		want = E(EINVAL);	/* a page with no readable vma */
+		if (cmd == HMM_DMIRROR_MIGRATE_TO_DEV)
+			want |= E(ENOMEM);	/* full before it got there */
 	} else if (cmd == HMM_DMIRROR_MIGRATE_TO_SYS) {
 		want = E_OK;
 	} else {
@@ -945,7 +949,7 @@ static void do_dmirror_other(struct worker *w)
 		 * until it was read back (another worker's RELEASE, a page
 		 * the kernel would not migrate).
 		 */
-		want = E(ENOENT) | access_extra(w, 0, 0) |
+		want = E(ENOENT) | E(ENOMEM) | access_extra(w, 0, 0) |
 		       (bytes_ok(w, c.ptr, c.npages * PAGE, 1) ? E_OK : E(EFAULT));
 	}
 	errno = 0;
