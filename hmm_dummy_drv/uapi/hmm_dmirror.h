@@ -13,7 +13,9 @@
  * Where hmm_dummy differs from test_hmm: RELEASE evicts every process's
  * pages from the device and needs CAP_SYS_ADMIN (EPERM); mmap() of the
  * device gives at most 512 pages (EINVAL past that), charged to the
- * caller's memory cgroup; EBUSY and ENOSPC as in hmm_dummy.h.
+ * caller's memory cgroup; MIGRATE_TO_DEV moves what fits and fails with
+ * ENOMEM once the device's memory (devmem_max_mb) is in use; EBUSY and
+ * ENOSPC as in hmm_dummy.h.
  */
 #ifndef _UAPI_HMM_DMIRROR_H
 #define _UAPI_HMM_DMIRROR_H
