@@ -306,8 +306,8 @@ static const struct hmm_mirror_ops hmm_dummy_mirror_ops = {
  * (GFP_NOWAIT) in the rare one where an invalidation freed a reserved node
  * meanwhile.
  */
-int hmm_dummy_pt_reserve(struct hmm_dummy_file *dfile, unsigned long start,
-			 unsigned long end)
+static int hmm_dummy_pt_reserve(struct hmm_dummy_file *dfile,
+				unsigned long start, unsigned long end)
 {
 	unsigned long addr;
 	int ret;
@@ -428,13 +428,18 @@ again:
 	}
 	for (addr = start, i = 0; addr < end; addr += PAGE_SIZE, i++) {
 		pte = hmm_dummy_pte_of(range->entries[i], how);
-		if (!pte)
+		if (!pte) {
+			xa_release(&dfile->pt, addr >> PAGE_SHIFT);
 			continue;
+		}
 		ret = hmm_dummy_pt_store(dfile, addr, pte);
 		if (ret)
 			break;
 	}
 	mutex_unlock(&dfile->pt_lock);
+	/* Committed: every slot was filled or released above. */
+	if (!ret)
+		return 0;
 out:
 	hmm_dummy_pt_unreserve(dfile, start, end);
 	return ret;

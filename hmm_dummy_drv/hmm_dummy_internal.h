@@ -139,8 +139,6 @@ extern struct hmm_dummy_device *hmm_dummy_devices;
 extern unsigned int hmm_dummy_nr_devices;
 
 unsigned int hmm_dummy_event(enum mmu_notifier_event event);
-int hmm_dummy_pt_reserve(struct hmm_dummy_file *dfile, unsigned long start,
-			 unsigned long end);
 int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
 		       unsigned long pte);
 int hmm_dummy_fault_write(struct hmm_dummy_file *dfile, unsigned long start,
