@@ -14,8 +14,9 @@
 #   make demo              a narrated demo in a 6.12 guest
 #   make bench             benchmarks beside their baselines, in a 6.12 guest
 #                          and (test_hmm side by side) a bench-kernel guest
-#   make bench-plot        the charts (doc/bench/*.png) and the README's
-#                          performance section, from the last make bench
+#   make bench-plot        the charts (doc/bench/*.png) and
+#                          doc/performance.rst, from the last make bench
+#   make htmldocs          doc/ as HTML in build/doc/html (Sphinx, kernel-doc)
 #   make lint              the static gates (checkpatch, W=1, sparse, ...)
 #   make tests             the guest test programs (static binaries)
 #   make stress SECONDS=N  the coherence stress test, N s in a guest of each
@@ -50,7 +51,7 @@ KBUILD_ARGS ?=
 
 .PHONY: all modules conftest clean check lint demo tests install help
 .PHONY: dkms-source dkms-install dkms-remove sign
-.PHONY: stress mutation-check bench bench-plot
+.PHONY: stress mutation-check bench bench-plot htmldocs
 
 all: modules
 
@@ -101,6 +102,11 @@ bench:
 
 bench-plot:
 	@scripts/bench-plot
+
+htmldocs:
+	@scripts/install-deps
+	@LSRC="$$(scripts/fetch-linux-source)" sphinx-build -E -W -q -b html \
+		-d build/doc/doctrees doc build/doc/html
 
 demo:
 	@scripts/demo
