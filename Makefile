@@ -126,7 +126,7 @@ stress:
 mutation-check:
 	@scripts/mutation-check $(filter-out %-gup,$(KERNELS))
 
-# DKMS (README.md, "Install with DKMS"). VERSION is the version's one source:
+# DKMS (doc/packaging.rst, "DKMS"). VERSION is the version's one source:
 # dkms.conf says #MODULE_VERSION#, filled in when the sources are installed.
 DKMS_VERSION := $(shell cat "$(SRC)/VERSION" 2>/dev/null)
 DKMS_NAME := hmm-mirror
