@@ -3,12 +3,15 @@
  * dummy_util.h - thin wrappers around the hmm_dummy native ioctls, and the
  * CPU-side view (/proc/self/pagemap) the device view is compared against.
  * Every wrapper returns the ioctl's return value with errno as it left it.
+ * Diagnostics are kselftest "# ..." lines (hmm_diag(), ksft_print_msg());
+ * the coherence oracle is in oracle.h.
  */
 #ifndef HMM_TESTS_DUMMY_UTIL_H
 #define HMM_TESTS_DUMMY_UTIL_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +23,36 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kselftest.h"
+
 #include "hmm_dmirror.h"
 #include "hmm_dummy.h"
 
 #define PAGE	4096UL
 #define HPAGE	(2UL << 20)
+
+/*
+ * One diagnostic line, "# " and a newline added, through ksft_print_msg():
+ * stdout is held for the line, so threads diagnosing at once do not mix
+ * their lines (which would break the KTAP). errno is kept.
+ */
+static inline void hmm_diag(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline void hmm_diag(const char *fmt, ...)
+{
+	int saved_errno = errno;
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	flockfile(stdout);
+	ksft_print_msg("%s\n", line);
+	fflush(stdout);
+	funlockfile(stdout);
+	errno = saved_errno;
+}
 
 /*
  * EBUSY is a documented answer of every device access (uapi/hmm_dummy.h):
@@ -273,106 +301,12 @@ static inline long check_pattern(const void *p, size_t npages, uint32_t seed)
 	return -1;
 }
 
-/*
- * One look at the coherence invariant over [addr, addr + npages pages)
- * (needs tap.h and root): every device entry lies in the range in
- * increasing order, points at the pfn the CPU maps there now, is readable,
- * is writable only where the CPU mapping is, and has order 0 unless the CPU
- * maps a huge page there. Returns the number of violations (each one
- * diagnosed), -1 on error. Tests call check_coherent(), which looks again.
- */
-static inline long coherent_look(int fd, void *addr, uint64_t npages)
-{
-	static __thread struct hmm_dummy_pte ents[4096];
-	static __thread uint8_t snap[4096];
-	uintptr_t start = (uintptr_t)addr;
-	uint64_t nr, i;
-	long bad = 0;
-
-	if (npages > 4096)
-		return -1;
-	if (dummy_dump(fd, addr, npages, ents, 4096, &nr) ||
-	    dummy_snapshot(fd, addr, npages, snap)) {
-		diag("check_coherent: DUMP/SNAPSHOT failed: %s", strerror(errno));
-		return -1;
-	}
-	for (i = 0; i < nr; i++) {
-		struct hmm_dummy_pte *e = &ents[i];
-		uint64_t idx = (e->va - start) / PAGE;
-		long long pfn;
-
-		if (e->va < start || idx >= npages || e->va % PAGE ||
-		    (i && e->va <= ents[i - 1].va)) {
-			diag("entry %llu: va 0x%llx out of range or order",
-			     (unsigned long long)i, (unsigned long long)e->va);
-			bad++;
-			continue;
-		}
-		pfn = cpu_pfn((void *)(uintptr_t)e->va);
-		if (pfn != (long long)e->pfn) {
-			diag("va 0x%llx: device pfn 0x%llx, cpu pfn 0x%llx",
-			     (unsigned long long)e->va,
-			     (unsigned long long)e->pfn, pfn);
-			bad++;
-		}
-		if (!(e->perm & HMM_DUMMY_PERM_READ) ||
-		    (e->perm & ~(HMM_DUMMY_PERM_READ | HMM_DUMMY_PERM_WRITE))) {
-			diag("va 0x%llx: bad perm 0x%x",
-			     (unsigned long long)e->va, e->perm);
-			bad++;
-		}
-		if ((e->perm & HMM_DUMMY_PERM_WRITE) &&
-		    !(snap[idx] & HMM_DUMMY_SNAP_WRITE)) {
-			diag("va 0x%llx: device may write, CPU may not (snap 0x%x)",
-			     (unsigned long long)e->va, snap[idx]);
-			bad++;
-		}
-		if (e->order && !(snap[idx] & HMM_DUMMY_SNAP_HUGE)) {
-			diag("va 0x%llx: device order %u, CPU maps 4 KiB",
-			     (unsigned long long)e->va, e->order);
-			bad++;
-		}
-	}
-	return bad;
-}
-
 static inline void msleep(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-/*
- * The coherence invariant, looked at again up to twice, 20 ms apart, if a
- * look finds violations: the DUMP and the CPU's view are two reads, and a
- * background change of the live range between them (NUMA balancing,
- * khugepaged, ksmd, kcompactd, reclaim) shows as a violation that is gone
- * on the next look, where a stale device entry stays. EBUSY from a look's
- * SNAPSHOT is tried again too. Returns the violations of the last look (0:
- * coherent), or -1 on error.
- */
-static inline long check_coherent(int fd, void *addr, uint64_t npages)
-{
-	long bad = 0;
-	int tries, busy;
-
-	for (tries = 0; tries < 3; tries++) {
-		if (tries) {
-			diag("coherence: %ld violation(s) at %p, looking again",
-			     bad, addr);
-			msleep(20);
-		}
-		busy = 0;
-		while ((bad = coherent_look(fd, addr, npages)) == -1 &&
-		       errno == EBUSY && ++busy < DUMMY_EBUSY_TRIES)
-			__atomic_fetch_add(&dummy_ebusy_retries, 1,
-					   __ATOMIC_RELAXED);
-		if (bad <= 0)
-			return bad;
-	}
-	return bad;
 }
 
 /* Pass a file descriptor over a unix socket (SCM_RIGHTS). */

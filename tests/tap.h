@@ -195,3 +195,85 @@ static inline int tap_main(const struct tap_case *cases, int n)
 	tap_main(cases, (int)(sizeof(cases) / sizeof((cases)[0])))
 
 #endif /* HMM_TESTS_TAP_H */
+
+/*
+ * ---- LEGACY: delete with this file once the last program is converted ----
+ *
+ * The TAP-style coherence checks of the programs not yet converted to
+ * kselftest_harness.h (issue 15), as thin wrappers of oracle.h's one
+ * oracle, native ABI: check_coherent(), ORACLE(), ORACLE_DATA(),
+ * ORACLE_WRITE(), CHECK_ENTRIES(), and oracle_read_agrees() /
+ * oracle_write_seen() / thp_map_advised() as they were called (an fd, a
+ * skip reason set). Outside the include guard: tap.h and oracle.h include
+ * each other for the transition, in whichever order a program has them.
+ */
+#ifndef HMM_TESTS_TAP_LEGACY
+#define HMM_TESTS_TAP_LEGACY
+
+#include "oracle.h"
+
+/* oracle_coherent() of the native device fd. */
+static inline long check_coherent(int fd, void *addr, uint64_t npages)
+{
+	const struct oracle o = { .fd = fd, .abi = ABI_NATIVE };
+
+	return oracle_coherent(&o, addr, npages);
+}
+
+#define oracle_read_agrees(dev, addr, npages)				\
+	oracle_read_agrees(&(const struct oracle){ .fd = (dev),		\
+			   .abi = ABI_NATIVE }, (addr), (npages))
+#define oracle_write_seen(dev, addr, npages, seed)			\
+	oracle_write_seen(&(const struct oracle){ .fd = (dev),		\
+			  .abi = ABI_NATIVE }, (addr), (npages), (seed))
+#define thp_map_advised() ({						\
+	char *_p = thp_map_advised();					\
+	if (!_p)							\
+		tap_skip_reason("%s", oracle_why);			\
+	_p;								\
+})
+
+/* The device table of fd over the range is coherent with the CPU's. */
+#define ORACLE(fd, addr, npages) do {					\
+	long _bad = check_coherent((fd), (addr), (npages));		\
+	if (_bad) {							\
+		diag("%s:%d: oracle: device page table not coherent "	\
+		     "over %s (%ld)", __func__, __LINE__, #addr, _bad);	\
+		return TAP_FAIL;					\
+	}								\
+} while (0)
+
+/* ... and the device reads what the CPU reads there. */
+#define ORACLE_DATA(fd, addr, npages) do {				\
+	ORACLE(fd, addr, npages);					\
+	long _d = oracle_read_agrees((fd), (addr), (npages));		\
+	if (_d) {							\
+		diag("%s:%d: oracle: device and CPU disagree over %s (%ld)", \
+		     __func__, __LINE__, #addr, _d);			\
+		return TAP_FAIL;					\
+	}								\
+	ORACLE(fd, addr, npages);					\
+} while (0)
+
+/* A device WRITE of seed's pattern is what the CPU then reads. */
+#define ORACLE_WRITE(fd, addr, npages, seed) do {			\
+	long _w = oracle_write_seen((fd), (addr), (npages), (seed));	\
+	if (_w) {							\
+		diag("%s:%d: oracle: device WRITE over %s not seen by the CPU (%ld)", \
+		     __func__, __LINE__, #addr, _w);			\
+		return TAP_FAIL;					\
+	}								\
+	ORACLE(fd, addr, npages);					\
+} while (0)
+
+/* The number of device entries over the range must be n. */
+#define CHECK_ENTRIES(fd, addr, npages, n) \
+	CHECK_EQ(dummy_nr_entries((fd), (addr), (npages)), (n))
+
+/*
+ * kselftest.h (through dummy_util.h) defines ARRAY_SIZE, which programs of
+ * the TAP days define themselves after their includes.
+ */
+#undef ARRAY_SIZE
+
+#endif /* HMM_TESTS_TAP_LEGACY */
