@@ -5,9 +5,13 @@
  * left behind by a failure), and that no call can be kept spinning. Each
  * case names the hole it closes; each failed on the driver before it was
  * closed. Runs as root in the guest and drops to uid 65534 where it says.
+ *
+ * kselftest_harness.h: one fixture, hardening; run one case with
+ * "hardening -t NAME", list them with "hardening -l".
  */
-#include "tap.h"
-#include "dummy_util.h"
+#define _GNU_SOURCE
+#include "kselftest_harness.h"
+#include "oracle.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -17,6 +21,25 @@
 #include <sys/stat.h>
 
 #define PARAM_DIR	"/sys/module/hmm_dummy/parameters/"
+
+/* expr must be -1 with errno == err (errno cleared first). */
+#define ASSERT_ERRNO(expr, err) do {					\
+	errno = 0;							\
+	long _r = (long)(expr);						\
+	int _e = errno;							\
+	ASSERT_TRUE(_r == -1 && _e == (err))				\
+		TH_LOG("%s: want -1/%s, got %ld/%s", #expr,		\
+		       strerror(err), _r,				\
+		       _r == -1 ? strerror(_e) : "no error");		\
+} while (0)
+
+/* expr must be 0. */
+#define ASSERT_OK(expr) do {						\
+	errno = 0;							\
+	long _r = (long)(expr);						\
+	ASSERT_EQ(0, _r)						\
+		TH_LOG("%s: errno %d: %s", #expr, errno, strerror(errno)); \
+} while (0)
 
 /* Write a module parameter: 0, or -1 with errno set by the kernel. */
 static int param_write(const char *name, const char *val)
@@ -58,44 +81,66 @@ static int drop_to_nobody(void)
 	return setgroups(0, NULL) || setgid(65534) || setuid(65534) ? -1 : 0;
 }
 
+/*
+ * Nothing every case needs; a case that changes max_entries saves its old
+ * value here, and the teardown puts it back whether the case passed or not.
+ */
+FIXTURE(hardening) {
+	char max_entries[32];
+};
+
+FIXTURE_SETUP(hardening)
+{
+	self->max_entries[0] = '\0';
+}
+
+FIXTURE_TEARDOWN(hardening)
+{
+	if (self->max_entries[0]) {
+		EXPECT_EQ(0, param_write("max_entries", self->max_entries))
+			TH_LOG("cannot restore max_entries=%s: %s",
+			       self->max_entries, strerror(errno));
+	}
+}
+
 /* The nodes are root-only: uid 65534 cannot open any of them. */
-static int t_unprivileged_open(void)
+TEST_F_TIMEOUT(hardening, unprivileged_open_eacces, 60)
 {
 	const char *nodes[] = { "/dev/hmm_dummy0", "/dev/hmm_dummy1",
 				"/dev/hmm_dmirror0", "/dev/hmm_dmirror1" };
 	struct stat st;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		CHECK_OK(stat(nodes[i], &st));
-		CHECK_EQ(st.st_mode & 0777, 0600);
-		CHECK_EQ(st.st_uid, 0);
+	for (i = 0; i < ARRAY_SIZE(nodes); i++) {
+		ASSERT_OK(stat(nodes[i], &st));
+		ASSERT_EQ(0600, st.st_mode & 0777) TH_LOG("%s", nodes[i]);
+		ASSERT_EQ(0, st.st_uid) TH_LOG("%s", nodes[i]);
 	}
-	CHECK_OK(drop_to_nobody());
-	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-		CHECK_ERR(open(nodes[i], O_RDWR | O_CLOEXEC), EACCES);
-	return TAP_PASS;
+	ASSERT_OK(drop_to_nobody());
+	for (i = 0; i < ARRAY_SIZE(nodes); i++)
+		ASSERT_ERRNO(open(nodes[i], O_RDWR | O_CLOEXEC), EACCES);
 }
 
 /* RELEASE evicts every process's device pages: CAP_SYS_ADMIN only. */
-static int t_release_needs_admin(void)
+TEST_F_TIMEOUT(hardening, release_needs_admin, 60)
 {
 	char val[16];
 	uint8_t *p;
 	int fd;
 
 	if (param_read("device_memory", val, sizeof(val)) || val[0] != 'Y')
-		return tap_skip_reason("no device memory in this kernel");
-	CHECK((fd = dmirror_open(0)) >= 0);
-	CHECK((p = anon_map(4)));
+		SKIP(return, "no device memory in this kernel");
+	fd = dmirror_open(0);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dmirror0: %s", strerror(errno));
+	p = anon_map(4);
+	ASSERT_NE(NULL, p);
 	memset(p, 1, 4 * PAGE);
-	CHECK_OK(drop_to_nobody());
-	CHECK_ERR(dmirror_cmd(fd, HMM_DMIRROR_RELEASE, p, NULL, 4, NULL),
-		  EPERM);
+	ASSERT_OK(drop_to_nobody());
+	ASSERT_ERRNO(dmirror_cmd(fd, HMM_DMIRROR_RELEASE, p, NULL, 4, NULL),
+		     EPERM);
 	/* The rest of the file is the caller's own, and still works. */
-	CHECK_OK(RETRY_EBUSY(dmirror_cmd(fd, HMM_DMIRROR_SNAPSHOT, p,
-					  (uint8_t[4]){ 0 }, 4, NULL)));
-	return TAP_PASS;
+	ASSERT_OK(RETRY_EBUSY(dmirror_cmd(fd, HMM_DMIRROR_SNAPSHOT, p,
+					   (uint8_t[4]){ 0 }, 4, NULL)));
 }
 
 /*
@@ -103,50 +148,42 @@ static int t_release_needs_admin(void)
  * one more entry fails with ENOSPC, done saying exactly how far it got;
  * bad values of the parameter are refused.
  */
-static int entry_cap(void)
+TEST_F_TIMEOUT(hardening, entry_cap_enospc, 60)
 {
+	struct oracle o = { .abi = ABI_NATIVE };
 	uint64_t done = 99;
 	uint8_t *p;
 	int fd, fd2;
 
-	CHECK_ERR(param_write("max_entries", "0"), EINVAL);
-	CHECK_ERR(param_write("max_entries", "junk"), EINVAL);
-	CHECK_ERR(param_write("max_entries", "268435457"), EINVAL);
-	CHECK_OK(param_write("max_entries", "64"));
-	CHECK((fd = dummy_open(0)) >= 0);
-	CHECK((p = anon_map(600)));
+	ASSERT_OK(param_read("max_entries", self->max_entries,
+			     sizeof(self->max_entries)));
+	ASSERT_ERRNO(param_write("max_entries", "0"), EINVAL);
+	ASSERT_ERRNO(param_write("max_entries", "junk"), EINVAL);
+	ASSERT_ERRNO(param_write("max_entries", "268435457"), EINVAL);
+	ASSERT_OK(param_write("max_entries", "64"));
+	fd = dummy_open(0);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	p = anon_map(600);
+	ASSERT_NE(NULL, p);
 	memset(p, 2, 600 * PAGE);
-	CHECK_ERR(dummy_fault(fd, p, 600, 0, &done), ENOSPC);
-	CHECK_EQ(done, 64);
-	CHECK_EQ(dummy_nr_entries(fd, p, 600), 64);
+	ASSERT_ERRNO(dummy_fault(fd, p, 600, 0, &done), ENOSPC);
+	ASSERT_EQ(64, done);
+	ASSERT_EQ(64, dummy_nr_entries(fd, p, 600));
 	/* Faulting what is there already adds nothing: no error. */
-	CHECK_OK(dummy_fault(fd, p, 64, 0, &done));
-	CHECK_EQ(done, 64);
-	CHECK_ERR(dummy_fault(fd, p + 64 * PAGE, 1, 0, &done), ENOSPC);
-	CHECK_EQ(done, 0);
+	ASSERT_OK(dummy_fault(fd, p, 64, 0, &done));
+	ASSERT_EQ(64, done);
+	ASSERT_ERRNO(dummy_fault(fd, p + 64 * PAGE, 1, 0, &done), ENOSPC);
+	ASSERT_EQ(0, done);
 	/* The cap is per file: another file has its own. */
-	CHECK((fd2 = dummy_open(0)) >= 0);
-	CHECK_OK(dummy_fault(fd2, p + 100 * PAGE, 64, 0, &done));
+	fd2 = dummy_open(0);
+	ASSERT_LE(0, fd2) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_OK(dummy_fault(fd2, p + 100 * PAGE, 64, 0, &done));
 	/* An unmap frees entries, and room with them. */
-	CHECK_OK(munmap(p, 32 * PAGE));
-	CHECK_OK(dummy_fault(fd, p + 64 * PAGE, 32, 0, &done));
-	CHECK_EQ(done, 32);
-	CHECK_EQ(check_coherent(fd, p + 32 * PAGE, 568), 0);
-	return TAP_PASS;
-}
-
-static int t_entry_cap(void)
-{
-	char old[32];
-	int ret;
-
-	CHECK_OK(param_read("max_entries", old, sizeof(old)));
-	ret = entry_cap();
-	if (param_write("max_entries", old)) {
-		diag("cannot restore max_entries=%s: %s", old, strerror(errno));
-		return TAP_FAIL;
-	}
-	return ret;
+	ASSERT_OK(munmap(p, 32 * PAGE));
+	ASSERT_OK(dummy_fault(fd, p + 64 * PAGE, 32, 0, &done));
+	ASSERT_EQ(32, done);
+	o.fd = fd;
+	ASSERT_COHERENT(&o, p + 32 * PAGE, 568);
 }
 
 /*
@@ -156,7 +193,7 @@ static int t_entry_cap(void)
  * file stays open, so nothing is freed at close either. Each one left about
  * 5 KiB of reservations (about 10 MB in all) before.
  */
-static int t_failed_faults_no_slab(void)
+TEST_F_TIMEOUT(hardening, failed_faults_leave_no_slab, 180)
 {
 	const unsigned long n = 2000, chunk = 512;
 	long before, after;
@@ -165,17 +202,19 @@ static int t_failed_faults_no_slab(void)
 	unsigned long i;
 	int fd;
 
-	CHECK((fd = dummy_open(0)) >= 0);
+	fd = dummy_open(0);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
 	p = mmap(NULL, n * chunk * PAGE, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	CHECK(p != MAP_FAILED);
+	ASSERT_NE(MAP_FAILED, p);
 	/* Once, so that whatever a first fault sets up is not counted. */
-	CHECK_ERR(dummy_fault(fd, p, chunk, 0, &done), EFAULT);
-	CHECK((before = meminfo_kb("Slab")) > 0);
+	ASSERT_ERRNO(dummy_fault(fd, p, chunk, 0, &done), EFAULT);
+	before = meminfo_kb("Slab");
+	ASSERT_LT(0, before);
 	for (i = 1; i < n; i++) {
-		CHECK_ERR(dummy_fault(fd, p + i * chunk * PAGE, chunk, 0, &done),
-			  EFAULT);
-		CHECK_EQ(done, 0);
+		ASSERT_ERRNO(dummy_fault(fd, p + i * chunk * PAGE, chunk, 0,
+					 &done), EFAULT);
+		ASSERT_EQ(0, done);
 	}
 	/*
 	 * xarray nodes are freed after an RCU grace period, which a kernel
@@ -183,49 +222,51 @@ static int t_failed_faults_no_slab(void)
 	 * churn of freed nodes goes. Look again for up to 30 s.
 	 */
 	for (i = 0; i < 30; i++) {
-		CHECK((after = meminfo_kb("Slab")) > 0);
+		after = meminfo_kb("Slab");
+		ASSERT_LT(0, after);
 		if (after - before < 2048)
 			break;
 		sleep(1);
 	}
-	diag("Slab %ld kB before, %ld kB %lu s after %lu failed faults",
-	     before, after, i, n);
-	CHECK(after - before < 2048);
-	CHECK_EQ(dummy_nr_entries(fd, p, 4096), 0);
-	return TAP_PASS;
+	hmm_diag("Slab %ld kB before, %ld kB %lu s after %lu failed faults",
+		 before, after, i, n);
+	ASSERT_LT(after - before, 2048);
+	ASSERT_EQ(0, dummy_nr_entries(fd, p, 4096));
 }
 
 /*
  * mmap() of a dmirror file allocates its pages at once: a huge one is
  * refused at once, with memory intact; 512 pages is the most it gives.
  */
-static int t_dmirror_mmap_bound(void)
+TEST_F_TIMEOUT(hardening, dmirror_mmap_bounded, 30)
 {
 	long avail0, avail1;
 	double t0, t;
 	void *p;
 	int fd;
 
-	CHECK((fd = dmirror_open(0)) >= 0);
-	CHECK((avail0 = meminfo_kb("MemAvailable")) > 0);
+	fd = dmirror_open(0);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dmirror0: %s", strerror(errno));
+	avail0 = meminfo_kb("MemAvailable");
+	ASSERT_LT(0, avail0);
 	t0 = now_s();
 	p = mmap(NULL, 1UL << 40, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	t = now_s() - t0;
-	CHECK(p == MAP_FAILED);
-	CHECK_EQ(errno, EINVAL);
-	CHECK((avail1 = meminfo_kb("MemAvailable")) > 0);
-	diag("1 TiB mmap refused in %.3f s; MemAvailable %ld -> %ld kB", t,
-	     avail0, avail1);
+	ASSERT_EQ(MAP_FAILED, p);
+	ASSERT_EQ(EINVAL, errno);
+	avail1 = meminfo_kb("MemAvailable");
+	ASSERT_LT(0, avail1);
+	hmm_diag("1 TiB mmap refused in %.3f s; MemAvailable %ld -> %ld kB",
+		 t, avail0, avail1);
 	/* A liveness bound, far above the microseconds it takes. */
-	CHECK(t < 5.0);
-	CHECK(avail0 - avail1 < 64 * 1024);
+	ASSERT_TRUE(t < 5.0) TH_LOG("took %.3f s", t);
+	ASSERT_LT(avail0 - avail1, 64 * 1024);
 	p = mmap(NULL, 513 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
-	CHECK(p == MAP_FAILED && errno == EINVAL);
+	ASSERT_TRUE(p == MAP_FAILED && errno == EINVAL);
 	p = mmap(NULL, 512 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
-	CHECK(p != MAP_FAILED);
-	CHECK(is_zero(p, 512 * PAGE));
-	CHECK_OK(munmap(p, 512 * PAGE));
-	return TAP_PASS;
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_TRUE(is_zero(p, 512 * PAGE));
+	ASSERT_OK(munmap(p, 512 * PAGE));
 }
 
 struct toggler {
@@ -257,7 +298,7 @@ static void *toggle(void *arg)
  * returns, done or EBUSY, within its deadline: one second from the first
  * read of each 512-page step, which the commit's retries no longer restart.
  */
-static int t_busy_deadline(void)
+TEST_F_TIMEOUT(hardening, fault_busy_deadline, 120)
 {
 	struct hmm_dummy_counters c;
 	struct toggler t = { 0 };
@@ -268,11 +309,14 @@ static int t_busy_deadline(void)
 	uint8_t *p;
 	int fd, ret;
 
-	CHECK((fd = dummy_open(0)) >= 0);
-	CHECK((p = anon_map(512)));
+	fd = dummy_open(0);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	p = anon_map(512);
+	ASSERT_NE(NULL, p);
 	memset(p, 3, 512 * PAGE);
-	CHECK((t.page = anon_map(1)));
-	CHECK_OK(pthread_create(&thr, NULL, toggle, &t));
+	t.page = anon_map(1);
+	ASSERT_NE(NULL, t.page);
+	ASSERT_OK(pthread_create(&thr, NULL, toggle, &t));
 	while (t.toggles < 10)
 		usleep(1000);
 	/* Device faults, one after the other, for 4 s of the stream. */
@@ -283,48 +327,33 @@ static int t_busy_deadline(void)
 		if (dt > worst)
 			worst = dt;
 		if (ret) {
-			CHECK_EQ(errno, EBUSY);
+			ASSERT_EQ(EBUSY, errno);
 			busy++;
 		}
 	}
 	t.stop = true;
 	pthread_join(thr, NULL);
-	CHECK_OK(dummy_counters(fd, &c));
-	diag("%u faults: %u EBUSY, slowest %.2f s, %llu commit retries, %lu toggles",
-	     calls, busy, worst, (unsigned long long)c.retries, t.toggles);
+	ASSERT_OK(dummy_counters(fd, &c));
+	hmm_diag("%u faults: %u EBUSY, slowest %.2f s, %llu commit retries, %lu toggles",
+		 calls, busy, worst, (unsigned long long)c.retries, t.toggles);
 	/* The deadline is 1 s; the rest is slack for a loaded TCG guest. */
-	CHECK(worst < 3.0);
+	ASSERT_TRUE(worst < 3.0) TH_LOG("slowest %.2f s", worst);
 	/* The stream did send commits back: the bound was exercised. */
-	CHECK(c.retries > 0);
-	return TAP_PASS;
+	ASSERT_LT(0, c.retries);
 }
 
 /* The test knob is bounded: more than 100 ms per invalidation is refused. */
-static int t_delay_knob_bounded(void)
+TEST_F_TIMEOUT(hardening, delay_knob_bounded, 60)
 {
 	char val[32];
 
-	CHECK_ERR(param_write("invalidate_delay_us", "100001"), EINVAL);
-	CHECK_ERR(param_write("invalidate_delay_us", "4294967295"), EINVAL);
-	CHECK_ERR(param_write("invalidate_delay_us", "-1"), EINVAL);
-	CHECK_OK(param_read("invalidate_delay_us", val, sizeof(val)));
-	CHECK(!strcmp(val, "0"));
-	CHECK_OK(param_write("invalidate_delay_us", "100000"));
-	CHECK_OK(param_write("invalidate_delay_us", "0"));
-	return TAP_PASS;
+	ASSERT_ERRNO(param_write("invalidate_delay_us", "100001"), EINVAL);
+	ASSERT_ERRNO(param_write("invalidate_delay_us", "4294967295"), EINVAL);
+	ASSERT_ERRNO(param_write("invalidate_delay_us", "-1"), EINVAL);
+	ASSERT_OK(param_read("invalidate_delay_us", val, sizeof(val)));
+	ASSERT_STREQ("0", val);
+	ASSERT_OK(param_write("invalidate_delay_us", "100000"));
+	ASSERT_OK(param_write("invalidate_delay_us", "0"));
 }
 
-static const struct tap_case cases[] = {
-	{ "unprivileged_open_eacces", t_unprivileged_open, 0 },
-	{ "release_needs_admin", t_release_needs_admin, 0 },
-	{ "entry_cap_enospc", t_entry_cap, 0 },
-	{ "failed_faults_leave_no_slab", t_failed_faults_no_slab, 180 },
-	{ "dmirror_mmap_bounded", t_dmirror_mmap_bound, 30 },
-	{ "fault_busy_deadline", t_busy_deadline, 120 },
-	{ "delay_knob_bounded", t_delay_knob_bounded, 0 },
-};
-
-int main(void)
-{
-	return TAP_MAIN(cases);
-}
+TEST_HARNESS_MAIN
