@@ -14,10 +14,21 @@
  * process's of the same user, as ptrace read access), MIRROR_GET's range after SET_RANGE, and its tgid in the
  * caller's pid namespace.
  *
- * netlink_raw [--seed N]: the random messages' seed (also from the
- * environment, HMM_TEST_SEED); printed either way, to replay a run.
+ * kselftest_harness.h: one fixture, netlink, whose setup opens a socket
+ * and resolves the family; run one case with "netlink_raw -t NAME", list
+ * them with "netlink_raw -l". The raw client is nl_raw.h; hand-built bytes
+ * stay where a case sends a malformed message.
+ *
+ * netlink_raw [--seed N] [harness options]: the random messages' seed (also
+ * from the environment, HMM_TEST_SEED; --seed wins), taken out of the
+ * arguments before the harness parses them; printed by random_messages
+ * either way, to replay a run: netlink_raw --seed N -t random_messages.
  */
 #define _GNU_SOURCE
+#include "kselftest_harness.h"
+#include "dummy_util.h"
+#include "nl_raw.h"
+
 #include <grp.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -27,271 +38,137 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include <linux/genetlink.h>
-#include <linux/netlink.h>
-
-#include "tap.h"
-#include "dummy_util.h"
-#include "hmm_dummy_nl.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-
-#define NO_REPLY 1	/* xfer(): nothing came back before the timeout */
-
 static int family_id, events_grp;
 static unsigned int random_seed;
 
-struct msg {
-	struct nlmsghdr nlh;
-	struct genlmsghdr gh;
-	char attrs[1024];
-};
+/* expr must be 0. */
+#define ASSERT_OK(expr) do {						\
+	errno = 0;							\
+	long _r = (long)(expr);						\
+	ASSERT_EQ(0, _r)						\
+		TH_LOG("%s: errno %d: %s", #expr, errno, strerror(errno)); \
+} while (0)
 
-static int nl_socket(void)
+/* Send m, read to its ACK, error or end: see nl_xfer(). */
+static int xfer(int s, struct nl_msg *m, int *n)
 {
-	struct timeval tv = { .tv_sec = 2 };
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
-		return -1;
-	return s;
+	return nl_xfer(s, m, n, NULL, NULL);
 }
 
-static void msg_init(struct msg *m, int family, uint8_t cmd, uint16_t flags)
-{
-	static uint32_t seq;
-
-	memset(m, 0, sizeof(*m));
-	m->nlh.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	m->nlh.nlmsg_type = family;
-	m->nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-	m->nlh.nlmsg_seq = ++seq;
-	m->gh.cmd = cmd;
-	m->gh.version = HMM_DUMMY_FAMILY_VERSION;
-}
-
-/* Append an attribute whose nla_len says nla_len (normally 4 + len). */
-static void put_attr_len(struct msg *m, uint16_t type, const void *data,
-			 size_t len, uint16_t nla_len)
-{
-	struct nlattr *a = (struct nlattr *)((char *)m + NLMSG_ALIGN(m->nlh.nlmsg_len));
-
-	a->nla_type = type;
-	a->nla_len = nla_len;
-	memcpy(a + 1, data, len);
-	m->nlh.nlmsg_len = NLMSG_ALIGN(m->nlh.nlmsg_len) + NLA_ALIGN(NLA_HDRLEN + len);
-}
-
-static void put_attr(struct msg *m, uint16_t type, const void *data, size_t len)
-{
-	put_attr_len(m, type, data, len, NLA_HDRLEN + len);
-}
-
-static void put_u32(struct msg *m, uint16_t type, uint32_t v)
-{
-	put_attr(m, type, &v, sizeof(v));
-}
-
-static void put_u64(struct msg *m, uint16_t type, uint64_t v)
-{
-	put_attr(m, type, &v, sizeof(v));
-}
-
-/*
- * Send len bytes of m; read until an ACK, an error or NLMSG_DONE. Returns 0,
- * the kernel's negative errno, or NO_REPLY; *n counts the other messages,
- * each given to fn if set.
- */
-static int xfer_raw(int s, const void *m, size_t len, int *n,
-		    void (*fn)(const struct nlmsghdr *nlh, void *arg), void *arg)
-{
-	static char buf[1 << 16];
-	int count = 0;
-
-	if (send(s, m, len, 0) != (ssize_t)len)
-		return -errno;
-	for (;;) {
-		ssize_t r = recv(s, buf, sizeof(buf), 0);
-		struct nlmsghdr *nlh;
-
-		if (r < 0)
-			return errno == EAGAIN ? NO_REPLY : -errno;
-		for (nlh = (void *)buf; NLMSG_OK(nlh, (size_t)r);
-		     nlh = NLMSG_NEXT(nlh, r)) {
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(nlh);
-
-				/* A dump's error, or the ACK of a do. */
-				if (e->error || !(((struct msg *)m)->nlh.nlmsg_flags & NLM_F_DUMP)) {
-					if (n)
-						*n = count;
-					return e->error;
-				}
-			} else if (nlh->nlmsg_type == NLMSG_DONE) {
-				if (n)
-					*n = count;
-				return *(int *)NLMSG_DATA(nlh);
-			} else {
-				count++;
-				if (fn)
-					fn(nlh, arg);
-			}
-		}
-	}
-}
-
-static int xfer(int s, struct msg *m, int *n)
-{
-	return xfer_raw(s, m, m->nlh.nlmsg_len, n, NULL, NULL);
-}
-
-static void family_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct nlattr *a = (void *)((char *)NLMSG_DATA(nlh) + GENL_HDRLEN);
-	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-
-	(void)arg;
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len), a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
-		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
-			family_id = *(uint16_t *)(a + 1);
-		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_MCAST_GROUPS) {
-			struct nlattr *g = a + 1;
-			int glen = a->nla_len - NLA_HDRLEN;
-
-			for (; glen >= NLA_HDRLEN && g->nla_len >= NLA_HDRLEN;
-			     glen -= NLA_ALIGN(g->nla_len),
-			     g = (void *)((char *)g + NLA_ALIGN(g->nla_len))) {
-				struct nlattr *f = g + 1;
-				int flen = g->nla_len - NLA_HDRLEN, id = -1;
-				bool events = false;
-
-				for (; flen >= NLA_HDRLEN && f->nla_len >= NLA_HDRLEN;
-				     flen -= NLA_ALIGN(f->nla_len),
-				     f = (void *)((char *)f + NLA_ALIGN(f->nla_len))) {
-					if (f->nla_type == CTRL_ATTR_MCAST_GRP_ID)
-						id = *(uint32_t *)(f + 1);
-					if (f->nla_type == CTRL_ATTR_MCAST_GRP_NAME)
-						events = !strcmp((char *)(f + 1),
-								 HMM_DUMMY_MCGRP_EVENTS);
-				}
-				if (events)
-					events_grp = id;
-			}
-		}
-	}
-}
-
-/* The family's id and its events group, from the controller. */
-static int resolve(int s)
-{
-	struct msg m;
-
-	msg_init(&m, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
-	m.gh.version = 1;
-	put_attr(&m, CTRL_ATTR_FAMILY_NAME, HMM_DUMMY_FAMILY_NAME,
-		 sizeof(HMM_DUMMY_FAMILY_NAME));
-	family_id = events_grp = 0;
-	return xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, family_cb, NULL);
-}
-
+/* A socket, the family's id and its events group; -1 if not all three. */
 static int setup(void)
 {
+	struct nl_family f;
 	int s = nl_socket();
 
-	if (s < 0 || resolve(s) || family_id <= 0 || events_grp <= 0)
+	if (s < 0)
 		return -1;
+	if (nl_resolve(s, HMM_DUMMY_FAMILY_NAME, HMM_DUMMY_MCGRP_EVENTS, &f) ||
+	    f.id <= 0 || f.grp <= 0) {
+		close(s);
+		return -1;
+	}
+	family_id = f.id;
+	events_grp = f.grp;
 	return s;
 }
 
-#define REQ(m, cmd, flags) msg_init(m, family_id, cmd, flags)
+#define REQ(m, cmd, flags) nl_msg_init(m, family_id, cmd, flags)
 
-/* Resolving: a family id and an events group. */
-static int resolves(void)
+/* Every case: a socket of its own, the family resolved through it. */
+FIXTURE(netlink) {
+	int s;
+};
+
+FIXTURE_SETUP(netlink)
 {
-	int s = setup();
+	self->s = setup();
+	ASSERT_LE(0, self->s)
+		TH_LOG("socket or family %s: %s", HMM_DUMMY_FAMILY_NAME,
+		       strerror(errno));
+}
 
-	CHECK(s >= 0);
-	diag("family %d, events group %d", family_id, events_grp);
-	return TAP_PASS;
+FIXTURE_TEARDOWN(netlink)
+{
+	if (self->s >= 0)
+		close(self->s);
+}
+
+/* Resolving (the fixture's): a family id and an events group. */
+TEST_F_TIMEOUT(netlink, resolves, 60)
+{
+	ASSERT_LE(0, self->s);
+	ASSERT_LT(0, family_id);
+	ASSERT_LT(0, events_grp);
+	hmm_diag("family %d, events group %d", family_id, events_grp);
 }
 
 /* Well-formed requests work: the baseline of every error case below. */
-static int baseline(void)
+TEST_F_TIMEOUT(netlink, baseline, 60)
 {
-	struct msg m;
-	int s = setup(), n;
+	struct nl_msg m;
+	int s = self->s, n;
 
-	CHECK(s >= 0);
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
-	CHECK_EQ(xfer(s, &m, &n), 0);
-	CHECK_EQ(n, 1);
+	ASSERT_EQ(xfer(s, &m, &n), 0);
+	ASSERT_EQ(n, 1);
 	REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
-	CHECK_EQ(xfer(s, &m, &n), 0);
-	CHECK_EQ(n, 4);
+	ASSERT_EQ(xfer(s, &m, &n), 0);
+	ASSERT_EQ(n, 4);
 	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
-	CHECK_EQ(xfer(s, &m, &n), 0);
-	return TAP_PASS;
+	ASSERT_EQ(xfer(s, &m, &n), 0);
 }
 
 /* Unknown commands, events sent as requests, do/dump mix-ups. */
-static int unknown_commands(void)
+TEST_F_TIMEOUT(netlink, unknown_commands, 60)
 {
 	static const uint8_t cmds[] = {
 		0, HMM_DUMMY_CMD_MAX + 1, 100, 255,
 		HMM_DUMMY_CMD_INVALIDATE_NTF, HMM_DUMMY_CMD_REGISTER_NTF,
 		HMM_DUMMY_CMD_UNREGISTER_NTF, HMM_DUMMY_CMD_RELEASE_NTF,
 	};
-	struct msg m;
-	int s = setup();
+	struct nl_msg m;
+	int s = self->s;
 	unsigned int i;
 
-	CHECK(s >= 0);
 	for (i = 0; i < sizeof(cmds); i++) {
 		REQ(&m, cmds[i], 0);
-		CHECK_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
+		ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
 		REQ(&m, cmds[i], NLM_F_DUMP);
-		CHECK_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
+		ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
 	}
 	REQ(&m, HMM_DUMMY_CMD_DEV_GET, 0);		/* a dump, as a do */
-	CHECK_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
+	ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, NLM_F_DUMP);	/* a do, as a dump */
-	CHECK_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
-	return TAP_PASS;
+	ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
 }
 
 /* Attributes a command does not take are rejected, not ignored. */
-static int strict_attributes(void)
+TEST_F_TIMEOUT(netlink, strict_attributes, 60)
 {
 	static const uint16_t types[] = { 1, 2, 7, 50, 0x7fff };
-	struct msg m;
-	int s = setup();
+	struct nl_msg m;
+	int s = self->s;
 	unsigned int i;
 
-	CHECK(s >= 0);
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
 		REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
-		put_u32(&m, types[i], 1);
-		CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+		nl_put_u32(&m, types[i], 1);
+		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 		REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
-		put_u32(&m, types[i], 1);
-		CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+		nl_put_u32(&m, types[i], 1);
+		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 		REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
-		put_u32(&m, types[i], 1);
-		CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+		nl_put_u32(&m, types[i], 1);
+		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	}
 	/* PTE_GET: reply-only attributes, and types past its policy. */
 	for (i = HMM_DUMMY_A_PTE_ADDR; i <= HMM_DUMMY_A_PTE_MAX + 1; i++) {
 		REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
-		put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1);
-		put_u64(&m, i, 0);
-		CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+		nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1);
+		nl_put_u64(&m, i, 0);
+		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	}
-	return TAP_PASS;
 }
 
 static bool is_einval_or_erange(int r)
@@ -300,95 +177,87 @@ static bool is_einval_or_erange(int r)
 }
 
 /* Wrong types and lengths, a zero id, a missing id, no such mirror. */
-static int bad_values(void)
+TEST_F_TIMEOUT(netlink, bad_values, 60)
 {
 	uint8_t junk[16] = { 0 };
-	struct msg m;
-	int s = setup(), r;
+	struct nl_msg m;
+	int s = self->s, r;
 
-	CHECK(s >= 0);
 #define PTE_CASE(setup_attrs, want) do {				\
 		REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);		\
 		setup_attrs;						\
 		r = xfer(s, &m, NULL);					\
-		if (!(want)) {						\
-			diag("%s: got %d", #setup_attrs, r);		\
-			return TAP_FAIL;				\
-		}							\
+		ASSERT_TRUE(want)					\
+			TH_LOG("%s: got %d", #setup_attrs, r);		\
 	} while (0)
 
-	PTE_CASE(put_attr(&m, HMM_DUMMY_A_PTE_MIRROR_ID, junk, 2), is_einval_or_erange(r));
-	PTE_CASE(put_attr(&m, HMM_DUMMY_A_PTE_MIRROR_ID, junk, 0), is_einval_or_erange(r));
-	PTE_CASE(put_u64(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1), r == -EINVAL);
-	PTE_CASE(put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 0), is_einval_or_erange(r));
-	PTE_CASE((put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1),
-		  put_u32(&m, HMM_DUMMY_A_PTE_START, 0)), is_einval_or_erange(r));
-	PTE_CASE((put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1),
-		  put_attr(&m, HMM_DUMMY_A_PTE_END, junk, 16)), r == -EINVAL);
-	PTE_CASE((put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1),
-		  put_attr(&m, HMM_DUMMY_A_PTE_END | NLA_F_NESTED, junk, 8)),
+	PTE_CASE(nl_put_attr(&m, HMM_DUMMY_A_PTE_MIRROR_ID, junk, 2), is_einval_or_erange(r));
+	PTE_CASE(nl_put_attr(&m, HMM_DUMMY_A_PTE_MIRROR_ID, junk, 0), is_einval_or_erange(r));
+	PTE_CASE(nl_put_u64(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1), r == -EINVAL);
+	PTE_CASE(nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 0), is_einval_or_erange(r));
+	PTE_CASE((nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1),
+		  nl_put_u32(&m, HMM_DUMMY_A_PTE_START, 0)), is_einval_or_erange(r));
+	PTE_CASE((nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1),
+		  nl_put_attr(&m, HMM_DUMMY_A_PTE_END, junk, 16)), r == -EINVAL);
+	PTE_CASE((nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1),
+		  nl_put_attr(&m, HMM_DUMMY_A_PTE_END | NLA_F_NESTED, junk, 8)),
 		 r == -EINVAL);
 	/* Well-formed, but wrong. */
-	PTE_CASE(put_u64(&m, HMM_DUMMY_A_PTE_START, 0), r == -EINVAL);
-	PTE_CASE(put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 0x7ffffff0), r == -ENOENT);
-	return TAP_PASS;
+	PTE_CASE(nl_put_u64(&m, HMM_DUMMY_A_PTE_START, 0), r == -EINVAL);
+	PTE_CASE(nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 0x7ffffff0), r == -ENOENT);
 }
 
 /* Truncated and lying headers. */
-static int truncated(void)
+TEST_F_TIMEOUT(netlink, truncated, 60)
 {
-	struct msg m;
-	int s = setup(), n;
+	struct nl_msg m;
+	int s = self->s, n;
 
-	CHECK(s >= 0);
 	/* The genl header cut short. */
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
 	m.nlh.nlmsg_len = NLMSG_HDRLEN + 2;
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* No genl header at all. */
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
 	m.nlh.nlmsg_len = NLMSG_HDRLEN;
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* An attribute longer than the message. */
 	REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
-	put_attr_len(&m, HMM_DUMMY_A_PTE_MIRROR_ID, "\1\0\0\0", 4, 64);
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	nl_put_attr_len(&m, HMM_DUMMY_A_PTE_MIRROR_ID, "\1\0\0\0", 4, 64);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* An attribute shorter than its own header. */
 	REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
-	put_attr_len(&m, HMM_DUMMY_A_PTE_MIRROR_ID, "\1\0\0\0", 4, 2);
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	nl_put_attr_len(&m, HMM_DUMMY_A_PTE_MIRROR_ID, "\1\0\0\0", 4, 2);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* Trailing bytes too short for an attribute. */
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
 	m.nlh.nlmsg_len += 2;
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* nlmsg_len past the datagram: the kernel drops it, says nothing. */
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
 	m.nlh.nlmsg_len = 200;
-	CHECK_EQ(xfer_raw(s, &m, NLMSG_LENGTH(GENL_HDRLEN), NULL, NULL, NULL),
-		 NO_REPLY);
+	ASSERT_EQ(nl_xfer_raw(s, &m, NLMSG_LENGTH(GENL_HDRLEN), NULL, NULL,
+			      NULL), NL_NO_REPLY);
 	/* Shorter than a netlink header: dropped as well. */
-	CHECK_EQ(xfer_raw(s, &m, 6, NULL, NULL, NULL), NO_REPLY);
+	ASSERT_EQ(nl_xfer_raw(s, &m, 6, NULL, NULL, NULL), NL_NO_REPLY);
 	/* And the socket still works. */
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
-	CHECK_EQ(xfer(s, &m, &n), 0);
-	CHECK_EQ(n, 1);
-	return TAP_PASS;
+	ASSERT_EQ(xfer(s, &m, &n), 0);
+	ASSERT_EQ(n, 1);
 }
 
 /* The genl header's reserved field must be zero. */
-static int reserved_field(void)
+TEST_F_TIMEOUT(netlink, reserved_field, 60)
 {
-	struct msg m;
-	int s = setup();
+	struct nl_msg m;
+	int s = self->s;
 
-	CHECK(s >= 0);
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
 	m.gh.reserved = 1;
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
 	m.gh.reserved = 0x8000;
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
-	return TAP_PASS;
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 }
 
 /*
@@ -402,13 +271,13 @@ static int reserved_field(void)
 
 enum fate { ANSWERED, ERRORED, IGNORED, BROKEN };
 
-static enum fate random_fate(int s, const struct msg *m, size_t len)
+static enum fate random_fate(int s, const struct nl_msg *m, size_t len)
 {
 	static char buf[1 << 16];
 	bool answered = false, errored = false, in_dump = false, acked = false;
-	struct msg probe;
+	struct nl_msg probe;
 
-	msg_init(&probe, family_id, HMM_DUMMY_CMD_STATS_GET, 0);
+	nl_msg_init(&probe, family_id, HMM_DUMMY_CMD_STATS_GET, 0);
 	probe.nlh.nlmsg_seq = PROBE_SEQ;
 	if (send(s, m, len, 0) != (ssize_t)len ||
 	    send(s, &probe, probe.nlh.nlmsg_len, 0) != (ssize_t)probe.nlh.nlmsg_len)
@@ -454,14 +323,14 @@ static enum fate random_fate(int s, const struct msg *m, size_t len)
  * nlmsg_len, a header shorter than a netlink header, a message without
  * NLM_F_REQUEST that asks no ACK), and the socket survives all of them.
  */
-static int random_messages(void)
+TEST_F_TIMEOUT(netlink, random_messages, 120)
 {
 	unsigned int i, fates[BROKEN + 1] = { 0 };
-	struct msg m;
-	int s = setup();
+	struct nl_msg m;
+	int s = self->s;
 
-	CHECK(s >= 0);
-	diag("seed %u (replay: netlink_raw --seed %u)", random_seed, random_seed);
+	hmm_diag("seed %u (replay: netlink_raw --seed %u -t random_messages)",
+		 random_seed, random_seed);
 	srand(random_seed);
 	for (i = 0; i < 3000; i++) {
 		int nattrs = rand() % 5, a, how = rand() % 16;
@@ -478,11 +347,11 @@ static int random_messages(void)
 			for (k = 0; k < alen; k++)
 				data[k] = rand();
 			if (rand() % 8)
-				put_attr(&m, rand() % (HMM_DUMMY_A_PTE_MAX + 2),
-					 data, alen);
+				nl_put_attr(&m, rand() % (HMM_DUMMY_A_PTE_MAX + 2),
+					    data, alen);
 			else
-				put_attr_len(&m, rand() % 16, data, alen,
-					     rand() % 40);
+				nl_put_attr_len(&m, rand() % 16, data, alen,
+						rand() % 40);
 		}
 		len = m.nlh.nlmsg_len;
 		if (how == 0)		/* cut short: dropped whole */
@@ -495,17 +364,16 @@ static int random_messages(void)
 			m.nlh.nlmsg_flags &= ~NLM_F_ACK;
 		f = random_fate(s, &m, len);
 		if (f == BROKEN)
-			diag("message %u (how %d, %zu bytes): no answer to the probe",
-			     i, how, len);
-		CHECK(f != BROKEN);
+			hmm_diag("message %u (how %d, %zu bytes): no answer to the probe",
+				 i, how, len);
+		ASSERT_TRUE(f != BROKEN);
 		fates[f]++;
 	}
-	diag("%u answered, %u errors, %u ignored", fates[ANSWERED],
-	     fates[ERRORED], fates[IGNORED]);
-	CHECK(fates[ANSWERED] > 0 && fates[ERRORED] > 0 && fates[IGNORED] > 0);
+	hmm_diag("%u answered, %u errors, %u ignored", fates[ANSWERED],
+		 fates[ERRORED], fates[IGNORED]);
+	ASSERT_TRUE(fates[ANSWERED] > 0 && fates[ERRORED] > 0 && fates[IGNORED] > 0);
 	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
-	CHECK_EQ(xfer(s, &m, NULL), 0);
-	return TAP_PASS;
+	ASSERT_EQ(xfer(s, &m, NULL), 0);
 }
 
 static int event_cmd;
@@ -534,23 +402,28 @@ static void event_parse(const struct nlmsghdr *nlh)
  * Root joins the events group and gets a well-formed REGISTER_NTF; the
  * mirror it names then has its PTE_GET range checked.
  */
-static int events_wire_format(void)
+TEST_F_TIMEOUT(netlink, events_wire_format, 60)
 {
+	static const uint64_t ranges[][2] = {
+		{ 1, 0x10000 }, { 0, 0x10001 }, { 0x2000, 0x1000 },
+		{ 0x1000, 0x1000 }, { 0, 0x7ffffffffffff000ULL },
+	};
 	static char buf[8192];
-	int s = setup(), fd, i;
+	int s = self->s, s2, fd, i, n;
+	struct nl_msg m;
 	bool seen = false;
+	unsigned int k;
 
-	CHECK(s >= 0);
-	CHECK_OK(setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &events_grp,
-			    sizeof(events_grp)));
-	CHECK((fd = dummy_open(0)) >= 0);
+	ASSERT_OK(setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &events_grp,
+			     sizeof(events_grp)));
+	ASSERT_LE(0, (fd = dummy_open(0)));
 	for (i = 0; i < 100 && !seen; i++) {
 		ssize_t r = recv(s, buf, sizeof(buf), 0);
 		struct nlmsghdr *nlh;
 
-		CHECK(r > 0);
+		ASSERT_LT(0, r);
 		for (nlh = (void *)buf; NLMSG_OK(nlh, (size_t)r); nlh = NLMSG_NEXT(nlh, r)) {
-			CHECK_EQ(nlh->nlmsg_type, family_id);
+			ASSERT_EQ(nlh->nlmsg_type, family_id);
 			event_tgid = 0;
 			event_parse(nlh);
 			if (event_cmd == HMM_DUMMY_CMD_REGISTER_NTF &&
@@ -560,47 +433,39 @@ static int events_wire_format(void)
 			}
 		}
 	}
-	CHECK(seen);
-	CHECK(event_id > 0);
-	CHECK(!strcmp(event_dev, "hmm_dummy0"));
+	ASSERT_TRUE(seen);
+	ASSERT_LT(0, event_id);
+	ASSERT_STREQ("hmm_dummy0", event_dev);
 
 	/* That mirror's range checks: aligned, non-empty, in user space. */
-	{
-		static const uint64_t ranges[][2] = {
-			{ 1, 0x10000 }, { 0, 0x10001 }, { 0x2000, 0x1000 },
-			{ 0x1000, 0x1000 }, { 0, 0x7ffffffffffff000ULL },
-		};
-		struct msg m;
-		unsigned int k;
-		int s2 = setup(), n;
-
-		CHECK(s2 >= 0);
-		for (k = 0; k < sizeof(ranges) / sizeof(ranges[0]); k++) {
-			REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
-			put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, event_id);
-			put_u64(&m, HMM_DUMMY_A_PTE_START, ranges[k][0]);
-			put_u64(&m, HMM_DUMMY_A_PTE_END, ranges[k][1]);
-			CHECK_EQ(xfer(s2, &m, NULL), -EINVAL);
-		}
+	s2 = setup();
+	ASSERT_LE(0, s2);
+	for (k = 0; k < ARRAY_SIZE(ranges); k++) {
 		REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
-		put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, event_id);
-		CHECK_EQ(xfer(s2, &m, &n), 0);
-		CHECK_EQ(n, 0);
-		close(s2);
+		nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, event_id);
+		nl_put_u64(&m, HMM_DUMMY_A_PTE_START, ranges[k][0]);
+		nl_put_u64(&m, HMM_DUMMY_A_PTE_END, ranges[k][1]);
+		ASSERT_EQ(xfer(s2, &m, NULL), -EINVAL)
+			TH_LOG("range [%#" PRIx64 ", %#" PRIx64 ")",
+			       ranges[k][0], ranges[k][1]);
 	}
+	REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+	nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, event_id);
+	ASSERT_EQ(xfer(s2, &m, &n), 0);
+	ASSERT_EQ(n, 0);
+	close(s2);
 	close(fd);
-	return TAP_PASS;
 }
 
 /* uid 65534: no PTE_GET (EPERM), no events group (EPERM); reads are fine. */
-static int unprivileged(void)
+TEST_F_TIMEOUT(netlink, unprivileged, 60)
 {
 	int st;
 	pid_t pid = fork();
 
-	CHECK(pid >= 0);
+	ASSERT_TRUE(pid >= 0);
 	if (pid == 0) {
-		struct msg m;
+		struct nl_msg m;
 		int s, grp;
 
 		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
@@ -609,7 +474,7 @@ static int unprivileged(void)
 		if (s < 0)
 			_exit(11);
 		REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
-		put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1);
+		nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1);
 		if (xfer(s, &m, NULL) != -EPERM)
 			_exit(12);
 		grp = events_grp;
@@ -624,10 +489,9 @@ static int unprivileged(void)
 			_exit(15);
 		_exit(0);
 	}
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK(WIFEXITED(st));
-	CHECK_EQ(WEXITSTATUS(st), 0);
-	return TAP_PASS;
+	ASSERT_TRUE(waitpid(pid, &st, 0) == pid);
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
 /* The mirrors a MIRROR_GET answer lists (at most MAX_SEEN of them). */
@@ -671,16 +535,16 @@ static void mirror_cb(const struct nlmsghdr *nlh, void *arg)
 /* MIRROR_GET, the dump (id 0) or the do of one id, into *seen. */
 static int mirror_get(int s, uint32_t id, struct seen *seen)
 {
-	struct msg m;
+	struct nl_msg m;
 
 	seen->n = 0;
 	if (id) {
 		REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
-		put_u32(&m, HMM_DUMMY_A_MIRROR_ID, id);
+		nl_put_u32(&m, HMM_DUMMY_A_MIRROR_ID, id);
 	} else {
 		REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
 	}
-	return xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, mirror_cb, seen);
+	return nl_xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, mirror_cb, seen);
 }
 
 static const struct seen_mirror *find_id(const struct seen *seen, uint32_t id)
@@ -726,71 +590,67 @@ static void dev_cb(const struct nlmsghdr *nlh, void *arg)
 /* DEV_GET's mirror count of each of the four devices, into counts. */
 static int dev_mirrors(int s, uint32_t counts[4])
 {
-	struct msg m;
+	struct nl_msg m;
 
 	memset(counts, 0xff, 4 * sizeof(*counts));
 	REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
-	return xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, dev_cb, counts);
+	return nl_xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, dev_cb, counts);
 }
 
 /* MIRROR_GET's do: one mirror by id; no id, an id of 0, a dump with one. */
-static int mirror_get_do(void)
+TEST_F_TIMEOUT(netlink, mirror_get_do, 60)
 {
 	struct seen seen;
-	struct msg m;
-	int s = setup(), fd;
+	struct nl_msg m;
+	int s = self->s, fd;
 	const struct seen_mirror *sm;
 	uint32_t id;
 
-	CHECK(s >= 0);
-	CHECK((fd = dummy_open(0)) >= 0);
-	CHECK_EQ(mirror_get(s, 0, &seen), 0);
-	CHECK((sm = find_tgid(&seen, getpid())));
+	ASSERT_LE(0, (fd = dummy_open(0)));
+	ASSERT_EQ(mirror_get(s, 0, &seen), 0);
+	ASSERT_NE(NULL, (sm = find_tgid(&seen, getpid())));
 	id = sm->id;
-	CHECK_EQ(mirror_get(s, id, &seen), 0);
-	CHECK_EQ(seen.n, 1);
-	CHECK_EQ(seen.m[0].id, id);
-	CHECK_EQ(seen.m[0].tgid, getpid());
-	CHECK_EQ(mirror_get(s, 0x7ffffff0, &seen), -ENOENT);
+	ASSERT_EQ(mirror_get(s, id, &seen), 0);
+	ASSERT_EQ(seen.n, 1);
+	ASSERT_EQ(seen.m[0].id, id);
+	ASSERT_EQ(seen.m[0].tgid, getpid());
+	ASSERT_EQ(mirror_get(s, 0x7ffffff0, &seen), -ENOENT);
 	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
-	put_u32(&m, HMM_DUMMY_A_MIRROR_ID, 0);
-	CHECK(is_einval_or_erange(xfer(s, &m, NULL)));
+	nl_put_u32(&m, HMM_DUMMY_A_MIRROR_ID, 0);
+	ASSERT_TRUE(is_einval_or_erange(xfer(s, &m, NULL)));
 	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
-	put_u32(&m, HMM_DUMMY_A_MIRROR_ID, id);
-	CHECK_EQ(xfer(s, &m, NULL), -EINVAL);
+	nl_put_u32(&m, HMM_DUMMY_A_MIRROR_ID, id);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	close(fd);
-	CHECK_EQ(mirror_get(s, id, &seen), -ENOENT);
-	return TAP_PASS;
+	ASSERT_EQ(mirror_get(s, id, &seen), -ENOENT);
 }
 
 /* After SET_RANGE, MIRROR_GET (dump and do) gives that range, not 0. */
-static int set_range_start(void)
+TEST_F_TIMEOUT(netlink, set_range_start, 60)
 {
 	struct seen seen;
-	int s = setup(), fd;
+	int s = self->s, fd;
 	const struct seen_mirror *sm;
 	uint64_t start, end;
 	char *p;
 
-	CHECK(s >= 0);
-	CHECK((fd = dummy_open(0)) >= 0);
-	CHECK((p = anon_map(16)));
-	CHECK_OK(dummy_set_range(fd, p + 4 * PAGE, 8));
+	ASSERT_LE(0, (fd = dummy_open(0)));
+	ASSERT_NE(NULL, (p = anon_map(16)));
+	ASSERT_OK(dummy_set_range(fd, p + 4 * PAGE, 8));
 	start = (uintptr_t)p + 4 * PAGE;
 	end = start + 8 * PAGE;
-	CHECK_EQ(mirror_get(s, 0, &seen), 0);
-	CHECK((sm = find_tgid(&seen, getpid())));
-	diag("mirror %u: [%#" PRIx64 ", %#" PRIx64 ")", sm->id, sm->start, sm->end);
-	CHECK_EQ(sm->start, start);
-	CHECK_EQ(sm->end, end);
-	CHECK_EQ(mirror_get(s, sm->id, &seen), 0);
-	CHECK_EQ(seen.n, 1);
-	CHECK_EQ(seen.m[0].start, start);
-	CHECK_EQ(seen.m[0].end, end);
+	ASSERT_EQ(mirror_get(s, 0, &seen), 0);
+	ASSERT_NE(NULL, (sm = find_tgid(&seen, getpid())));
+	hmm_diag("mirror %u: [%#" PRIx64 ", %#" PRIx64 ")", sm->id, sm->start, sm->end);
+	ASSERT_EQ(sm->start, start);
+	ASSERT_EQ(sm->end, end);
+	ASSERT_EQ(mirror_get(s, sm->id, &seen), 0);
+	ASSERT_EQ(seen.n, 1);
+	ASSERT_EQ(seen.m[0].start, start);
+	ASSERT_EQ(seen.m[0].end, end);
 	close(fd);
-	return TAP_PASS;
 }
 
 /* Drop to uid and gid 65534 for good (no groups, no capabilities). */
@@ -840,24 +700,22 @@ static int nobody_sees(uint32_t id, uint32_t tgid, int dev, uint32_t count)
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
 		return -1;
 	if (WEXITSTATUS(st) > 1)
-		diag("uid 65534 child: exit %d", WEXITSTATUS(st));
+		hmm_diag("uid 65534 child: exit %d", WEXITSTATUS(st));
 	return WEXITSTATUS(st);
 }
 
 /* uid 65534 sees neither root's mirror nor it in DEV_GET's count. */
-static int nobody_not_root(void)
+TEST_F_TIMEOUT(netlink, nobody_not_root, 60)
 {
 	struct seen seen;
-	int s = setup(), fd;
+	int s = self->s, fd;
 	const struct seen_mirror *sm;
 
-	CHECK(s >= 0);
-	CHECK((fd = dummy_open(1)) >= 0);
-	CHECK_EQ(mirror_get(s, 0, &seen), 0);
-	CHECK((sm = find_tgid(&seen, getpid())));
-	CHECK_EQ(nobody_sees(sm->id, 0, 1, 0), 0);
+	ASSERT_LE(0, (fd = dummy_open(1)));
+	ASSERT_EQ(mirror_get(s, 0, &seen), 0);
+	ASSERT_NE(NULL, (sm = find_tgid(&seen, getpid())));
+	ASSERT_EQ(nobody_sees(sm->id, 0, 1, 0), 0);
 	close(fd);
-	return TAP_PASS;
 }
 
 /*
@@ -868,19 +726,18 @@ static int nobody_not_root(void)
  * owner's dumpability, which setresuid() cleared, is not checked), and
  * root does.
  */
-static int nobody_own(void)
+TEST_F_TIMEOUT(netlink, nobody_own, 60)
 {
-	int to_owner[2], from_owner[2], st, s = setup();
+	int to_owner[2], from_owner[2], st, s = self->s;
 	struct seen seen;
 	uint32_t id = 0;
 	char c = 0;
 	pid_t owner;
 
-	CHECK(s >= 0);
-	CHECK_OK(pipe(to_owner));
-	CHECK_OK(pipe(from_owner));
+	ASSERT_OK(pipe(to_owner));
+	ASSERT_OK(pipe(from_owner));
 	owner = fork();
-	CHECK(owner >= 0);
+	ASSERT_TRUE(owner >= 0);
 	if (owner == 0) {
 		const struct seen_mirror *sm;
 		int fd = dummy_open(0), ns;
@@ -905,18 +762,17 @@ static int nobody_own(void)
 	}
 	close(to_owner[0]);
 	close(from_owner[1]);
-	CHECK_EQ(read(from_owner[0], &id, sizeof(id)), sizeof(id));
-	diag("mirror %u of pid %d, uid 65534", id, owner);
-	CHECK_EQ(nobody_sees(id, owner, 0, 1), 1);
+	ASSERT_EQ(read(from_owner[0], &id, sizeof(id)), sizeof(id));
+	hmm_diag("mirror %u of pid %d, uid 65534", id, owner);
+	ASSERT_EQ(nobody_sees(id, owner, 0, 1), 1);
 	/* Root sees it, with the owner's pid. */
-	CHECK_EQ(mirror_get(s, id, &seen), 0);
-	CHECK_EQ(seen.m[0].tgid, owner);
-	CHECK_EQ(write(to_owner[1], "x", 1), 1);
-	CHECK(waitpid(owner, &st, 0) == owner && WIFEXITED(st));
-	CHECK_EQ(WEXITSTATUS(st), 0);
+	ASSERT_EQ(mirror_get(s, id, &seen), 0);
+	ASSERT_EQ(seen.m[0].tgid, owner);
+	ASSERT_EQ(write(to_owner[1], "x", 1), 1);
+	ASSERT_TRUE(waitpid(owner, &st, 0) == owner && WIFEXITED(st));
+	ASSERT_EQ(WEXITSTATUS(st), 0);
 	/* Closed: gone, for root too. */
-	CHECK_EQ(mirror_get(s, id, &seen), -ENOENT);
-	return TAP_PASS;
+	ASSERT_EQ(mirror_get(s, id, &seen), -ENOENT);
 }
 
 /*
@@ -924,23 +780,22 @@ static int nobody_own(void)
  * so it sees every mirror) sees its own mirror as tgid 1 and this
  * process's, which is outside its namespace, as tgid 0.
  */
-static int pid_namespace(void)
+TEST_F_TIMEOUT(netlink, pid_namespace, 60)
 {
-	int s = setup(), fd, st;
+	int s = self->s, fd, st;
 	struct seen seen;
 	const struct seen_mirror *sm;
 	uint32_t id;
 	pid_t pid;
 
-	CHECK(s >= 0);
-	CHECK((fd = dummy_open(0)) >= 0);
-	CHECK_EQ(mirror_get(s, 0, &seen), 0);
-	CHECK((sm = find_tgid(&seen, getpid())));
+	ASSERT_LE(0, (fd = dummy_open(0)));
+	ASSERT_EQ(mirror_get(s, 0, &seen), 0);
+	ASSERT_NE(NULL, (sm = find_tgid(&seen, getpid())));
 	id = sm->id;
 	if (unshare(CLONE_NEWPID))
-		return tap_skip_reason("unshare(CLONE_NEWPID): %s", strerror(errno));
+		SKIP(return, "unshare(CLONE_NEWPID): %s", strerror(errno));
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT_TRUE(pid >= 0);
 	if (pid == 0) {
 		const struct seen_mirror *own;
 		int ns = setup(), myfd = dummy_open(1);
@@ -957,45 +812,36 @@ static int pid_namespace(void)
 			_exit(14);
 		_exit(0);
 	}
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
-	CHECK_EQ(WEXITSTATUS(st), 0);
+	ASSERT_TRUE(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	ASSERT_EQ(WEXITSTATUS(st), 0);
 	close(fd);
-	return TAP_PASS;
 }
 
-static const struct tap_case cases[] = {
-	{ "resolves", resolves, 0 },
-	{ "baseline", baseline, 0 },
-	{ "unknown_commands", unknown_commands, 0 },
-	{ "strict_attributes", strict_attributes, 0 },
-	{ "bad_values", bad_values, 0 },
-	{ "truncated", truncated, 0 },
-	{ "reserved_field", reserved_field, 0 },
-	{ "random_messages", random_messages, 120 },
-	{ "events_wire_format", events_wire_format, 0 },
-	{ "unprivileged", unprivileged, 0 },
-	{ "mirror_get_do", mirror_get_do, 0 },
-	{ "set_range_start", set_range_start, 0 },
-	{ "nobody_not_root", nobody_not_root, 0 },
-	{ "nobody_own", nobody_own, 0 },
-	{ "pid_namespace", pid_namespace, 0 },
-};
-
+/*
+ * The harness parses the arguments; --seed N, which is ours, is taken out
+ * of them first.
+ */
 int main(int argc, char **argv)
 {
 	const char *env = getenv("HMM_TEST_SEED");
-	int i;
+	char **args = calloc(argc + 1, sizeof(*args));
+	int i, n = 0;
 
+	if (!args)
+		return KSFT_FAIL;
 	random_seed = (unsigned int)time(NULL) ^ (unsigned int)getpid() << 16;
 	if (env && *env)
 		random_seed = strtoul(env, NULL, 0);
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+	for (i = 0; i < argc; i++) {
+		if (i && !strcmp(argv[i], "--seed")) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "usage: netlink_raw [--seed N] [harness options]\n");
+				return 2;
+			}
 			random_seed = strtoul(argv[++i], NULL, 0);
-		} else {
-			fprintf(stderr, "usage: netlink_raw [--seed N]\n");
-			return 2;
+			continue;
 		}
+		args[n++] = argv[i];
 	}
-	return TAP_MAIN(cases);
+	return test_harness_run(n, args);
 }
