@@ -11,6 +11,12 @@
  * kernel memory stays bounded and comes back, and every event is either
  * delivered or counted as dropped. Also: the range of a mirror after
  * SET_RANGE, and that uid 65534 does not see root's mirrors.
+ *
+ * One fixture, hmmctl: its setup finds hmmctl next to this program, its
+ * teardown kills and reaps the monitor and the child a case left running
+ * (so their files are closed before family_missing unloads the module).
+ * What a case has open on the devices is what it checks, so each case opens
+ * its own files.
  */
 #define _GNU_SOURCE
 #include <grp.h>
@@ -18,7 +24,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
 #include "dummy_util.h"
 #include "netlink_util.h"
 
@@ -81,8 +87,42 @@ static char *mirrored(int fd, size_t n)
 	return p;
 }
 
+FIXTURE(hmmctl) {
+	pid_t mon;		/* a running `hmmctl monitor`, or -1 */
+	pid_t kid;		/* a child of the case, or -1 */
+	int marker;		/* storm's marker file, or -1 */
+	struct line_reader lr;	/* the monitor's stdout */
+};
+
+FIXTURE_SETUP(hmmctl)
+{
+	self->mon = self->kid = -1;
+	self->marker = -1;
+	self->lr.fd = -1;
+	self->lr.len = 0;
+	ASSERT_EQ(0, access(hmmctl_bin(), X_OK))
+		TH_LOG("%s: %s", hmmctl_bin(), strerror(errno));
+}
+
+/* Reaped, not only killed: their files are closed when the case ends. */
+FIXTURE_TEARDOWN(hmmctl)
+{
+	if (self->mon > 0) {
+		kill(self->mon, SIGKILL);
+		waitpid(self->mon, NULL, 0);
+	}
+	if (self->kid > 0) {
+		kill(self->kid, SIGKILL);
+		waitpid(self->kid, NULL, 0);
+	}
+	if (self->lr.fd >= 0)
+		close(self->lr.fd);
+	if (self->marker >= 0)
+		close(self->marker);
+}
+
 /* devices: the four nodes, their ABI, and the files open on each. */
-static int devices(void)
+TEST_F_TIMEOUT(hmmctl, devices, 60)
 {
 	static const char *const names[] = {
 		"hmm_dummy0", "hmm_dummy1", "hmm_dmirror0", "hmm_dmirror1",
@@ -93,62 +133,63 @@ static int devices(void)
 	int fd1, fd2;
 	unsigned int i;
 
-	CHECK_EQ(HMMCTL(&r, "devices"), 0);
-	CHECK(strstr(r.out, "hmm_dmirror1"));
+	ASSERT_EQ(0, HMMCTL(&r, "devices"));
+	ASSERT_NE(NULL, strstr(r.out, "hmm_dmirror1"));
 	hmmctl_result_free(&r);
 
 	fd1 = dummy_open(1);
 	fd2 = dummy_open(1);
-	CHECK(fd1 >= 0 && fd2 >= 0);
-	CHECK_EQ(HMMCTL(&r, "--json", "devices"), 0);
-	CHECK(r.out[0] == '[');
+	ASSERT_TRUE(fd1 >= 0 && fd2 >= 0)
+		TH_LOG("/dev/hmm_dummy1: %s", strerror(errno));
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "devices"));
+	ASSERT_EQ('[', r.out[0]);
 	for (i = 0; i < 4; i++) {
 		pos = r.out;
 		l = next_line(&pos, "name", names[i]);
-		CHECK(l);
-		CHECK(json_u64(l, "index", &v));
-		CHECK_EQ(v, i);
-		CHECK(json_is(l, "abi", i < 2 ? "native" : "dmirror"));
-		CHECK(json_u64(l, "mirrors", &v));
-		CHECK_EQ(v, i == 1 ? 2 : 0);
+		ASSERT_NE(NULL, l) TH_LOG("no line of %s", names[i]);
+		ASSERT_TRUE(json_u64(l, "index", &v));
+		ASSERT_EQ(i, v);
+		ASSERT_TRUE(json_is(l, "abi", i < 2 ? "native" : "dmirror"))
+			TH_LOG("%s", l);
+		ASSERT_TRUE(json_u64(l, "mirrors", &v));
+		ASSERT_EQ(i == 1 ? 2U : 0U, v) TH_LOG("%s", names[i]);
 	}
 	hmmctl_result_free(&r);
 	close(fd1);
 	close(fd2);
-	CHECK_EQ(HMMCTL(&r, "--json", "devices"), 0);
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "devices"));
 	pos = r.out;
-	CHECK((l = next_line(&pos, "name", "hmm_dummy1")));
-	CHECK(json_u64(l, "mirrors", &v) && v == 0);
+	ASSERT_NE(NULL, (l = next_line(&pos, "name", "hmm_dummy1")));
+	ASSERT_TRUE(json_u64(l, "mirrors", &v) && v == 0) TH_LOG("%s", l);
 	hmmctl_result_free(&r);
-	return TAP_PASS;
 }
 
 /* mirrors: a mirror of 100 pages shows its owner, device and counters. */
-static int mirrors(void)
+TEST_F_TIMEOUT(hmmctl, mirrors, 60)
 {
 	int fd = dummy_open(0);
 	struct hmm_dummy_counters c;
 	uint64_t v, u0;
 	char *l, *p;
 
-	CHECK(fd >= 0);
-	CHECK((p = mirrored(fd, 100)));
-	CHECK((l = my_mirror("hmm_dummy0")));
-	diag("%s", l);
-	CHECK(json_u64(l, "id", &v) && v > 0);
-	CHECK(json_u64(l, "dev_index", &v) && v == 0);
-	CHECK(json_u64(l, "start", &v) && v == 0);
-	CHECK(json_u64(l, "end", &v) && v >= (uintptr_t)p + 100 * PAGE);
-	CHECK(json_u64(l, "pages", &v));
-	CHECK_EQ(v, 100);
-	CHECK(json_u64(l, "pages_populated", &v));
-	CHECK_EQ(v, 100);
-	CHECK(json_u64(l, "device_faults", &v));
-	CHECK_EQ(v, 1);
-	CHECK(json_is(l, "released", "false"));
-	CHECK_OK(dummy_counters(fd, &c));
-	CHECK(json_u64(l, "pages_invalidated", &v));
-	CHECK_EQ(v, c.pages_invalidated);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_NE(NULL, (p = mirrored(fd, 100)));
+	ASSERT_NE(NULL, (l = my_mirror("hmm_dummy0")));
+	hmm_diag("%s", l);
+	ASSERT_TRUE(json_u64(l, "id", &v) && v > 0);
+	ASSERT_TRUE(json_u64(l, "dev_index", &v) && v == 0);
+	ASSERT_TRUE(json_u64(l, "start", &v) && v == 0);
+	ASSERT_TRUE(json_u64(l, "end", &v) && v >= (uintptr_t)p + 100 * PAGE);
+	ASSERT_TRUE(json_u64(l, "pages", &v));
+	ASSERT_EQ(100U, v);
+	ASSERT_TRUE(json_u64(l, "pages_populated", &v));
+	ASSERT_EQ(100U, v);
+	ASSERT_TRUE(json_u64(l, "device_faults", &v));
+	ASSERT_EQ(1U, v);
+	ASSERT_TRUE(json_is(l, "released", "false"));
+	ASSERT_EQ(0, dummy_counters(fd, &c));
+	ASSERT_TRUE(json_u64(l, "pages_invalidated", &v));
+	ASSERT_EQ(c.pages_invalidated, v);
 	free(l);
 
 	/*
@@ -157,27 +198,26 @@ static int mirrors(void)
 	 * frees this process's buffers, which may unmap (trim the heap) after
 	 * the dump and so before a single read after it.
 	 */
-	CHECK_OK(munmap(p, 40 * PAGE));
-	CHECK_OK(dummy_counters(fd, &c));
+	ASSERT_EQ(0, munmap(p, 40 * PAGE));
+	ASSERT_EQ(0, dummy_counters(fd, &c));
 	u0 = c.invalidations[HMM_DUMMY_EVENT_UNMAP];
-	CHECK((l = my_mirror("hmm_dummy0")));
-	CHECK_OK(dummy_counters(fd, &c));
-	CHECK(json_u64(l, "pages", &v));
-	CHECK_EQ(v, 60);
-	CHECK(json_u64(strstr(l, "\"invalidations\""), "unmap", &v));
-	if (v < u0 || v > c.invalidations[HMM_DUMMY_EVENT_UNMAP])
-		diag("unmap %" PRIu64 ", not in [%" PRIu64 ", %" PRIu64 "]",
-		     v, u0, (uint64_t)c.invalidations[HMM_DUMMY_EVENT_UNMAP]);
-	CHECK(v >= u0 && v <= c.invalidations[HMM_DUMMY_EVENT_UNMAP]);
-	CHECK(v >= 1);
+	ASSERT_NE(NULL, (l = my_mirror("hmm_dummy0")));
+	ASSERT_EQ(0, dummy_counters(fd, &c));
+	ASSERT_TRUE(json_u64(l, "pages", &v));
+	ASSERT_EQ(60U, v);
+	ASSERT_TRUE(json_u64(strstr(l, "\"invalidations\""), "unmap", &v));
+	ASSERT_TRUE(v >= u0 && v <= c.invalidations[HMM_DUMMY_EVENT_UNMAP])
+		TH_LOG("unmap %" PRIu64 ", not in [%" PRIu64 ", %" PRIu64 "]",
+		       v, u0, (uint64_t)c.invalidations[HMM_DUMMY_EVENT_UNMAP]);
+	ASSERT_LE(1U, v);
 	free(l);
 	close(fd);
-	CHECK(!my_mirror("hmm_dummy0"));
-	return TAP_PASS;
+	ASSERT_EQ(NULL, my_mirror("hmm_dummy0"));
 }
 
 /* pt output for [p, p + n pages): exactly those pages, the CPU's pfns. */
-static int check_pt(const char *out, char *p, size_t n, uint64_t id)
+static void check_pt(struct __test_metadata *_metadata, const char *out,
+		     char *p, size_t n, uint64_t id)
 {
 	const char *pos = out, *l;
 	uint64_t v;
@@ -190,101 +230,97 @@ static int check_pt(const char *out, char *p, size_t n, uint64_t id)
 		l = next_line(&pos, "mirror", idbuf);
 		if (!l)
 			break;
-		CHECK(i < n);
-		CHECK(json_u64(l, "addr", &v));
-		CHECK_EQ(v, (uintptr_t)(p + i * PAGE));
-		CHECK(json_u64(l, "pfn", &v));
-		CHECK_EQ(v, cpu_pfn(p + i * PAGE));
-		CHECK(v != 0);
-		CHECK(json_is(l, "write", "true"));
-		CHECK(json_u64(l, "order", &v) && v == 0);
+		ASSERT_LT(i, n) TH_LOG("more than %zu entries", n);
+		ASSERT_TRUE(json_u64(l, "addr", &v));
+		ASSERT_EQ((uintptr_t)(p + i * PAGE), v) TH_LOG("entry %zu", i);
+		ASSERT_TRUE(json_u64(l, "pfn", &v));
+		ASSERT_EQ((uint64_t)cpu_pfn(p + i * PAGE), v)
+			TH_LOG("entry %zu", i);
+		ASSERT_NE(0U, v);
+		ASSERT_TRUE(json_is(l, "write", "true")) TH_LOG("%s", l);
+		ASSERT_TRUE(json_u64(l, "order", &v) && v == 0) TH_LOG("%s", l);
 	}
-	CHECK_EQ(i, n);
-	return TAP_PASS;
+	ASSERT_EQ(n, i);
 }
 
 /* mirrors after SET_RANGE: that range, and pt's default is all of it. */
-static int mirrors_set_range(void)
+TEST_F_TIMEOUT(hmmctl, mirrors_set_range, 60)
 {
 	int fd = dummy_open(0);
 	struct hmmctl_result r;
 	uint64_t v, done, mid;
 	char id[24], *l, *p;
 
-	CHECK(fd >= 0);
-	CHECK((p = anon_map(16)));
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_NE(NULL, (p = anon_map(16)));
 	memset(p, 0x5a, 16 * PAGE);
-	CHECK_OK(dummy_set_range(fd, p + 4 * PAGE, 8));
-	CHECK_OK(dummy_fault(fd, p + 4 * PAGE, 8, HMM_DUMMY_FAULT_WRITE, &done));
-	CHECK_EQ(done, 8);
-	CHECK((l = my_mirror("hmm_dummy0")));
-	diag("%s", l);
-	CHECK(json_u64(l, "start", &v));
-	CHECK_EQ(v, (uintptr_t)p + 4 * PAGE);
-	CHECK(json_u64(l, "end", &v));
-	CHECK_EQ(v, (uintptr_t)p + 12 * PAGE);
-	CHECK(json_u64(l, "id", &mid));
+	ASSERT_EQ(0, dummy_set_range(fd, p + 4 * PAGE, 8));
+	ASSERT_EQ(0, dummy_fault(fd, p + 4 * PAGE, 8, HMM_DUMMY_FAULT_WRITE,
+				 &done));
+	ASSERT_EQ(8U, done);
+	ASSERT_NE(NULL, (l = my_mirror("hmm_dummy0")));
+	hmm_diag("%s", l);
+	ASSERT_TRUE(json_u64(l, "start", &v));
+	ASSERT_EQ((uintptr_t)p + 4 * PAGE, v);
+	ASSERT_TRUE(json_u64(l, "end", &v));
+	ASSERT_EQ((uintptr_t)p + 12 * PAGE, v);
+	ASSERT_TRUE(json_u64(l, "id", &mid));
 	free(l);
 	snprintf(id, sizeof(id), "%" PRIu64, mid);
-	CHECK_EQ(HMMCTL(&r, "--json", "pt", id), 0);
-	CHECK_EQ(check_pt(r.out, p + 4 * PAGE, 8, mid), TAP_PASS);
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "pt", id));
+	check_pt(_metadata, r.out, p + 4 * PAGE, 8, mid);
 	hmmctl_result_free(&r);
 	/* Below the mirrored range: the kernel says no. */
-	CHECK_EQ(HMMCTL(&r, "pt", id, "0", "0x1000"), 5);
+	ASSERT_EQ(5, HMMCTL(&r, "pt", id, "0", "0x1000"));
 	hmmctl_result_free(&r);
 	close(fd);
-	return TAP_PASS;
 }
 
 /* pt: the device page table of 100 pages lists exactly their pfns. */
-static int pt_pagemap(void)
+TEST_F_TIMEOUT(hmmctl, pt_pagemap, 60)
 {
 	int fd = dummy_open(0);
 	struct hmmctl_result r;
 	char start[32], end[32], id[24];
+	size_t lines = 0;
+	const char *c;
 	uint64_t mid;
 	char *p;
 
-	CHECK(fd >= 0);
-	CHECK((p = mirrored(fd, 100)));
-	CHECK((mid = my_mirror_id("hmm_dummy0")));
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_NE(NULL, (p = mirrored(fd, 100)));
+	ASSERT_NE(0U, (mid = my_mirror_id("hmm_dummy0")));
 	snprintf(id, sizeof(id), "%" PRIu64, mid);
 
 	/* The whole mirror: only these 100 pages were ever populated. */
-	CHECK_EQ(HMMCTL(&r, "--json", "pt", id), 0);
-	CHECK_EQ(check_pt(r.out, p, 100, mid), TAP_PASS);
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "pt", id));
+	check_pt(_metadata, r.out, p, 100, mid);
 	hmmctl_result_free(&r);
 
 	/* A sub-range, in hex. */
 	snprintf(start, sizeof(start), "%#lx", (unsigned long)(p + 10 * PAGE));
 	snprintf(end, sizeof(end), "%#lx", (unsigned long)(p + 20 * PAGE));
-	CHECK_EQ(HMMCTL(&r, "--json", "pt", id, start, end), 0);
-	CHECK_EQ(check_pt(r.out, p + 10 * PAGE, 10, mid), TAP_PASS);
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "pt", id, start, end));
+	check_pt(_metadata, r.out, p + 10 * PAGE, 10, mid);
 	hmmctl_result_free(&r);
 
 	/* Text: a header and one line per entry. */
-	CHECK_EQ(HMMCTL(&r, "pt", id, start, end), 0);
-	{
-		size_t lines = 0;
-		const char *c;
-
-		for (c = r.out; (c = strchr(c, '\n')); c++)
-			lines++;
-		CHECK_EQ(lines, 11);
-	}
+	ASSERT_EQ(0, HMMCTL(&r, "pt", id, start, end));
+	for (c = r.out; (c = strchr(c, '\n')); c++)
+		lines++;
+	ASSERT_EQ(11U, lines) TH_LOG("%s", r.out);
 	hmmctl_result_free(&r);
 
 	/* After munmap: nothing left. */
-	CHECK_OK(munmap(p, 100 * PAGE));
-	CHECK_EQ(HMMCTL(&r, "--json", "pt", id), 0);
-	CHECK(!strcmp(r.out, "[]\n"));
+	ASSERT_EQ(0, munmap(p, 100 * PAGE));
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "pt", id));
+	ASSERT_STREQ("[]\n", r.out);
 	hmmctl_result_free(&r);
 	close(fd);
-	return TAP_PASS;
 }
 
 /* pt over many recv() calls: 8192 entries, each one right, none twice. */
-static int pt_resumable(void)
+TEST_F_TIMEOUT(hmmctl, pt_resumable, 60)
 {
 	const size_t n = 8192;
 	unsigned long node0 = 1;
@@ -294,22 +330,22 @@ static int pt_resumable(void)
 	uint64_t mid;
 	char *p;
 
-	CHECK(fd >= 0);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
 	/*
 	 * Out of NUMA balancing's scan (a preferred-node policy), which
 	 * would unmap some of the 8192 pages, and so drop their entries,
 	 * between the fault and the dump (seen once).
 	 */
-	CHECK_OK(syscall(SYS_set_mempolicy, MPOL_PREFERRED, &node0, 2));
-	CHECK((p = mirrored(fd, n)));
-	CHECK((mid = my_mirror_id("hmm_dummy0")));
+	ASSERT_EQ(0, syscall(SYS_set_mempolicy, MPOL_PREFERRED, &node0, 2))
+		TH_LOG("set_mempolicy: %s", strerror(errno));
+	ASSERT_NE(NULL, (p = mirrored(fd, n)));
+	ASSERT_NE(0U, (mid = my_mirror_id("hmm_dummy0")));
 	snprintf(id, sizeof(id), "%" PRIu64, mid);
-	CHECK_EQ(HMMCTL(&r, "--json", "pt", id), 0);
-	diag("%zu entries, %zu bytes of JSON", n, strlen(r.out));
-	CHECK_EQ(check_pt(r.out, p, n, mid), TAP_PASS);
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "pt", id));
+	hmm_diag("%zu entries, %zu bytes of JSON", n, strlen(r.out));
+	check_pt(_metadata, r.out, p, n, mid);
 	hmmctl_result_free(&r);
 	close(fd);
-	return TAP_PASS;
 }
 
 static bool stats_u64(const char *key, uint64_t *v)
@@ -335,25 +371,25 @@ static bool stats_unmaps(uint64_t *v)
 }
 
 /* stats: hmm_core's mirror count and unmap counter follow what we do. */
-static int stats(void)
+TEST_F_TIMEOUT(hmmctl, stats, 60)
 {
 	uint64_t m0, m1, u0, u1;
 	int fd;
 	char *p;
 
-	CHECK(stats_u64("mirrors", &m0));
-	CHECK((fd = dummy_open(0)) >= 0);
-	CHECK(stats_u64("mirrors", &m1));
-	CHECK_EQ(m1, m0 + 1);
-	CHECK((p = mirrored(fd, 4)));
-	CHECK(stats_unmaps(&u0));
-	CHECK_OK(munmap(p, 4 * PAGE));
-	CHECK(stats_unmaps(&u1));
-	CHECK(u1 >= u0 + 1);
+	ASSERT_TRUE(stats_u64("mirrors", &m0));
+	ASSERT_LE(0, (fd = dummy_open(0)))
+		TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_TRUE(stats_u64("mirrors", &m1));
+	ASSERT_EQ(m0 + 1, m1);
+	ASSERT_NE(NULL, (p = mirrored(fd, 4)));
+	ASSERT_TRUE(stats_unmaps(&u0));
+	ASSERT_EQ(0, munmap(p, 4 * PAGE));
+	ASSERT_TRUE(stats_unmaps(&u1));
+	ASSERT_LE(u0 + 1, u1);
 	close(fd);
-	CHECK(stats_u64("mirrors", &m1));
-	CHECK_EQ(m1, m0);
-	return TAP_PASS;
+	ASSERT_TRUE(stats_u64("mirrors", &m1));
+	ASSERT_EQ(m0, m1);
 }
 
 /*
@@ -385,7 +421,10 @@ static pid_t monitor_start(struct line_reader *lr, const char *arg1,
 	return -1;
 }
 
-/* The monitor's summary line after SIGTERM, into line; its exit code. */
+/*
+ * The monitor's summary line after SIGTERM, into line; its exit code. The
+ * monitor is reaped and its pipe closed (lr->fd is -1 after).
+ */
 static int monitor_stop(pid_t pid, struct line_reader *lr, char *line,
 			size_t n)
 {
@@ -398,15 +437,16 @@ static int monitor_stop(pid_t pid, struct line_reader *lr, char *line,
 		if (json_is(line, "event", "summary"))
 			break;
 	close(lr->fd);
+	lr->fd = -1;
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);
 }
 
 /* monitor: a munmap of a mirrored range arrives with that exact range. */
-static int monitor_munmap(void)
+TEST_F_TIMEOUT(hmmctl, monitor_munmap, 60)
 {
-	static struct line_reader lr;
+	struct line_reader *lr = &self->lr;
 	uint64_t id, v, start, end;
 	char line[1024], idbuf[24];
 	bool seen = false;
@@ -414,49 +454,155 @@ static int monitor_munmap(void)
 	char *p;
 	int fd;
 
-	CHECK((mon = monitor_start(&lr, NULL, NULL)) > 0);
-	CHECK((fd = dummy_open(0)) >= 0);
-	CHECK((id = my_mirror_id("hmm_dummy0")));
+	ASSERT_LT(0, (self->mon = mon = monitor_start(lr, NULL, NULL)));
+	ASSERT_LE(0, (fd = dummy_open(0)))
+		TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_NE(0U, (id = my_mirror_id("hmm_dummy0")));
 	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, id);
-	CHECK((p = mirrored(fd, 16)));
+	ASSERT_NE(NULL, (p = mirrored(fd, 16)));
 	start = (uintptr_t)p;
 	end = start + 16 * PAGE;
-	CHECK_OK(munmap(p, 16 * PAGE));
+	ASSERT_EQ(0, munmap(p, 16 * PAGE));
 
 	/*
 	 * The test's own mallocs and frees (running hmmctl) unmap too: the
 	 * munmap's event is the one with exactly its range.
 	 */
-	while (!seen && read_line(&lr, line, sizeof(line), 10000)) {
+	while (!seen && read_line(lr, line, sizeof(line), 10000)) {
 		uint64_t s = 0, e = 0;
 
 		if (!json_is(line, "event", "invalidate") ||
 		    !json_is(line, "mirror", idbuf) ||
 		    !json_is(line, "reason", "unmap"))
 			continue;
-		diag("%s", line);
-		CHECK(json_u64(line, "start", &s) && json_u64(line, "end", &e));
+		hmm_diag("%s", line);
+		ASSERT_TRUE(json_u64(line, "start", &s) &&
+			    json_u64(line, "end", &e));
 		if (s != start || e != end)
 			continue;
-		CHECK(json_is(line, "blockable", "true"));
-		CHECK(json_u64(line, "seq", &v) && v > 0);
+		ASSERT_TRUE(json_is(line, "blockable", "true"));
+		ASSERT_TRUE(json_u64(line, "seq", &v) && v > 0);
 		seen = true;
 	}
-	if (!seen)
-		diag("no unmap event for [%#" PRIx64 ", %#" PRIx64 ")", start, end);
-	CHECK(seen);
+	ASSERT_TRUE(seen)
+		TH_LOG("no unmap event for [%#" PRIx64 ", %#" PRIx64 ")",
+		       start, end);
 	/* Closing the file: an unregister event for the mirror. */
 	close(fd);
 	seen = false;
-	while (!seen && read_line(&lr, line, sizeof(line), 10000))
+	while (!seen && read_line(lr, line, sizeof(line), 10000))
 		seen = json_is(line, "event", "unregister") &&
 		       json_is(line, "mirror", idbuf);
-	CHECK(seen);
-	CHECK_EQ(monitor_stop(mon, &lr, line, sizeof(line)), 0);
-	diag("%s", line);
-	CHECK(json_u64(line, "received", &v) && v >= 3);
-	CHECK(json_u64(line, "lost", &v) && v == 0);
-	return TAP_PASS;
+	ASSERT_TRUE(seen) TH_LOG("no unregister event of mirror %s", idbuf);
+	ASSERT_EQ(0, monitor_stop(mon, lr, line, sizeof(line)));
+	self->mon = -1;
+	hmm_diag("%s", line);
+	ASSERT_TRUE(json_u64(line, "received", &v) && v >= 3);
+	ASSERT_TRUE(json_u64(line, "lost", &v) && v == 0);
+}
+
+/*
+ * A child that mirrors 16 MiB of its memory and waits to be killed; its
+ * tgid is @pid. 0 when it is ready, or -1.
+ */
+static int mirrored_child(pid_t *pid)
+{
+	int sync[2];
+	char c;
+
+	if (pipe(sync))
+		return -1;
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (!*pid) {
+		uint8_t *p = anon_map(4096);
+		uint64_t done;
+		int fd = dummy_open(0);
+
+		if (fd < 0 || !p)
+			_exit(1);
+		memset(p, 1, 4096 * PAGE);
+		if (dummy_fault(fd, p, 4096, 0, &done) ||
+		    write(sync[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(sync[1]);
+	c = 0;
+	if (read(sync[0], &c, 1) != 1)
+		c = 0;
+	close(sync[0]);
+	return c == 'r' ? 0 : -1;
+}
+
+/*
+ * The OOM reaper's non-blocking invalidation reaches a mirror: a mirrored
+ * process is killed and reaped at once with process_mrelease(), which runs
+ * the reaper's path (non-blocking invalidations of every private vma). The
+ * monitor must see an invalidation of the child's mirror that is not
+ * blockable. The child's own exit_mmap() may win the race and leave
+ * nothing to reap, so a child is made again, a few times at most.
+ */
+TEST_F_TIMEOUT(hmmctl, oom_reaper_nonblocking, 180)
+{
+	struct line_reader *lr = &self->lr;
+	char line[1024], tgid[16], id[24];
+	unsigned int tries;
+	bool seen = false;
+	pid_t mon, child;
+	int pfd, ret;
+
+	ASSERT_LT(0, (self->mon = mon = monitor_start(lr, NULL, NULL)));
+	for (tries = 0; tries < 10 && !seen; tries++) {
+		ASSERT_EQ(0, mirrored_child(&child));
+		self->kid = child;
+		snprintf(tgid, sizeof(tgid), "%d", child);
+		ASSERT_LE(0, (pfd = syscall(SYS_pidfd_open, child, 0)))
+			TH_LOG("pidfd_open: %s", strerror(errno));
+		ASSERT_EQ(0, syscall(SYS_pidfd_send_signal, pfd, SIGKILL,
+				     NULL, 0));
+		/*
+		 * ESRCH: the child's exit_mmap() won the race. EAGAIN: a
+		 * non-blocking invalidation failed (a mirror's trylock lost to
+		 * the exiting child), which is the path under test too.
+		 */
+		ret = syscall(SYS_process_mrelease, pfd, 0);
+		if (ret)
+			hmm_diag("process_mrelease: %s",
+				 strerror(errno));
+		ASSERT_TRUE(!ret || errno == ESRCH || errno == EAGAIN);
+		close(pfd);
+		ASSERT_EQ(child, waitpid(child, NULL, 0));
+		self->kid = -1;
+		/* Up to the child's unregister: its register names the mirror. */
+		id[0] = '\0';
+		while (read_line(lr, line, sizeof(line), 10000)) {
+			const char *v;
+
+			if (json_is(line, "event", "register") &&
+			    json_is(line, "tgid", tgid) &&
+			    (v = json_field(line, "mirror")))
+				snprintf(id, sizeof(id), "%.*s",
+					 (int)strcspn(v, ",}"), v);
+			if (!id[0] || !json_is(line, "mirror", id))
+				continue;
+			if (json_is(line, "event", "unregister"))
+				break;
+			if (json_is(line, "event", "invalidate") &&
+			    json_is(line, "blockable", "false") && !seen) {
+				hmm_diag("%s", line);
+				seen = true;
+			}
+		}
+		ASSERT_NE('\0', id[0])
+			TH_LOG("no register event of child %s", tgid);
+	}
+	hmm_diag("%u children for a non-blocking invalidation", tries);
+	ASSERT_TRUE(seen);
+	ASSERT_EQ(0, monitor_stop(mon, lr, line, sizeof(line)));
+	self->mon = -1;
 }
 
 /*
@@ -464,17 +610,17 @@ static int monitor_munmap(void)
  * root's mirror is not in the list, nor in the device's count, and a
  * direct look-up of it finds nothing.
  */
-static int unprivileged(void)
+TEST_F_TIMEOUT(hmmctl, unprivileged, 60)
 {
 	int fd = dummy_open(0), st;
 	char id[24];
 	pid_t pid;
 
-	CHECK(fd >= 0);
-	CHECK(mirrored(fd, 4));
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_NE(NULL, mirrored(fd, 4));
 	snprintf(id, sizeof(id), "%" PRIu64, my_mirror_id("hmm_dummy0"));
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct hmmctl_result r;
 		const char *pos, *l;
@@ -505,53 +651,52 @@ static int unprivileged(void)
 		hmmctl_result_free(&r);
 		_exit(0);
 	}
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK(WIFEXITED(st));
-	if (WEXITSTATUS(st))
-		diag("uid 65534 child: exit %d", WEXITSTATUS(st));
-	CHECK_EQ(WEXITSTATUS(st), 0);
+	self->kid = pid;
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	self->kid = -1;
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(0, WEXITSTATUS(st)) TH_LOG("uid 65534 child: exit %d",
+					     WEXITSTATUS(st));
 	close(fd);
-	return TAP_PASS;
 }
 
 /* Exit codes and messages of hmmctl(8). */
-static int exit_codes(void)
+TEST_F_TIMEOUT(hmmctl, exit_codes, 60)
 {
 	struct hmmctl_result r;
 	char id[24], bad[32];
 	int fd = dummy_open(0);
 	char *p;
 
-	CHECK(fd >= 0);
-	CHECK((p = mirrored(fd, 1)));
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_NE(NULL, (p = mirrored(fd, 1)));
 	snprintf(id, sizeof(id), "%" PRIu64, my_mirror_id("hmm_dummy0"));
 	snprintf(bad, sizeof(bad), "%#lx", (unsigned long)p + 1);
 
-	CHECK_EQ(HMMCTL(&r, "frobnicate"), 1);
-	CHECK(strstr(r.err, "unknown command"));
+	ASSERT_EQ(1, HMMCTL(&r, "frobnicate"));
+	ASSERT_NE(NULL, strstr(r.err, "unknown command"));
 	hmmctl_result_free(&r);
-	CHECK_EQ(HMMCTL(&r, "devices", "extra"), 1);
+	ASSERT_EQ(1, HMMCTL(&r, "devices", "extra"));
 	hmmctl_result_free(&r);
-	CHECK_EQ(HMMCTL(&r, "pt", "x1"), 1);
+	ASSERT_EQ(1, HMMCTL(&r, "pt", "x1"));
 	hmmctl_result_free(&r);
-	CHECK_EQ(HMMCTL(&r, "--bogus", "stats"), 1);
+	ASSERT_EQ(1, HMMCTL(&r, "--bogus", "stats"));
 	hmmctl_result_free(&r);
-	CHECK_EQ(HMMCTL(&r, "pt", "2147483000"), 4);
-	CHECK(strstr(r.err, "no such mirror"));
+	ASSERT_EQ(4, HMMCTL(&r, "pt", "2147483000"));
+	ASSERT_NE(NULL, strstr(r.err, "no such mirror"));
 	hmmctl_result_free(&r);
-	CHECK_EQ(HMMCTL(&r, "pt", id, bad), 1);
-	CHECK(strstr(r.err, "page aligned"));
+	ASSERT_EQ(1, HMMCTL(&r, "pt", id, bad));
+	ASSERT_NE(NULL, strstr(r.err, "page aligned"));
 	hmmctl_result_free(&r);
-	CHECK_EQ(HMMCTL(&r, "pt", id, "0x2000", "0x1000"), 1);
-	CHECK(strstr(r.err, "below END"));
+	ASSERT_EQ(1, HMMCTL(&r, "pt", id, "0x2000", "0x1000"));
+	ASSERT_NE(NULL, strstr(r.err, "below END"));
 	hmmctl_result_free(&r);
 	/* Past the end of user space: the kernel says no. */
-	CHECK_EQ(HMMCTL(&r, "pt", id, "0", "0x7ffffffffffff000"), 5);
+	ASSERT_EQ(5, HMMCTL(&r, "pt", id, "0", "0x7ffffffffffff000"));
 	hmmctl_result_free(&r);
-	CHECK_EQ(HMMCTL(&r, "--json", "monitor", "--count", "0"), 1);
+	ASSERT_EQ(1, HMMCTL(&r, "--json", "monitor", "--count", "0"));
 	hmmctl_result_free(&r);
 	close(fd);
-	return TAP_PASS;
 }
 
 /*
@@ -643,9 +788,6 @@ static int kasan_on(void)
 	return on;
 }
 
-/* The storm's monitor and child while they run: storm() reaps them. */
-static pid_t storm_mon = -1, storm_kid = -1;
-
 /*
  * After the storm, wait until the monitor has read everything the storm
  * left queued: open hmm_dummy1 and wait for the register event of that
@@ -655,6 +797,7 @@ static pid_t storm_mon = -1, storm_kid = -1;
  * then close, and try a new one. The file found is left open (in *fd)
  * until the monitor is stopped: its unregister comes after the summary's
  * counters, or it could be dropped outside every gap the monitor sees.
+ * 0 once found, -1 (diagnosed) if not.
  */
 static int storm_marker(struct line_reader *lr, int *fd)
 {
@@ -663,79 +806,94 @@ static int storm_marker(struct line_reader *lr, int *fd)
 	int tries;
 
 	for (tries = 0; tries < 30; tries++) {
-		CHECK((*fd = dummy_open(1)) >= 0);
-		CHECK((id = my_mirror_id("hmm_dummy1")));
+		*fd = dummy_open(1);
+		if (*fd < 0) {
+			hmm_diag("/dev/hmm_dummy1: %s", strerror(errno));
+			return -1;
+		}
+		id = my_mirror_id("hmm_dummy1");
+		if (!id) {
+			hmm_diag("no mirror of ours on hmm_dummy1 in hmmctl mirrors");
+			return -1;
+		}
 		snprintf(idbuf, sizeof(idbuf), "%" PRIu64, id);
 		while (read_line(lr, line, sizeof(line), 2000))
 			if (json_is(line, "event", "register") &&
 			    json_is(line, "mirror", idbuf)) {
-				diag("monitor: %s", line);
-				return TAP_PASS;
+				hmm_diag("monitor: %s", line);
+				return 0;
 			}
 		close(*fd);
 		*fd = -1;
 	}
-	diag("no register event of a new mirror after 30 tries");
-	return TAP_FAIL;
+	hmm_diag("no register event of a new mirror after 30 tries");
+	return -1;
 }
 
-static int storm_run(void)
+/*
+ * The storm's monitor and child are the fixture's: whatever the case did,
+ * the teardown reaps them, so their files are closed before family_missing
+ * unloads the module.
+ */
+TEST_F_TIMEOUT(hmmctl, storm, 240)
 {
-	static struct line_reader lr;
+	struct line_reader *lr = &self->lr;
 	struct storm_report rep;
 	uint64_t sent0, sent1, drop0, drop1, ev = 0, v, lost;
 	unsigned long n;
 	long slab0, slab1, slab2;
-	int go[2], done[2], e, st, marker = -1;
+	int go[2], done[2], e, st;
 	char line[1024];
 	pid_t mon, child;
 
-	CHECK_OK(pipe2(go, O_CLOEXEC));
-	CHECK_OK(pipe2(done, O_CLOEXEC));
-	storm_kid = child = fork();
-	CHECK(child >= 0);
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(done, O_CLOEXEC));
+	child = fork();
+	ASSERT_LE(0, child);
 	if (child == 0) {
 		/* EOF on go if this case dies: the child exits too. */
 		close(go[1]);
 		close(done[0]);
 		storm_child(go[0], done[1]);
 	}
+	self->kid = child;
 	close(go[0]);
 	close(done[1]);
 
-	CHECK((mon = monitor_start(&lr, "--rcvbuf", "4096")) > 0);
-	storm_mon = mon;
-	CHECK_OK(kill(mon, SIGSTOP));
+	ASSERT_LT(0, (self->mon = mon = monitor_start(lr, "--rcvbuf", "4096")));
+	ASSERT_EQ(0, kill(mon, SIGSTOP));
 	/* The child's timing toggles are over before anything is counted. */
-	CHECK_EQ(write(go[1], "c", 1), 1);
-	CHECK_EQ(read(done[0], &n, sizeof(n)), sizeof(n));
-	diag("storm of %lu toggles", n);
+	ASSERT_EQ(1, write(go[1], "c", 1));
+	ASSERT_EQ((ssize_t)sizeof(n), read(done[0], &n, sizeof(n)));
+	hmm_diag("storm of %lu toggles", n);
 	slab0 = meminfo_kb("SUnreclaim");
-	CHECK(stats_u64("events_sent", &sent0));
-	CHECK(stats_u64("events_dropped", &drop0));
+	ASSERT_TRUE(stats_u64("events_sent", &sent0));
+	ASSERT_TRUE(stats_u64("events_dropped", &drop0));
 
-	CHECK_EQ(write(go[1], "g", 1), 1);
-	CHECK_EQ(read(done[0], &rep, sizeof(rep)), sizeof(rep));
-	CHECK(rep.ok);
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ((ssize_t)sizeof(rep), read(done[0], &rep, sizeof(rep)));
+	ASSERT_TRUE(rep.ok);
 
-	CHECK(stats_u64("events_sent", &sent1));
-	CHECK(stats_u64("events_dropped", &drop1));
+	ASSERT_TRUE(stats_u64("events_sent", &sent1));
+	ASSERT_TRUE(stats_u64("events_dropped", &drop1));
 	slab1 = meminfo_kb("SUnreclaim");
 	for (e = 0; e < HMM_DUMMY_NR_EVENTS; e++)
 		ev += rep.c1.invalidations[e] - rep.c0.invalidations[e];
 	v = rep.c1.invalidations[HMM_DUMMY_EVENT_PROTECTION_VMA] -
 	    rep.c0.invalidations[HMM_DUMMY_EVENT_PROTECTION_VMA];
-	diag("%" PRIu64 " invalidations (%" PRIu64 " protection_vma) in %.1f s: %"
-	     PRIu64 " events sent, %" PRIu64 " dropped", ev, v, rep.seconds,
-	     sent1 - sent0, drop1 - drop0);
-	diag("SUnreclaim %ld kB before, %ld kB after the storm", slab0, slab1);
-	CHECK(v >= n);
-	CHECK_EQ((sent1 - sent0) + (drop1 - drop0), ev);
-	CHECK(drop1 - drop0 >= n / 2);
-	if (kasan_on())
-		diag("KASAN: slab growth not checked (its quarantine holds freed objects)");
-	else
-		CHECK(slab1 - slab0 < SLAB_TOLERANCE_KB);
+	hmm_diag("%" PRIu64 " invalidations (%" PRIu64 " protection_vma) in %.1f s: %"
+		 PRIu64 " events sent, %" PRIu64 " dropped", ev, v, rep.seconds,
+		 sent1 - sent0, drop1 - drop0);
+	hmm_diag("SUnreclaim %ld kB before, %ld kB after the storm",
+		 slab0, slab1);
+	ASSERT_LE(n, v);
+	ASSERT_EQ(ev, (sent1 - sent0) + (drop1 - drop0));
+	ASSERT_LE(n / 2, drop1 - drop0);
+	if (kasan_on()) {
+		hmm_diag("KASAN: slab growth not checked (its quarantine holds freed objects)");
+	} else {
+		ASSERT_GT(SLAB_TOLERANCE_KB, slab1 - slab0);
+	}
 
 	/*
 	 * One more event after the storm, so the monitor sees the gap: with
@@ -745,200 +903,61 @@ static int storm_run(void)
 	 * monitor then stopped before the post-storm event, saw no gap, and
 	 * said "lost 0" with the kernel's drops counted.
 	 */
-	CHECK_OK(kill(mon, SIGCONT));
-	e = storm_marker(&lr, &marker);
-	CHECK_EQ(e, TAP_PASS);
-	e = monitor_stop(mon, &lr, line, sizeof(line));
-	storm_mon = -1;
-	close(marker);
-	CHECK_EQ(e, 0);
-	diag("monitor: %s", line);
-	CHECK(json_u64(line, "kernel_dropped", &v));
-	CHECK(v >= drop1 - drop0);
-	CHECK(json_u64(line, "lost", &lost));
-	CHECK_EQ(lost, v);
-	CHECK(json_u64(line, "received", &v) && v < n / 2);
+	ASSERT_EQ(0, kill(mon, SIGCONT));
+	ASSERT_EQ(0, storm_marker(lr, &self->marker));
+	e = monitor_stop(mon, lr, line, sizeof(line));
+	self->mon = -1;
+	close(self->marker);
+	self->marker = -1;
+	ASSERT_EQ(0, e);
+	hmm_diag("monitor: %s", line);
+	ASSERT_TRUE(json_u64(line, "kernel_dropped", &v)) TH_LOG("%s", line);
+	ASSERT_LE(drop1 - drop0, v);
+	ASSERT_TRUE(json_u64(line, "lost", &lost)) TH_LOG("%s", line);
+	ASSERT_EQ(v, lost);
+	ASSERT_TRUE(json_u64(line, "received", &v) && v < n / 2)
+		TH_LOG("%s", line);
 
-	CHECK_EQ(write(go[1], "x", 1), 1);
-	CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st));
-	storm_kid = -1;
-	CHECK_EQ(WEXITSTATUS(st), 0);
+	ASSERT_EQ(1, write(go[1], "x", 1));
+	ASSERT_TRUE(waitpid(child, &st, 0) == child && WIFEXITED(st));
+	self->kid = -1;
+	ASSERT_EQ(0, WEXITSTATUS(st));
 	/* The monitor's socket and queue are gone: all of it came back. */
 	sleep(1);
 	slab2 = meminfo_kb("SUnreclaim");
-	diag("SUnreclaim %ld kB after the monitor exited", slab2);
-	if (!kasan_on())
-		CHECK(slab2 - slab0 < SLAB_TOLERANCE_KB);
-	return TAP_PASS;
-}
-
-/*
- * Whatever storm_run() did, its monitor and child are gone when the case
- * ends: reaped, not only killed (tap_run_one() kills the process group,
- * but does not wait), so their files are closed before family_missing
- * unloads the module.
- */
-static int storm(void)
-{
-	int ret = storm_run();
-
-	if (storm_mon > 0) {
-		kill(storm_mon, SIGKILL);
-		waitpid(storm_mon, NULL, 0);
+	hmm_diag("SUnreclaim %ld kB after the monitor exited", slab2);
+	if (!kasan_on()) {
+		ASSERT_GT(SLAB_TOLERANCE_KB, slab2 - slab0);
 	}
-	if (storm_kid > 0) {
-		kill(storm_kid, SIGKILL);
-		waitpid(storm_kid, NULL, 0);
-	}
-	return ret;
 }
 
 /* No hmm_dummy loaded: exit code 2 and the message; then load it again. */
-static int family_missing(void)
+TEST_F_TIMEOUT(hmmctl, family_missing, 60)
 {
 	struct hmmctl_result r;
-	int ko = open("/hmm_dummy.ko", O_RDONLY | O_CLOEXEC), i;
+	int ko = open("/hmm_dummy.ko", O_RDONLY | O_CLOEXEC), i, loaded;
 
 	if (ko < 0)
-		return tap_skip_reason("no /hmm_dummy.ko to load again (not in a vm-run guest)");
+		SKIP(return, "no /hmm_dummy.ko to load again (not in a vm-run guest)");
 	/* A file of an earlier case may still be closing. */
 	for (i = 0; syscall(SYS_delete_module, "hmm_dummy", O_NONBLOCK); i++) {
-		if (errno != EAGAIN || i == 100)
-			diag("cannot unload hmm_dummy (%s): %ld references",
-			     strerror(errno), module_refs("hmm_dummy"));
-		CHECK(errno == EAGAIN && i < 100);
+		ASSERT_TRUE(errno == EAGAIN && i < 100)
+			TH_LOG("cannot unload hmm_dummy (%s): %ld references",
+			       strerror(errno), module_refs("hmm_dummy"));
 		usleep(100000);
 	}
 	if (i)
-		diag("hmm_dummy unloaded after %d tries", i + 1);
+		hmm_diag("hmm_dummy unloaded after %d tries", i + 1);
 	HMMCTL(&r, "devices");
-	if (syscall(SYS_finit_module, ko, "", 0)) {
-		diag("loading /hmm_dummy.ko again failed: %s", strerror(errno));
-		return TAP_FAIL;
-	}
+	loaded = syscall(SYS_finit_module, ko, "", 0);
+	ASSERT_EQ(0, loaded)
+		TH_LOG("loading /hmm_dummy.ko again failed: %s", strerror(errno));
 	close(ko);
-	CHECK_EQ(r.status, 2);
-	CHECK(strstr(r.err, "hmmctl: the hmm_dummy netlink family is not available: is hmm_dummy loaded?"));
+	ASSERT_EQ(2, r.status);
+	ASSERT_NE(NULL, strstr(r.err, "hmmctl: the hmm_dummy netlink family is not available: is hmm_dummy loaded?"));
 	hmmctl_result_free(&r);
-	CHECK_EQ(HMMCTL(&r, "devices"), 0);
+	ASSERT_EQ(0, HMMCTL(&r, "devices"));
 	hmmctl_result_free(&r);
-	return TAP_PASS;
 }
 
-/*
- * A child that mirrors 16 MiB of its memory and waits to be killed; its
- * tgid is @pid. 0 when it is ready, or -1.
- */
-static int mirrored_child(pid_t *pid)
-{
-	int sync[2];
-	char c;
-
-	if (pipe(sync))
-		return -1;
-	*pid = fork();
-	if (*pid < 0)
-		return -1;
-	if (!*pid) {
-		uint8_t *p = anon_map(4096);
-		uint64_t done;
-		int fd = dummy_open(0);
-
-		if (fd < 0 || !p)
-			_exit(1);
-		memset(p, 1, 4096 * PAGE);
-		if (dummy_fault(fd, p, 4096, 0, &done) ||
-		    write(sync[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(sync[1]);
-	c = 0;
-	if (read(sync[0], &c, 1) != 1)
-		c = 0;
-	close(sync[0]);
-	return c == 'r' ? 0 : -1;
-}
-
-/*
- * The OOM reaper's non-blocking invalidation reaches a mirror: a mirrored
- * process is killed and reaped at once with process_mrelease(), which runs
- * the reaper's path (non-blocking invalidations of every private vma). The
- * monitor must see an invalidation of the child's mirror that is not
- * blockable. The child's own exit_mmap() may win the race and leave
- * nothing to reap, so a child is made again, a few times at most.
- */
-static int oom_reaper_nonblocking(void)
-{
-	static struct line_reader lr;
-	char line[1024], tgid[16], id[24];
-	unsigned int tries;
-	bool seen = false;
-	pid_t mon, child;
-	int pfd, ret;
-
-	CHECK((mon = monitor_start(&lr, NULL, NULL)) > 0);
-	for (tries = 0; tries < 10 && !seen; tries++) {
-		CHECK_OK(mirrored_child(&child));
-		snprintf(tgid, sizeof(tgid), "%d", child);
-		CHECK((pfd = syscall(SYS_pidfd_open, child, 0)) >= 0);
-		CHECK_OK(syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0));
-		/*
-		 * ESRCH: the child's exit_mmap() won the race. EAGAIN: a
-		 * non-blocking invalidation failed (a mirror's trylock lost to
-		 * the exiting child), which is the path under test too.
-		 */
-		ret = syscall(SYS_process_mrelease, pfd, 0);
-		if (ret)
-			diag("process_mrelease: %s", strerror(errno));
-		CHECK(!ret || errno == ESRCH || errno == EAGAIN);
-		close(pfd);
-		CHECK(waitpid(child, NULL, 0) == child);
-		/* Up to the child's unregister: its register names the mirror. */
-		id[0] = '\0';
-		while (read_line(&lr, line, sizeof(line), 10000)) {
-			const char *v;
-
-			if (json_is(line, "event", "register") &&
-			    json_is(line, "tgid", tgid) &&
-			    (v = json_field(line, "mirror")))
-				snprintf(id, sizeof(id), "%.*s",
-					 (int)strcspn(v, ",}"), v);
-			if (!id[0] || !json_is(line, "mirror", id))
-				continue;
-			if (json_is(line, "event", "unregister"))
-				break;
-			if (json_is(line, "event", "invalidate") &&
-			    json_is(line, "blockable", "false") && !seen) {
-				diag("%s", line);
-				seen = true;
-			}
-		}
-		CHECK(id[0]);
-	}
-	diag("%u children for a non-blocking invalidation", tries);
-	CHECK(seen);
-	CHECK_EQ(monitor_stop(mon, &lr, line, sizeof(line)), 0);
-	return TAP_PASS;
-}
-
-static const struct tap_case cases[] = {
-	{ "devices", devices, 0 },
-	{ "mirrors", mirrors, 0 },
-	{ "mirrors_set_range", mirrors_set_range, 0 },
-	{ "pt_pagemap", pt_pagemap, 0 },
-	{ "pt_resumable", pt_resumable, 0 },
-	{ "stats", stats, 0 },
-	{ "monitor_munmap", monitor_munmap, 0 },
-	{ "oom_reaper_nonblocking", oom_reaper_nonblocking, 180 },
-	{ "unprivileged", unprivileged, 0 },
-	{ "exit_codes", exit_codes, 0 },
-	{ "storm", storm, 240 },
-	{ "family_missing", family_missing, 0 },
-};
-
-int main(void)
-{
-	return TAP_MAIN(cases);
-}
+TEST_HARNESS_MAIN
