@@ -33,15 +33,19 @@
  *     done, and the migration ended before RELEASE could have, none of its
  *     pages is on the device (the one pass went by pages the migration took
  *     behind it, or held locked).
+ *
+ * Two fixtures: devmem (both devices open, what hmm_dummy's device_memory
+ * says) for the cases of a loaded driver, and reload (no file open: the
+ * module is unloaded) for those that load hmm_dummy again.
  */
-#include "tap.h"
-#include "dummy_util.h"
-
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/klog.h>
 #include <sys/syscall.h>
 #include <time.h>
+
+#include "kselftest_harness.h"
+#include "dummy_util.h"
 
 #define NPAGES	64
 
@@ -68,7 +72,7 @@ static char device_memory(void)
 
 #define NEED_DEVMEM() do {						\
 	if (device_memory() != 'Y')					\
-		return tap_skip_reason("no device memory in this kernel"); \
+		SKIP(return, "no device memory in this kernel");	\
 } while (0)
 
 /* A mapping of n pages, page i filled with the int i + base. */
@@ -121,7 +125,37 @@ static long count_local(int fd, void *p, size_t n)
 	return local;
 }
 
-static int t_unsupported(void)
+/* The snapshot byte of a page of fd's device memory, writable. */
+#define LOCAL_RW	(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE)
+
+FIXTURE(devmem) {
+	char devmem;	/* device_memory(): Y, N or ? */
+	int fd0, fd1;	/* /dev/hmm_dmirror0 and 1 */
+};
+
+/* Both devices open, where a driver says whether it has device memory. */
+FIXTURE_SETUP(devmem)
+{
+	self->fd0 = self->fd1 = -1;
+	self->devmem = device_memory();
+	if (self->devmem == '?')
+		SKIP(return, "no device memory in this kernel (no hmm_dummy nor test_hmm loaded)");
+	self->fd0 = dmirror_open(0);
+	ASSERT_LE(0, self->fd0) TH_LOG("/dev/hmm_dmirror0: %s", strerror(errno));
+	self->fd1 = dmirror_open(1);
+	ASSERT_LE(0, self->fd1) TH_LOG("/dev/hmm_dmirror1: %s", strerror(errno));
+}
+
+FIXTURE_TEARDOWN(devmem)
+{
+	if (self->fd0 >= 0)
+		close(self->fd0);
+	if (self->fd1 >= 0)
+		close(self->fd1);
+}
+
+/* No device memory: every device-memory command fails with EOPNOTSUPP. */
+TEST_F_TIMEOUT(devmem, devmem_cmds_eopnotsupp_without_device_memory, 60)
 {
 	static const unsigned long cmds[] = {
 		HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS,
@@ -130,136 +164,153 @@ static int t_unsupported(void)
 		HMM_DMIRROR_EXCLUSIVE, HMM_DMIRROR_CHECK_EXCLUSIVE,
 	};
 	char buf[PAGE];
-	int fd, *p;
+	int *p;
 
-	if (device_memory() != 'N')
-		return tap_skip_reason("device memory present: covered below");
-	CHECK((fd = dmirror_open(0)) >= 0);
-	CHECK((p = filled(0)));
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		CHECK_ERR(dmirror_cmd(fd, cmds[i], p, buf, 1, NULL), EOPNOTSUPP);
-	return TAP_PASS;
+	if (self->devmem != 'N')
+		SKIP(return, "device memory present: covered below");
+	ASSERT_NE(NULL, (p = filled(0)));
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		errno = 0;
+		ASSERT_EQ(-1, dmirror_cmd(self->fd0, cmds[i], p, buf, 1, NULL))
+			TH_LOG("command %#lx", cmds[i]);
+		ASSERT_EQ(EOPNOTSUPP, errno)
+			TH_LOG("command %#lx: %s", cmds[i], strerror(errno));
+	}
 }
 
-static int t_write_cow_device_page(void)
+/* A device write to its own page made read-only by fork completes. */
+TEST_F_TIMEOUT(devmem, device_write_to_cow_device_page, 60)
 {
 	char *buf = malloc(NPAGES * PAGE);
 	uint8_t s[NPAGES];
 	uint64_t cp;
-	int fd, *p, st;
+	int fd = self->fd0, *p, st;
 	pid_t pid;
 
 	NEED_DEVMEM();
-	CHECK(buf);
-	CHECK((fd = dmirror_open(0)) >= 0);
-	CHECK((p = filled(100)));
-	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES, &cp));
-	CHECK_EQ(cp, NPAGES);
-	CHECK_OK(snap(fd, p, s));
-	CHECK_EQ(s[0], HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, (p = filled(100)));
+	ASSERT_EQ(0, dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+				 NPAGES, &cp))
+		TH_LOG("MIGRATE_TO_DEV: %s", strerror(errno));
+	ASSERT_EQ((uint64_t)NPAGES, cp);
+	ASSERT_EQ(0, snap(fd, p, s));
+	ASSERT_EQ(LOCAL_RW, s[0]);
 
 	/* fork makes both mappings of the device pages read-only */
 	fflush(stdout);
+	fflush(stderr);
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		pause();
 		_exit(0);
 	}
 	memset(buf, 0x5a, NPAGES * PAGE);
-	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_WRITE, p, buf, NPAGES, &cp));
-	CHECK_EQ(cp, NPAGES);
-	CHECK_EQ(p[0], 0x5a5a5a5a);
-	CHECK_EQ(p[NPAGES * PAGE / sizeof(int) - 1], 0x5a5a5a5a);
-	CHECK_OK(snap(fd, p, s));
-	CHECK_EQ(s[0], HMM_DMIRROR_PROT_WRITE);
-	CHECK_OK(kill(pid, SIGKILL));
-	CHECK_EQ(waitpid(pid, &st, 0), pid);
-	return TAP_PASS;
+	ASSERT_EQ(0, dmirror_cmd(fd, HMM_DMIRROR_WRITE, p, buf, NPAGES, &cp))
+		TH_LOG("WRITE: %s", strerror(errno));
+	ASSERT_EQ((uint64_t)NPAGES, cp);
+	ASSERT_EQ(0x5a5a5a5a, p[0]);
+	ASSERT_EQ(0x5a5a5a5a, p[NPAGES * PAGE / sizeof(int) - 1]);
+	ASSERT_EQ(0, snap(fd, p, s));
+	ASSERT_EQ(HMM_DMIRROR_PROT_WRITE, s[0]);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 }
 
-static int t_pages_reused(void)
+/* Pages unmapped on the device are freed to it and reused: 40 rounds. */
+TEST_F_TIMEOUT(devmem, device_pages_freed_and_reused, 60)
 {
 	char *buf = malloc(NPAGES * PAGE);
 	uint64_t cp;
-	int fd, *p, round;
+	int fd = self->fd1, *p, round;
 
 	NEED_DEVMEM();
-	CHECK(buf);
-	CHECK((fd = dmirror_open(1)) >= 0);
+	ASSERT_NE(NULL, buf);
 	/* 40 rounds of 64 pages, each unmapped while on the device */
 	for (round = 0; round < 40; round++) {
-		CHECK((p = filled(round)));
-		CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES, &cp));
-		CHECK_EQ(cp, NPAGES);
-		CHECK_EQ(((int *)buf)[PAGE / sizeof(int) * 7], round + 7);
-		CHECK_OK(munmap(p, NPAGES * PAGE));
+		ASSERT_NE(NULL, (p = filled(round)));
+		ASSERT_EQ(0, dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p,
+					 buf, NPAGES, &cp))
+			TH_LOG("round %d: MIGRATE_TO_DEV: %s", round,
+			       strerror(errno));
+		ASSERT_EQ((uint64_t)NPAGES, cp) TH_LOG("round %d", round);
+		ASSERT_EQ(round + 7, ((int *)buf)[PAGE / sizeof(int) * 7]);
+		ASSERT_EQ(0, munmap(p, NPAGES * PAGE));
 	}
-	return TAP_PASS;
 }
 
-static int t_release_and_snapshot(void)
+/* RELEASE and MIGRATE_TO_SYS bring pages back; SNAPSHOT tells whose. */
+TEST_F_TIMEOUT(devmem, release_snapshot_migrate_to_sys, 60)
 {
 	char *buf = malloc(NPAGES * PAGE);
 	uint8_t s[NPAGES];
 	uint64_t cp;
-	int fd0, fd1, *p;
+	int fd0 = self->fd0, fd1 = self->fd1, *p;
 
 	NEED_DEVMEM();
-	CHECK(buf);
-	CHECK((fd0 = dmirror_open(0)) >= 0);
-	CHECK((fd1 = dmirror_open(1)) >= 0);
-	CHECK((p = filled(7)));
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, (p = filled(7)));
 	/* first half to device 0, second half to device 1 */
-	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, NPAGES / 2, &cp));
-	CHECK_OK(dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV,
-			(char *)p + NPAGES / 2 * PAGE, buf, NPAGES / 2, &cp));
-	CHECK_OK(snap(fd0, p, s));
-	CHECK_EQ(s[0], HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE);
-	CHECK_EQ(s[NPAGES - 1], HMM_DMIRROR_PROT_NONE);	/* the other device's */
-	CHECK_OK(snap(fd1, p, s));
-	CHECK_EQ(s[0], HMM_DMIRROR_PROT_NONE);
-	CHECK_EQ(s[NPAGES - 1],
-		 HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE);
+	ASSERT_EQ(0, dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+				 NPAGES / 2, &cp));
+	ASSERT_EQ(0, dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV,
+				 (char *)p + NPAGES / 2 * PAGE, buf,
+				 NPAGES / 2, &cp));
+	ASSERT_EQ(0, snap(fd0, p, s));
+	ASSERT_EQ(LOCAL_RW, s[0]);
+	ASSERT_EQ(HMM_DMIRROR_PROT_NONE, s[NPAGES - 1]);	/* the other device's */
+	ASSERT_EQ(0, snap(fd1, p, s));
+	ASSERT_EQ(HMM_DMIRROR_PROT_NONE, s[0]);
+	ASSERT_EQ(LOCAL_RW, s[NPAGES - 1]);
 
 	/* device 0 lets go of all its memory: its pages come back, intact */
-	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_RELEASE, p, buf, 1, NULL));
-	CHECK_OK(snap(fd0, p, s));
-	CHECK_EQ(s[0], HMM_DMIRROR_PROT_WRITE);
-	CHECK_EQ(s[NPAGES - 1], HMM_DMIRROR_PROT_NONE);
+	ASSERT_EQ(0, dmirror_cmd(fd0, HMM_DMIRROR_RELEASE, p, buf, 1, NULL));
+	ASSERT_EQ(0, snap(fd0, p, s));
+	ASSERT_EQ(HMM_DMIRROR_PROT_WRITE, s[0]);
+	ASSERT_EQ(HMM_DMIRROR_PROT_NONE, s[NPAGES - 1]);
 	/* device 1 gives its own back on request */
-	CHECK_OK(dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_SYS, p, buf, NPAGES, &cp));
-	CHECK_EQ(cp, NPAGES / 2);
-	CHECK_OK(snap(fd1, p, s));
-	CHECK_EQ(s[NPAGES - 1], HMM_DMIRROR_PROT_WRITE);
-	for (int i = 0; i < NPAGES; i++)
-		CHECK_EQ(p[i * PAGE / sizeof(int) + 1], 7 + i);
-	return TAP_PASS;
+	ASSERT_EQ(0, dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_SYS, p, buf,
+				 NPAGES, &cp));
+	ASSERT_EQ((uint64_t)NPAGES / 2, cp);
+	ASSERT_EQ(0, snap(fd1, p, s));
+	ASSERT_EQ(HMM_DMIRROR_PROT_WRITE, s[NPAGES - 1]);
+	for (int i = 0; i < NPAGES; i++) {
+		ASSERT_EQ(7 + i, p[i * PAGE / sizeof(int) + 1])
+			TH_LOG("page %d", i);
+	}
 }
 
-static int t_exclusive_twice(void)
+/* EXCLUSIVE of pages already exclusive succeeds; a CPU write ends it. */
+TEST_F_TIMEOUT(devmem, exclusive_twice, 60)
 {
 	char *buf = malloc(NPAGES * PAGE);
 	uint64_t cp;
-	int fd, *p;
+	int fd = self->fd0, *p;
 
 	NEED_DEVMEM();
-	CHECK(buf);
-	CHECK((fd = dmirror_open(0)) >= 0);
-	CHECK((p = filled(3)));
-	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cp));
-	CHECK_EQ(cp, NPAGES);
-	CHECK_ERR(dmirror_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf, NPAGES, NULL),
-		  EPERM);
-	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cp));
-	CHECK_EQ(cp, NPAGES);
-	CHECK_EQ(((int *)buf)[PAGE / sizeof(int) * 5], 3 + 5);
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, (p = filled(3)));
+	ASSERT_EQ(0, dmirror_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES,
+				 &cp))
+		TH_LOG("EXCLUSIVE: %s", strerror(errno));
+	ASSERT_EQ((uint64_t)NPAGES, cp);
+	errno = 0;
+	ASSERT_EQ(-1, dmirror_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf,
+				  NPAGES, NULL));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(0, dmirror_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES,
+				 &cp))
+		TH_LOG("EXCLUSIVE again: %s", strerror(errno));
+	ASSERT_EQ((uint64_t)NPAGES, cp);
+	ASSERT_EQ(3 + 5, ((int *)buf)[PAGE / sizeof(int) * 5]);
 	/* the CPU takes every page back */
 	for (int i = 0; i < NPAGES; i++)
 		p[i * PAGE / sizeof(int)] = -i;
-	CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf, NPAGES, NULL));
-	CHECK_EQ(p[5 * PAGE / sizeof(int)], -5);
-	return TAP_PASS;
+	ASSERT_EQ(0, dmirror_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, buf,
+				 NPAGES, NULL))
+		TH_LOG("CHECK_EXCLUSIVE: %s", strerror(errno));
+	ASSERT_EQ(-5, p[5 * PAGE / sizeof(int)]);
 }
 
 /*
@@ -296,48 +347,51 @@ static void *to_sys_thread(void *arg)
 	return NULL;
 }
 
-static int t_release_racing_migrate_to_sys(void)
+/* RELEASE racing two threads' MIGRATE_TO_SYS leaves no page on the device. */
+TEST_F_TIMEOUT(devmem, release_racing_migrate_to_sys, 120)
 {
 	char *buf = malloc(RACE_PAGES * PAGE);
 	struct race r[2];
 	pthread_t th[2];
 	volatile int go;
 	uint64_t cp;
-	int fd, *p;
+	int fd = self->fd0, *p;
 
 	NEED_DEVMEM();
 	/* the kernel's own test_hmm.ko makes the one pass */
 	if (access("/sys/module/hmm_dummy", F_OK))
-		return tap_skip_reason("hmm_dummy's eviction only");
-	CHECK(buf);
-	CHECK((fd = dmirror_open(0)) >= 0);
-	CHECK((p = filled_n(RACE_PAGES, 11)));
+		SKIP(return, "hmm_dummy's eviction only");
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, (p = filled_n(RACE_PAGES, 11)));
 	for (int round = 0; round < RACE_ROUNDS; round++) {
-		CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
-				     RACE_PAGES, &cp));
-		CHECK_EQ(cp, RACE_PAGES);
+		ASSERT_EQ(0, dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+					 RACE_PAGES, &cp))
+			TH_LOG("round %d: MIGRATE_TO_DEV: %s", round,
+			       strerror(errno));
+		ASSERT_EQ((uint64_t)RACE_PAGES, cp);
 		go = 0;
 		for (int i = 0; i < 2; i++) {
 			r[i] = (struct race){ .fd = fd, .p = p, .go = &go,
 					      .buf = malloc(RACE_PAGES * PAGE) };
-			CHECK(r[i].buf);
-			CHECK_OK(pthread_create(&th[i], NULL, to_sys_thread, &r[i]));
+			ASSERT_NE(NULL, r[i].buf);
+			ASSERT_EQ(0, pthread_create(&th[i], NULL, to_sys_thread,
+						    &r[i]));
 		}
 		go = 1;
-		CHECK_OK(dmirror_cmd(fd, HMM_DMIRROR_RELEASE, p, buf, 1, NULL));
+		ASSERT_EQ(0, dmirror_cmd(fd, HMM_DMIRROR_RELEASE, p, buf, 1,
+					 NULL))
+			TH_LOG("round %d: RELEASE: %s", round, strerror(errno));
 		for (int i = 0; i < 2; i++) {
-			CHECK_OK(pthread_join(th[i], NULL));
-			CHECK_OK(r[i].ret);
+			ASSERT_EQ(0, pthread_join(th[i], NULL));
+			ASSERT_EQ(0, r[i].ret)
+				TH_LOG("round %d: MIGRATE_TO_SYS of thread %d failed",
+				       round, i);
 			free(r[i].buf);
 		}
-		if (count_local(fd, p, RACE_PAGES)) {
-			diag("round %d: %ld pages still on the device", round,
-			     count_local(fd, p, RACE_PAGES));
-			return TAP_FAIL;
-		}
+		ASSERT_EQ(0, count_local(fd, p, RACE_PAGES))
+			TH_LOG("round %d: pages still on the device", round);
 	}
-	CHECK_EQ(first_bad_page(p, RACE_PAGES, 11), -1);
-	return TAP_PASS;
+	ASSERT_EQ(-1, first_bad_page(p, RACE_PAGES, 11));
 }
 
 /*
@@ -345,12 +399,6 @@ static int t_release_racing_migrate_to_sys(void)
  * module loaded from it), never the kernel's own test_hmm.
  */
 #define KO_PATH	"/hmm_dummy.ko"
-
-#define NEED_RELOAD() do {						\
-	NEED_DEVMEM();							\
-	if (access(KO_PATH, R_OK) || access("/sys/module/hmm_dummy", F_OK)) \
-		return tap_skip_reason("no " KO_PATH " to load again (not in a vm-run guest)"); \
-} while (0)
 
 /*
  * Unload hmm_dummy (a file of an earlier case may still be closing), then
@@ -378,31 +426,56 @@ static int reload(const char *params)
 	return r;
 }
 
+/* No file open: every case of it unloads hmm_dummy. */
+FIXTURE(reload) {
+};
+
+FIXTURE_SETUP(reload)
+{
+	NEED_DEVMEM();
+	if (access(KO_PATH, R_OK) || access("/sys/module/hmm_dummy", F_OK))
+		SKIP(return, "no " KO_PATH " to load again (not in a vm-run guest)");
+}
+
+FIXTURE_TEARDOWN(reload)
+{
+}
+
 /*
  * Run fn in a child with hmm_dummy loaded with params, then load it again
  * with its defaults, whatever fn did: the child has exited, so none of its
- * files or mappings keeps it.
+ * files or mappings keeps it. fn's ASSERTs are the case's (_metadata is
+ * shared with the child): a failure there stops the case here too, once
+ * the defaults are loaded. Returns what fn returned.
  */
-static int with_params(const char *params, int (*fn)(void))
+static int with_params(struct __test_metadata *_metadata, const char *params,
+		       int (*fn)(struct __test_metadata *_metadata))
 {
-	int r = TAP_FAIL, st;
-	pid_t pid;
+	int loaded, e, st = 0;
+	pid_t pid = -1;
 
-	if (reload(params)) {
-		diag("loading hmm_dummy with \"%s\": %s", params, strerror(errno));
-	} else {
+	loaded = reload(params);
+	e = errno;
+	if (!loaded) {
 		fflush(stdout);
+		fflush(stderr);
 		pid = fork();
 		if (pid == 0)
-			_exit(fn());
-		if (pid > 0 && waitpid(pid, &st, 0) == pid)
-			r = WIFEXITED(st) ? WEXITSTATUS(st) : TAP_FAIL;
+			_exit(fn(_metadata));
+		if (pid > 0 && waitpid(pid, &st, 0) != pid)
+			pid = -1;
 	}
-	if (reload("")) {
-		diag("loading hmm_dummy again with its defaults: %s", strerror(errno));
-		return TAP_FAIL;
-	}
-	return r;
+	ASSERT_EQ(0, reload(""))
+		TH_LOG("loading hmm_dummy again with its defaults: %s",
+		       strerror(errno));
+	ASSERT_EQ(0, loaded)
+		TH_LOG("loading hmm_dummy with \"%s\": %s", params, strerror(e));
+	ASSERT_LT(0, pid);
+	ASSERT_NE(KSFT_FAIL, _metadata->exit_code)
+		TH_LOG("failed with hmm_dummy loaded with \"%s\"", params);
+	ASSERT_TRUE(WIFEXITED(st))
+		TH_LOG("killed by signal %d", WTERMSIG(st));
+	return WEXITSTATUS(st);
 }
 
 /* Lines of the kernel log that hold s. */
@@ -425,92 +498,99 @@ static int klog_count(const char *s)
 	return n;
 }
 
-static int t_devmem_max_mb_checked(void)
+/* devmem_max_mb out of range fails the load with EINVAL and one line. */
+TEST_F_TIMEOUT(reload, devmem_max_mb_checked_at_load, 60)
 {
 	static const char *const bad[] = { "devmem_max_mb=0", "devmem_max_mb=1025" };
 	static const char line[] = "hmm_dummy: devmem_max_mb must be 1 to 1024";
-	int before, r = TAP_PASS;
+	int before, after = -1, r[2] = { 0 }, e[2] = { 0 }, still[2] = { 0 };
 
-	NEED_RELOAD();
-	CHECK((before = klog_count(line)) >= 0);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) && r == TAP_PASS; i++) {
+	ASSERT_LE(0, (before = klog_count(line)));
+	for (size_t i = 0; i < 2; i++) {
 		errno = 0;
-		if (reload(bad[i]) != -1 || errno != EINVAL) {
-			diag("loading hmm_dummy with %s: want EINVAL, got %s",
-			     bad[i], errno ? strerror(errno) : "no error");
-			r = TAP_FAIL;
-		} else if (!access("/sys/module/hmm_dummy", F_OK)) {
-			diag("hmm_dummy is loaded after %s failed", bad[i]);
-			r = TAP_FAIL;
-		}
+		r[i] = reload(bad[i]);
+		e[i] = errno;
+		still[i] = !access("/sys/module/hmm_dummy", F_OK);
+		if (r[i] != -1 || e[i] != EINVAL || still[i])
+			break;
+		if (i == 1)
+			after = klog_count(line);
 	}
-	if (r == TAP_PASS && klog_count(line) != before + 2) {
-		diag("want 2 more \"%s\" lines in the kernel log, got %d",
-		     line, klog_count(line) - before);
-		r = TAP_FAIL;
+	/* hmm_dummy with its defaults again before anything is checked */
+	ASSERT_EQ(0, reload(""))
+		TH_LOG("loading hmm_dummy again with its defaults: %s",
+		       strerror(errno));
+	for (size_t i = 0; i < 2; i++) {
+		ASSERT_EQ(-1, r[i]) TH_LOG("loading hmm_dummy with %s", bad[i]);
+		ASSERT_EQ(EINVAL, e[i])
+			TH_LOG("loading hmm_dummy with %s: %s", bad[i],
+			       strerror(e[i]));
+		ASSERT_FALSE(still[i])
+			TH_LOG("hmm_dummy is loaded after %s failed", bad[i]);
 	}
-	if (reload("")) {
-		diag("loading hmm_dummy again with its defaults: %s", strerror(errno));
-		return TAP_FAIL;
-	}
-	return r;
+	ASSERT_EQ(before + 2, after)
+		TH_LOG("want 2 more \"%s\" lines in the kernel log", line);
 }
 
 /* devmem_max_mb=2: 512 pages of device memory for each device. */
 #define CAP_PAGES	512
 #define OVER_PAGES	(CAP_PAGES + 128)
 
-static int beyond_cap(void)
+static int beyond_cap(struct __test_metadata *_metadata)
 {
 	char *buf = malloc(OVER_PAGES * PAGE);
 	uint8_t *s = malloc(OVER_PAGES);
 	uint64_t cp;
 	int fd0, fd1, *p;
 
-	CHECK(buf && s);
-	CHECK((fd0 = dmirror_open(0)) >= 0);
-	CHECK((fd1 = dmirror_open(1)) >= 0);
-	CHECK((p = filled_n(OVER_PAGES, 1000)));
+	ASSERT_TRUE(buf && s);
+	ASSERT_LE(0, (fd0 = dmirror_open(0)));
+	ASSERT_LE(0, (fd1 = dmirror_open(1)));
+	ASSERT_NE(NULL, (p = filled_n(OVER_PAGES, 1000)));
 
 	/* what fits moves, the rest stays in system memory: ENOMEM */
-	CHECK_ERR(dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
-			      OVER_PAGES, &cp), ENOMEM);
-	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_SNAPSHOT, p, s, OVER_PAGES, &cp));
+	errno = 0;
+	ASSERT_EQ(-1, dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+				  OVER_PAGES, &cp));
+	ASSERT_EQ(ENOMEM, errno) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, dmirror_cmd(fd0, HMM_DMIRROR_SNAPSHOT, p, s, OVER_PAGES,
+				 &cp));
 	for (int i = 0; i < OVER_PAGES; i++) {
-		if (s[i] == (i < CAP_PAGES ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
-						     HMM_DMIRROR_PROT_WRITE :
-					     HMM_DMIRROR_PROT_WRITE))
-			continue;
-		diag("page %d: snapshot 0x%x", i, s[i]);
-		return TAP_FAIL;
+		ASSERT_EQ(i < CAP_PAGES ? LOCAL_RW : HMM_DMIRROR_PROT_WRITE,
+			  s[i])
+			TH_LOG("page %d: snapshot 0x%x", i, s[i]);
 	}
 	/* full: not one page more */
-	CHECK_ERR(dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV,
-			      (char *)p + CAP_PAGES * PAGE, buf, 1, &cp), ENOMEM);
-	CHECK_EQ(count_local(fd0, p, OVER_PAGES), CAP_PAGES);
+	errno = 0;
+	ASSERT_EQ(-1, dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV,
+				  (char *)p + CAP_PAGES * PAGE, buf, 1, &cp));
+	ASSERT_EQ(ENOMEM, errno) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(CAP_PAGES, count_local(fd0, p, OVER_PAGES));
 	/* the other device has memory of its own */
-	CHECK_OK(dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV,
-			     (char *)p + CAP_PAGES * PAGE, buf,
-			     OVER_PAGES - CAP_PAGES, &cp));
-	CHECK_EQ(cp, OVER_PAGES - CAP_PAGES);
-	CHECK_EQ(((int *)buf)[3 * PAGE / sizeof(int)], 1000 + CAP_PAGES + 3);
+	ASSERT_EQ(0, dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV,
+				 (char *)p + CAP_PAGES * PAGE, buf,
+				 OVER_PAGES - CAP_PAGES, &cp))
+		TH_LOG("MIGRATE_TO_DEV of device 1: %s", strerror(errno));
+	ASSERT_EQ((uint64_t)(OVER_PAGES - CAP_PAGES), cp);
+	ASSERT_EQ(1000 + CAP_PAGES + 3, ((int *)buf)[3 * PAGE / sizeof(int)]);
 
 	/* the CPU reads every page back, intact: device 0 is empty again */
-	CHECK_EQ(first_bad_page(p, OVER_PAGES, 1000), -1);
-	CHECK_EQ(count_local(fd0, p, OVER_PAGES), 0);
-	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
-			     CAP_PAGES, &cp));
-	CHECK_EQ(cp, CAP_PAGES);
-	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_RELEASE, p, buf, 1, NULL));
-	CHECK_EQ(count_local(fd0, p, OVER_PAGES), 0);
-	CHECK_EQ(first_bad_page(p, OVER_PAGES, 1000), -1);
-	return TAP_PASS;
+	ASSERT_EQ(-1, first_bad_page(p, OVER_PAGES, 1000));
+	ASSERT_EQ(0, count_local(fd0, p, OVER_PAGES));
+	ASSERT_EQ(0, dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+				 CAP_PAGES, &cp))
+		TH_LOG("MIGRATE_TO_DEV after: %s", strerror(errno));
+	ASSERT_EQ((uint64_t)CAP_PAGES, cp);
+	ASSERT_EQ(0, dmirror_cmd(fd0, HMM_DMIRROR_RELEASE, p, buf, 1, NULL));
+	ASSERT_EQ(0, count_local(fd0, p, OVER_PAGES));
+	ASSERT_EQ(-1, first_bad_page(p, OVER_PAGES, 1000));
+	return 0;
 }
 
-static int t_migrate_beyond_cap(void)
+/* A migration beyond devmem_max_mb moves what fits, fails with ENOMEM. */
+TEST_F_TIMEOUT(reload, migrate_beyond_devmem_max_mb, 120)
 {
-	NEED_RELOAD();
-	return with_params("devmem_max_mb=2", beyond_cap);
+	with_params(_metadata, "devmem_max_mb=2", beyond_cap);
 }
 
 /* Unloading with pages on both devices, one thread faulting some back. */
@@ -526,48 +606,47 @@ static void *fault_back_thread(void *arg)
 	return (void *)(long)sum;
 }
 
-static int unload_with_pages(void)
+static int unload_with_pages(struct __test_metadata *_metadata)
 {
 	char *buf = malloc(UNLOAD_PAGES * PAGE);
 	pthread_t th;
 	uint64_t cp;
 	int fd0, fd1, *p;
 
-	CHECK(buf);
-	CHECK((fd0 = dmirror_open(0)) >= 0);
-	CHECK((fd1 = dmirror_open(1)) >= 0);
-	CHECK((p = filled_n(UNLOAD_PAGES, 77)));
-	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
-			     UNLOAD_PAGES / 2, &cp));
-	CHECK_EQ(cp, UNLOAD_PAGES / 2);
-	CHECK_OK(dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV,
-			     (char *)p + UNLOAD_PAGES / 2 * PAGE, buf,
-			     UNLOAD_PAGES / 2, &cp));
-	CHECK_EQ(cp, UNLOAD_PAGES / 2);
-	CHECK_OK(close(fd0));
-	CHECK_OK(close(fd1));
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(0, (fd0 = dmirror_open(0)));
+	ASSERT_LE(0, (fd1 = dmirror_open(1)));
+	ASSERT_NE(NULL, (p = filled_n(UNLOAD_PAGES, 77)));
+	ASSERT_EQ(0, dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+				 UNLOAD_PAGES / 2, &cp));
+	ASSERT_EQ((uint64_t)UNLOAD_PAGES / 2, cp);
+	ASSERT_EQ(0, dmirror_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV,
+				 (char *)p + UNLOAD_PAGES / 2 * PAGE, buf,
+				 UNLOAD_PAGES / 2, &cp));
+	ASSERT_EQ((uint64_t)UNLOAD_PAGES / 2, cp);
+	ASSERT_EQ(0, close(fd0));
+	ASSERT_EQ(0, close(fd1));
 
 	/* the unload evicts every page (or waits for ever in memunmap_pages) */
-	CHECK_OK(pthread_create(&th, NULL, fault_back_thread, p));
-	if (reload("")) {
-		diag("unloading and loading hmm_dummy: %s", strerror(errno));
-		return TAP_FAIL;
-	}
-	CHECK_OK(pthread_join(th, NULL));
-	CHECK((fd0 = dmirror_open(0)) >= 0);
-	CHECK_EQ(count_local(fd0, p, UNLOAD_PAGES), 0);
-	CHECK_EQ(first_bad_page(p, UNLOAD_PAGES, 77), -1);
+	ASSERT_EQ(0, pthread_create(&th, NULL, fault_back_thread, p));
+	ASSERT_EQ(0, reload(""))
+		TH_LOG("unloading and loading hmm_dummy: %s", strerror(errno));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_LE(0, (fd0 = dmirror_open(0)));
+	ASSERT_EQ(0, count_local(fd0, p, UNLOAD_PAGES));
+	ASSERT_EQ(-1, first_bad_page(p, UNLOAD_PAGES, 77));
 	/* and the new module's device memory works */
-	CHECK_OK(dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
-			     UNLOAD_PAGES, &cp));
-	CHECK_EQ(cp, UNLOAD_PAGES);
-	return TAP_PASS;
+	ASSERT_EQ(0, dmirror_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+				 UNLOAD_PAGES, &cp))
+		TH_LOG("MIGRATE_TO_DEV after the reload: %s", strerror(errno));
+	ASSERT_EQ((uint64_t)UNLOAD_PAGES, cp);
+	return 0;
 }
 
-static int t_unload_with_pages(void)
+/* Unloading with device pages mapped brings every one back, intact. */
+TEST_F_TIMEOUT(reload, unload_evicts_every_page, 120)
 {
-	NEED_RELOAD();
-	return with_params("", unload_with_pages);
+	with_params(_metadata, "", unload_with_pages);
 }
 
 /*
@@ -635,7 +714,8 @@ static void *to_dev_thread(void *arg)
 	return NULL;
 }
 
-static int release_in_flight_round(void)
+/* One round: 0 if it proved its point, 1 if the migration was not in flight. */
+static int release_in_flight_round(struct __test_metadata *_metadata)
 {
 	char *buf = malloc(IN_FLIGHT_PAGES * PAGE);
 	struct in_flight a = { .buf = malloc(IN_FLIGHT_PAGES * PAGE) };
@@ -645,67 +725,56 @@ static int release_in_flight_round(void)
 	int *r0, *r1;
 	double late;
 
-	CHECK(buf && a.buf);
-	CHECK((a.fd = dmirror_open(0)) >= 0);
-	CHECK((r0 = filled_n(IN_FLIGHT_PAGES, 5)));
-	CHECK((r1 = filled_n(R1_PAGES, 6)));
-	CHECK((a.p = anon_map(IN_FLIGHT_PAGES)));
-	CHECK_OK(dmirror_cmd(a.fd, HMM_DMIRROR_MIGRATE_TO_DEV, r0, buf,
-			     IN_FLIGHT_PAGES, &cp));
-	CHECK_EQ(cp, IN_FLIGHT_PAGES);
-	CHECK_OK(dmirror_cmd(a.fd, HMM_DMIRROR_MIGRATE_TO_DEV, r1, buf, R1_PAGES,
-			     &cp));
-	CHECK_EQ(cp, R1_PAGES);
-	CHECK_OK(munmap(r0, IN_FLIGHT_PAGES * PAGE));
+	ASSERT_TRUE(buf && a.buf);
+	ASSERT_LE(0, (a.fd = dmirror_open(0)));
+	ASSERT_NE(NULL, (r0 = filled_n(IN_FLIGHT_PAGES, 5)));
+	ASSERT_NE(NULL, (r1 = filled_n(R1_PAGES, 6)));
+	ASSERT_NE(NULL, (a.p = anon_map(IN_FLIGHT_PAGES)));
+	ASSERT_EQ(0, dmirror_cmd(a.fd, HMM_DMIRROR_MIGRATE_TO_DEV, r0, buf,
+				 IN_FLIGHT_PAGES, &cp));
+	ASSERT_EQ((uint64_t)IN_FLIGHT_PAGES, cp);
+	ASSERT_EQ(0, dmirror_cmd(a.fd, HMM_DMIRROR_MIGRATE_TO_DEV, r1, buf,
+				 R1_PAGES, &cp));
+	ASSERT_EQ((uint64_t)R1_PAGES, cp);
+	ASSERT_EQ(0, munmap(r0, IN_FLIGHT_PAGES * PAGE));
 
-	CHECK_OK(set_delay_us(DELAY_US));
-	CHECK_OK(pthread_create(&th, NULL, to_dev_thread, &a));
+	ASSERT_EQ(0, set_delay_us(DELAY_US));
+	ASSERT_EQ(0, pthread_create(&th, NULL, to_dev_thread, &a));
 	usleep(DELAY_US / 2);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	CHECK_OK(dmirror_cmd(a.fd, HMM_DMIRROR_RELEASE, r1, buf, 1, NULL));
+	ASSERT_EQ(0, dmirror_cmd(a.fd, HMM_DMIRROR_RELEASE, r1, buf, 1, NULL))
+		TH_LOG("RELEASE: %s", strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &done);
-	CHECK_OK(pthread_join(th, NULL));
-	CHECK_OK(set_delay_us(0));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, set_delay_us(0));
 
 	late = ms_of(&a.end) - ms_of(&start);
-	diag("RELEASE: 0 to %.0f ms; MIGRATE_TO_DEV: %.0f to %.0f ms, %s",
-	     ms_of(&done) - ms_of(&start), ms_of(&a.begin) - ms_of(&start),
-	     late, a.ret ? strerror(a.err) : "moved");
+	hmm_diag("RELEASE: 0 to %.0f ms; MIGRATE_TO_DEV: %.0f to %.0f ms, %s",
+		 ms_of(&done) - ms_of(&start),
+		 ms_of(&a.begin) - ms_of(&start), late,
+		 a.ret ? strerror(a.err) : "moved");
 	/* EBUSY: moved, but the device map that follows timed out (uapi) */
-	if (a.ret)
-		CHECK(a.err == ENOMEM || a.err == EBUSY);
-	CHECK_EQ(count_local(a.fd, r1, R1_PAGES), 0);
-	CHECK_EQ(first_bad_page(r1, R1_PAGES, 6), -1);
-	if (late >= R1_PAGES * DELAY_US / 1000)
-		return tap_skip_reason("the migration was not in flight during RELEASE");
-	CHECK_EQ(count_local(a.fd, a.p, IN_FLIGHT_PAGES), 0);
-	return TAP_PASS;
+	if (a.ret) {
+		ASSERT_TRUE(a.err == ENOMEM || a.err == EBUSY)
+			TH_LOG("MIGRATE_TO_DEV: %s", strerror(a.err));
+	}
+	ASSERT_EQ(0, count_local(a.fd, r1, R1_PAGES));
+	ASSERT_EQ(-1, first_bad_page(r1, R1_PAGES, 6));
+	if (late >= R1_PAGES * DELAY_US / 1000) {
+		hmm_diag("the migration was not in flight during RELEASE");
+		return 1;
+	}
+	ASSERT_EQ(0, count_local(a.fd, a.p, IN_FLIGHT_PAGES));
+	return 0;
 }
 
-static int t_release_in_flight(void)
+/* RELEASE waits for a migration in flight: none of its pages stays. */
+TEST_F_TIMEOUT(reload, release_waits_for_migration_in_flight, 120)
 {
-	int r = TAP_SKIP;
-
-	NEED_RELOAD();
-	for (int i = 0; i < 3 && r == TAP_SKIP; i++)
-		r = with_params("", release_in_flight_round);
-	return r;
+	for (int i = 0; i < 3; i++)
+		if (!with_params(_metadata, "", release_in_flight_round))
+			return;
+	SKIP(return, "the migration was not in flight during RELEASE");
 }
 
-static const struct tap_case cases[] = {
-	{ "devmem_cmds_eopnotsupp_without_device_memory", t_unsupported, 0 },
-	{ "device_write_to_cow_device_page", t_write_cow_device_page, 0 },
-	{ "device_pages_freed_and_reused", t_pages_reused, 0 },
-	{ "release_snapshot_migrate_to_sys", t_release_and_snapshot, 0 },
-	{ "exclusive_twice", t_exclusive_twice, 0 },
-	{ "release_racing_migrate_to_sys", t_release_racing_migrate_to_sys, 120 },
-	{ "devmem_max_mb_checked_at_load", t_devmem_max_mb_checked, 0 },
-	{ "migrate_beyond_devmem_max_mb", t_migrate_beyond_cap, 120 },
-	{ "unload_evicts_every_page", t_unload_with_pages, 120 },
-	{ "release_waits_for_migration_in_flight", t_release_in_flight, 120 },
-};
-
-int main(void)
-{
-	return TAP_MAIN(cases);
-}
+TEST_HARNESS_MAIN
