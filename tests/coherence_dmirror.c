@@ -17,33 +17,34 @@
  *     on a page that is not the zero page nor an anonymous page shared
  *     (copy-on-write, KSM), ZERO only on the zero page, PMD only where the
  *     CPU maps a huge page, ERROR exactly where no readable vma is.
- * A violation of the SNAPSHOT rules is looked at twice more, 20 ms apart:
- * khugepaged, ksmd or NUMA balancing may change a page between the
- * SNAPSHOT and the look at pagemap.
+ * Those rules are the shared oracle's (oracle.h, struct oracle of
+ * ABI_DMIRROR): ASSERT_COHERENT() checks them, ASSERT_COHERENT_DATA() adds
+ * a device READ against the CPU's, ASSERT_WRITE_SEEN() a device WRITE the
+ * CPU must then read. A violation of the SNAPSHOT rules is looked at twice
+ * more, 20 ms apart: khugepaged, ksmd or NUMA balancing may change a page
+ * between the SNAPSHOT and the look at pagemap.
  *
  * Where the two drivers answer differently by design, the case says what it
  * expects of each and prints the driver loaded (from /sys/module): see
  * fork_inherited_fd. Every errno a case expects is printed with the driver
  * that gave it. EBUSY is a transient answer of both (RETRY_EBUSY()).
+ *
+ * One fixture, dmirror: /dev/hmm_dmirror0 open, its oracle, and the driver
+ * that answers it.
  */
 #define _GNU_SOURCE
 #include <sys/wait.h>
 
+#include "kselftest_harness.h"
 #include "oracle.h"
 
 #define N	16
 #define HPAGES	(HPAGE / PAGE)
 
-#define PM_FILE		(1ULL << 61)
-#define PM_EXCLUSIVE	(1ULL << 56)
-#define KPF_THP		22
-#define KPF_ZERO_PAGE	24
-
 enum { DRV_NONE, DRV_HMM_DUMMY, DRV_TEST_HMM };
 
 static int drv;
 static const char *drv_name = "no driver";
-static long long zero_pfn;	/* 0: not known */
 
 /* Which driver answers /dev/hmm_dmirror0: the one /sys/module shows. */
 static void detect_driver(void)
@@ -56,6 +57,8 @@ static void detect_driver(void)
 			c = 'N';
 		close(fd);
 	}
+	drv = DRV_NONE;
+	drv_name = "no driver";
 	if (c == 'Y') {
 		drv = DRV_HMM_DUMMY;
 		drv_name = "hmm_dummy";
@@ -63,27 +66,6 @@ static void detect_driver(void)
 		drv = DRV_TEST_HMM;
 		drv_name = "test_hmm";
 	}
-}
-
-/* The pfn of the zero page, from a page that is only read. */
-static void find_zero_pfn(void)
-{
-	char *p = anon_map(1);
-
-	if (!p)
-		return;
-	(void)*(volatile char *)p;
-	zero_pfn = cpu_pfn(p);
-	if (zero_pfn < 0)
-		zero_pfn = 0;
-	munmap(p, PAGE);
-}
-
-static const char *errname(int e)
-{
-	const char *s = strerrorname_np(e);
-
-	return s ? s : "?";
 }
 
 /* One test_hmm-ABI command, again while it answers EBUSY. */
@@ -97,340 +79,60 @@ static int dm(int fd, unsigned long req, void *addr, void *buf,
  * expr must fail with the errno this driver gives: err_dummy from
  * hmm_dummy, err_test_hmm from test_hmm. The answer is printed either way.
  */
-#define CHECK_DRV_ERR(expr, err_dummy, err_test_hmm, what) do {		\
+#define ASSERT_DRV_ERR(expr, err_dummy, err_test_hmm, what) do {	\
 	int _want = drv == DRV_TEST_HMM ? (err_test_hmm) : (err_dummy);	\
+	long _r;							\
+	int _e;								\
+									\
 	errno = 0;							\
-	long _r = (long)(expr);						\
-	int _e = errno;							\
-	diag("%s: %s from %s (%s expected)", (what),			\
-	     _r == -1 ? errname(_e) : "success", drv_name,		\
-	     errname(_want));						\
-	if (_r != -1 || _e != _want) {					\
-		diag("%s:%d: %s: want -1/%s, got %ld/%s", __func__,	\
-		     __LINE__, #expr, errname(_want), _r,		\
-		     _r == -1 ? errname(_e) : "no error");		\
-		return TAP_FAIL;					\
-	}								\
+	_r = (long)(expr);						\
+	_e = errno;							\
+	hmm_diag("%s: %s from %s (%s expected)", (what),		\
+		 _r == -1 ? oracle_errname(_e) : "success", drv_name,	\
+		 oracle_errname(_want));				\
+	ASSERT_TRUE(_r == -1 && _e == _want)				\
+		TH_LOG("%s: want -1/%s, got %ld/%s", #expr,		\
+		       oracle_errname(_want), _r,			\
+		       _r == -1 ? oracle_errname(_e) : "no error");	\
 } while (0)
-
-/* The vmas of this process, from /proc/self/smaps. */
-struct vma {
-	uintptr_t start, end;
-	char perm[8];
-	unsigned long anon_huge_kb;
-};
-
-#define MAX_VMAS	1024
-static struct vma vmas[MAX_VMAS];
-static int nvmas;
-
-static int load_vmas(void)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	unsigned long a, b, kb;
-	char perm[8];
-
-	if (!f)
-		return -1;
-	nvmas = 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx %7s", &a, &b, perm) == 3) {
-			if (nvmas == MAX_VMAS)
-				break;
-			vmas[nvmas].start = a;
-			vmas[nvmas].end = b;
-			memcpy(vmas[nvmas].perm, perm, sizeof(perm));
-			vmas[nvmas].anon_huge_kb = 0;
-			nvmas++;
-		} else if (nvmas &&
-			   sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
-			vmas[nvmas - 1].anon_huge_kb = kb;
-		}
-	}
-	fclose(f);
-	return 0;
-}
-
-static const struct vma *vma_of(uintptr_t addr)
-{
-	int i;
-
-	for (i = 0; i < nvmas; i++)
-		if (addr >= vmas[i].start && addr < vmas[i].end)
-			return &vmas[i];
-	return NULL;
-}
-
-/* /proc/kpageflags of pfn, or ~0 if it cannot be read. */
-static uint64_t kpageflags(uint64_t pfn)
-{
-	uint64_t f;
-	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return ~0ULL;
-	if (pread(fd, &f, sizeof(f), (off_t)(pfn * 8)) != sizeof(f))
-		f = ~0ULL;
-	close(fd);
-	return f;
-}
-
-/* May the CPU map the page of pfn at addr, in vma v, with a PMD? */
-static int cpu_maps_huge(const struct vma *v, uintptr_t addr, uint64_t pfn)
-{
-	uintptr_t base = addr & ~(HPAGE - 1);
-	uint64_t f = kpageflags(pfn);
-
-	if (base < v->start || base + HPAGE > v->end)
-		return 0;
-	if (f != ~0ULL && !(f & (1ULL << KPF_THP)))
-		return 0;
-	/* the huge zero page is in no vma's AnonHugePages */
-	if (f != ~0ULL && (f & (1ULL << KPF_ZERO_PAGE)))
-		return 1;
-	return v->anon_huge_kb * 1024 >= HPAGE;
-}
-
-#define SNAP_VALID	(HMM_DMIRROR_PROT_READ | HMM_DMIRROR_PROT_WRITE)
-#define SNAP_KNOWN	(SNAP_VALID | HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_ZERO)
 
 /*
- * One look: the violations of SNAPSHOT's rules over [p, +n) (each
- * diagnosed, the first 8), or -1 if SNAPSHOT or the CPU's view failed.
- * The bytes go to s.
+ * Every SNAPSHOT byte of the range is want, in a SNAPSHOT that gives no
+ * more than the CPU (the oracle's look, then the bytes).
  */
-static long snapshot_look(int fd, char *p, size_t n, uint8_t *s)
-{
-	uint64_t *pm = malloc(n * sizeof(*pm));
-	uint64_t cp = 0;
-	long bad = 0;
-	size_t i;
-
-#define BAD(...) do { if (bad++ < 8) diag(__VA_ARGS__); } while (0)
-	if (!pm)
-		return -1;
-	if (dm(fd, HMM_DMIRROR_SNAPSHOT, p, s, n, &cp)) {
-		diag("SNAPSHOT of %p: %s", p, errname(errno));
-		free(pm);
-		return -1;
-	}
-	if (cp != n)
-		BAD("SNAPSHOT of %p: cpages %llu, not %zu", p,
-		    (unsigned long long)cp, n);
-	if (pagemap_read(p, n, pm) || load_vmas()) {
-		diag("pagemap or smaps: %s", strerror(errno));
-		free(pm);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		uintptr_t a = (uintptr_t)p + i * PAGE;
-		const struct vma *v = vma_of(a);
-		uint64_t pfn = pm[i] & PM_PFN_MASK;
-		int present = !!(pm[i] & PM_PRESENT);
-		uint8_t b = s[i];
-
-		if (!v || v->perm[0] != 'r') {
-			if (b != HMM_DMIRROR_PROT_ERROR)
-				BAD("0x%lx: SNAPSHOT 0x%02x where the CPU has %s (ERROR wanted)",
-				    (unsigned long)a, b,
-				    v ? "a vma without read" : "no vma");
-			continue;
-		}
-		if (b == HMM_DMIRROR_PROT_ERROR) {
-			BAD("0x%lx: SNAPSHOT ERROR in a readable vma (%s)",
-			    (unsigned long)a, v->perm);
-			continue;
-		}
-		if (b & ~SNAP_KNOWN)
-			BAD("0x%lx: SNAPSHOT 0x%02x: bits this case cannot give",
-			    (unsigned long)a, b);
-		if (!(b & SNAP_VALID)) {
-			if (b)
-				BAD("0x%lx: SNAPSHOT 0x%02x: flags on no page",
-				    (unsigned long)a, b);
-			continue;
-		}
-		if ((b & SNAP_VALID) == SNAP_VALID)
-			BAD("0x%lx: SNAPSHOT 0x%02x: both READ and WRITE",
-			    (unsigned long)a, b);
-		if (!present) {
-			BAD("0x%lx: SNAPSHOT 0x%02x, the CPU maps no page (pagemap 0x%llx)",
-			    (unsigned long)a, b, (unsigned long long)pm[i]);
-			continue;
-		}
-		if (b & HMM_DMIRROR_PROT_WRITE) {
-			if (v->perm[1] != 'w')
-				BAD("0x%lx: SNAPSHOT WRITE in a vma %s",
-				    (unsigned long)a, v->perm);
-			if (zero_pfn && (long long)pfn == zero_pfn)
-				BAD("0x%lx: SNAPSHOT WRITE on the zero page",
-				    (unsigned long)a);
-			if (!(pm[i] & PM_FILE) && !(pm[i] & PM_EXCLUSIVE))
-				BAD("0x%lx: SNAPSHOT WRITE on a shared anonymous page (pagemap 0x%llx)",
-				    (unsigned long)a, (unsigned long long)pm[i]);
-		}
-		if ((b & HMM_DMIRROR_PROT_ZERO) &&
-		    (b & HMM_DMIRROR_PROT_WRITE))
-			BAD("0x%lx: SNAPSHOT ZERO and WRITE", (unsigned long)a);
-		if ((b & HMM_DMIRROR_PROT_ZERO) && zero_pfn &&
-		    (long long)pfn != zero_pfn)
-			BAD("0x%lx: SNAPSHOT ZERO, CPU pfn 0x%llx is not the zero page",
-			    (unsigned long)a, (unsigned long long)pfn);
-		if ((b & HMM_DMIRROR_PROT_PMD) && !cpu_maps_huge(v, a, pfn))
-			BAD("0x%lx: SNAPSHOT PMD, the CPU maps 4 KiB (AnonHugePages %lu kB)",
-			    (unsigned long)a, v->anon_huge_kb);
-	}
-#undef BAD
-	free(pm);
-	return bad;
-}
-
-/* snapshot_look(), again twice 20 ms apart while it finds violations. */
-static long snapshot_ok(int fd, void *p, size_t n, uint8_t *out)
-{
-	uint8_t *s = out ? out : malloc(n);
-	long bad = -1;
-	int tries;
-
-	if (!s)
-		return -1;
-	for (tries = 0; tries < 3; tries++) {
-		if (tries) {
-			diag("snapshot: %ld violation(s) at %p, looking again",
-			     bad, p);
-			msleep(20);
-		}
-		bad = snapshot_look(fd, p, n, s);
-		if (bad <= 0)
-			break;
-	}
-	if (!out)
-		free(s);
-	return bad;
-}
-
-/*
- * Device READ of [p, +n) against the CPU's read of the same pages after
- * it: the number of pages that differ, or -1 if the READ failed.
- */
-static long read_agrees(int fd, void *p, size_t n)
-{
-	char *buf = malloc(n * PAGE);
-	uint64_t cp = 0;
-	long bad;
-
-	if (!buf)
-		return -1;
-	memset(buf, 0xa5, n * PAGE);
-	if (dm(fd, HMM_DMIRROR_READ, p, buf, n, &cp)) {
-		diag("device READ of %p: %s", p, errname(errno));
-		free(buf);
-		return -1;
-	}
-	if (cp != n)
-		diag("device READ of %p: cpages %llu, not %zu", p,
-		     (unsigned long long)cp, n);
-	bad = oracle_pages_differ(buf, p, n, "reads", "") + (cp != n);
-	free(buf);
-	return bad;
-}
-
-/*
- * Device WRITE of seed's pattern over [p, +n); the CPU must then read just
- * that: 0, the number of pages it reads otherwise, or -1 if the WRITE failed.
- */
-static long write_seen(int fd, void *p, size_t n, uint32_t seed)
-{
-	char *buf = malloc(n * PAGE);
-	uint64_t cp = 0;
-	long bad;
-
-	if (!buf)
-		return -1;
-	fill_pattern(buf, n, seed);
-	if (dm(fd, HMM_DMIRROR_WRITE, p, buf, n, &cp)) {
-		diag("device WRITE of %p: %s", p, errname(errno));
-		free(buf);
-		return -1;
-	}
-	if (cp != n)
-		diag("device WRITE of %p: cpages %llu, not %zu", p,
-		     (unsigned long long)cp, n);
-	bad = oracle_pages_differ(buf, p, n, "wrote", " reads") + (cp != n);
-	free(buf);
-	return bad;
-}
-
-/* SNAPSHOT gives no more than the CPU over the range. */
-#define SNAP_OK(fd, p, n) do {						\
-	long _b = snapshot_ok((fd), (p), (n), NULL);			\
-	if (_b) {							\
-		diag("%s:%d: SNAPSHOT over %s gives more than the CPU (%ld)", \
-		     __func__, __LINE__, #p, _b);			\
-		return TAP_FAIL;					\
-	}								\
-} while (0)
-
-/* ... and the device reads what the CPU reads there. */
-#define COHERENT(fd, p, n) do {						\
-	SNAP_OK(fd, p, n);						\
-	long _d = read_agrees((fd), (p), (n));				\
-	if (_d) {							\
-		diag("%s:%d: device and CPU disagree over %s (%ld)",	\
-		     __func__, __LINE__, #p, _d);			\
-		return TAP_FAIL;					\
-	}								\
-	SNAP_OK(fd, p, n);						\
-} while (0)
-
-/* A device WRITE of seed's pattern is what the CPU then reads. */
-#define WRITE_SEEN(fd, p, n, seed) do {					\
-	long _w = write_seen((fd), (p), (n), (seed));			\
-	if (_w) {							\
-		diag("%s:%d: device WRITE over %s not seen by the CPU (%ld)", \
-		     __func__, __LINE__, #p, _w);			\
-		return TAP_FAIL;					\
-	}								\
-	SNAP_OK(fd, p, n);						\
-} while (0)
-
-/* Every SNAPSHOT byte of the range is want. */
-static int snap_all(int fd, void *p, size_t n, uint8_t want, const char *what)
+static void snap_all(struct __test_metadata *_metadata,
+		     const struct oracle *o, void *p, size_t n, uint8_t want,
+		     const char *what)
 {
 	uint8_t *s = malloc(n);
 	size_t i;
-	long bad;
 
-	CHECK(s);
-	bad = snapshot_ok(fd, p, n, s);
-	if (bad) {
-		diag("%s: SNAPSHOT gives more than the CPU (%ld)", what, bad);
-		return TAP_FAIL;
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, oracle_coherent(o, p, n))
+		TH_LOG("%s: SNAPSHOT gives more than the CPU", what);
+	ASSERT_EQ(0, dm(o->fd, HMM_DMIRROR_SNAPSHOT, p, s, n, NULL))
+		TH_LOG("%s: SNAPSHOT: %s", what, oracle_errname(errno));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(want, s[i])
+			TH_LOG("%s: page %zu: SNAPSHOT 0x%02x, want 0x%02x (%s)",
+			       what, i, s[i], want, drv_name);
 	}
-	for (i = 0; i < n; i++)
-		if (s[i] != want) {
-			diag("%s: page %zu: SNAPSHOT 0x%02x, want 0x%02x (%s)",
-			     what, i, s[i], want, drv_name);
-			return TAP_FAIL;
-		}
 	free(s);
-	return TAP_PASS;
 }
 
-#define SNAP_ALL(fd, p, n, want, what) do {				\
-	if (snap_all((fd), (p), (n), (want), (what)))			\
-		return TAP_FAIL;					\
-} while (0)
-
-/* How many pages of the range SNAPSHOT gives this flag. */
-static long snap_count(int fd, void *p, size_t n, uint8_t flag)
+/*
+ * How many pages of the range SNAPSHOT gives this flag, in a SNAPSHOT that
+ * gives no more than the CPU; -1 if it gives more, or fails.
+ */
+static long snap_count(const struct oracle *o, void *p, size_t n,
+		       uint8_t flag)
 {
 	uint8_t *s = malloc(n);
 	long c = 0;
 	size_t i;
 
-	if (!s || snapshot_ok(fd, p, n, s)) {
+	if (!s || oracle_coherent(o, p, n) ||
+	    dm(o->fd, HMM_DMIRROR_SNAPSHOT, p, s, n, NULL)) {
 		free(s);
 		return -1;
 	}
@@ -440,35 +142,23 @@ static long snap_count(int fd, void *p, size_t n, uint8_t flag)
 	return c;
 }
 
-static int open_dev(void)
-{
-	int fd = dmirror_open(0);
-
-	if (fd < 0)
-		diag("/dev/hmm_dmirror0: %s (driver: %s)", strerror(errno),
-		     drv_name);
-	return fd;
-}
-
 /* Fill n pages with seed (CPU), then device READ and WRITE them (seed2). */
-static int populate(int fd, char *p, size_t n, uint32_t seed, uint32_t seed2)
+static void populate(struct __test_metadata *_metadata,
+		     const struct oracle *o, char *p, size_t n, uint32_t seed,
+		     uint32_t seed2)
 {
 	fill_pattern(p, n, seed);
-	COHERENT(fd, p, n);
-	WRITE_SEEN(fd, p, n, seed2);
-	COHERENT(fd, p, n);
-	return TAP_PASS;
+	ASSERT_COHERENT_DATA(o, p, n);
+	ASSERT_WRITE_SEEN(o, p, n, seed2);
+	ASSERT_COHERENT_DATA(o, p, n);
 }
-
-#define POPULATE(fd, p, n, s1, s2) do {					\
-	if (populate((fd), (p), (n), (s1), (s2)))			\
-		return TAP_FAIL;					\
-} while (0)
 
 /*
  * fork's two sides take turns over two pipes: the parent gives "go", the
  * child answers "done". Each side closes the ends it does not use, so a
- * side that ended early is an end of file, not a hang.
+ * side that ended early is an end of file, not a hang. A child's failed
+ * ASSERT fails the case (the harness's _metadata is shared) and ends the
+ * child: the parent then sees an end of file.
  */
 struct sides {
 	int go[2], done[2];
@@ -495,6 +185,7 @@ static pid_t split(struct sides *s)
 	if (pipe(s->go) || pipe(s->done))
 		return -1;
 	fflush(stdout);
+	fflush(stderr);
 	s->pid = fork();
 	if (s->pid == 0) {
 		close(s->go[1]);
@@ -506,216 +197,251 @@ static pid_t split(struct sides *s)
 	return s->pid;
 }
 
+/* Wait for the child: 0 if it exited with status 0, else -1 (diagnosed). */
 static int reap(pid_t pid)
 {
 	int st;
 
-	CHECK_EQ(waitpid(pid, &st, 0), pid);
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-		diag("child: %s %d", WIFEXITED(st) ? "exit status" : "signal",
-		     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-		return TAP_FAIL;
+	if (waitpid(pid, &st, 0) != pid) {
+		hmm_diag("waitpid %d: %s", pid, strerror(errno));
+		return -1;
 	}
-	return TAP_PASS;
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		hmm_diag("child: %s %d",
+			 WIFEXITED(st) ? "exit status" : "signal",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		return -1;
+	}
+	return 0;
 }
 
-#define CHILD_WAIT(s)	CHECK_OK(take((s).go[0]))
-#define CHILD_DONE(s)	CHECK_OK(give((s).done[1]))
-#define PARENT_GO(s)	CHECK_OK(give((s).go[1]))
+#define CHILD_WAIT(s)	ASSERT_EQ(0, take((s).go[0]))
+#define CHILD_DONE(s)	ASSERT_EQ(0, give((s).done[1]))
+#define PARENT_GO(s)	ASSERT_EQ(0, give((s).go[1]))
 #define PARENT_WAIT(s) do {						\
-	if (take((s).done[0])) {					\
-		diag("%s:%d: the child ended early", __func__, __LINE__); \
-		reap((s).pid);						\
-		return TAP_FAIL;					\
-	}								\
+	ASSERT_EQ(0, take((s).done[0]))					\
+		TH_LOG("the child ended early");			\
 } while (0)
 
-/* Fresh anonymous memory: nothing mapped, zero pages read, then data. */
-static int t_anon_read_write(void)
+FIXTURE(dmirror) {
+	struct oracle o;	/* /dev/hmm_dmirror0, ABI_DMIRROR */
+	pid_t kid;		/* a child of the case, or -1 */
+};
+
+/* /dev/hmm_dmirror0 open, the driver that answers it known. */
+FIXTURE_SETUP(dmirror)
 {
-	int fd = open_dev();
+	self->kid = -1;
+	detect_driver();
+	self->o.abi = ABI_DMIRROR;
+	self->o.fd = dmirror_open(0);
+	ASSERT_LE(0, self->o.fd)
+		TH_LOG("/dev/hmm_dmirror0: %s (driver: %s)", strerror(errno),
+		       drv_name);
+}
+
+/* A child left by a failed case is killed and reaped. */
+FIXTURE_TEARDOWN(dmirror)
+{
+	if (self->kid > 0) {
+		kill(self->kid, SIGKILL);
+		waitpid(self->kid, NULL, 0);
+	}
+	if (self->o.fd >= 0)
+		close(self->o.fd);
+}
+
+/* Fresh anonymous memory: nothing mapped, zero pages read, then data. */
+TEST_F_TIMEOUT(dmirror, anon_read_write, 60)
+{
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N), *q = anon_map(N);
 	long z;
 
-	CHECK(fd >= 0 && p && q);
-	diag("driver: %s; zero page pfn 0x%llx", drv_name, zero_pfn);
-	SNAP_ALL(fd, p, N, HMM_DMIRROR_PROT_NONE, "untouched");
+	ASSERT_TRUE(fd >= 0 && p && q);
+	hmm_diag("driver: %s; zero page pfn 0x%llx", drv_name,
+		 oracle_zero_pfn());
+	snap_all(_metadata, o, p, N, HMM_DMIRROR_PROT_NONE, "untouched");
 	/* a device READ maps the zero page, as a CPU read does */
-	COHERENT(fd, p, N);
-	CHECK(is_zero(p, N * PAGE));
-	z = snap_count(fd, p, N, HMM_DMIRROR_PROT_ZERO);
-	diag("after a device READ, %ld of %d pages are the zero page (%s)",
-	     z, N, drv_name);
-	CHECK(z >= 0);
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_TRUE(is_zero(p, N * PAGE));
+	z = snap_count(o, p, N, HMM_DMIRROR_PROT_ZERO);
+	hmm_diag("after a device READ, %ld of %d pages are the zero page (%s)",
+		 z, N, drv_name);
+	ASSERT_TRUE(z >= 0);
 	/* test_hmm's bytes, which hmm_dummy gives too: READ | ZERO */
-	if (zero_pfn)
-		SNAP_ALL(fd, p, N, HMM_DMIRROR_PROT_READ | HMM_DMIRROR_PROT_ZERO,
+	if (oracle_zero_pfn())
+		snap_all(_metadata, o, p, N, HMM_DMIRROR_PROT_READ | HMM_DMIRROR_PROT_ZERO,
 			 "zero pages");
 	/* a CPU write replaces the zero page: the device follows */
 	fill_pattern(p, N, 1);
-	COHERENT(fd, p, N);
-	WRITE_SEEN(fd, p, N, 2);
-	CHECK_EQ(snap_count(fd, p, N, HMM_DMIRROR_PROT_ZERO), 0);
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_WRITE_SEEN(o, p, N, 2);
+	ASSERT_EQ(0, snap_count(o, p, N, HMM_DMIRROR_PROT_ZERO));
 	/* a device WRITE first, to memory the CPU never touched */
-	WRITE_SEEN(fd, q, N, 3);
-	SNAP_ALL(fd, q, N, HMM_DMIRROR_PROT_WRITE, "written by the device");
-	COHERENT(fd, q, N);
+	ASSERT_WRITE_SEEN(o, q, N, 3);
+	snap_all(_metadata, o, q, N, HMM_DMIRROR_PROT_WRITE, "written by the device");
+	ASSERT_COHERENT_DATA(o, q, N);
 	fill_pattern(q + 4 * PAGE, 4, 4);
-	COHERENT(fd, q, N);
-	CHECK_EQ(check_pattern(q + 4 * PAGE, 4, 4), -1);
-	return TAP_PASS;
+	ASSERT_COHERENT_DATA(o, q, N);
+	ASSERT_EQ(-1, check_pattern(q + 4 * PAGE, 4, 4));
 }
 
 /* Read-only refuses a device WRITE and keeps the data; writable again works. */
-static int t_mprotect_ro_and_back(void)
+TEST_F_TIMEOUT(dmirror, mprotect_readonly_and_back, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N);
 	char *buf = malloc(N * PAGE), *ref = malloc(N * PAGE);
 
-	CHECK(fd >= 0 && p && buf && ref);
+	ASSERT_TRUE(fd >= 0 && p && buf && ref);
 	fill_pattern(ref, N, 6);
-	POPULATE(fd, p, N, 5, 6);
-	CHECK_OK(mprotect(p, N * PAGE, PROT_READ));
-	CHECK_EQ(snap_count(fd, p, N, HMM_DMIRROR_PROT_WRITE), 0);
-	COHERENT(fd, p, N);
+	populate(_metadata, o, p, N, 5, 6);
+	ASSERT_EQ(0, mprotect(p, N * PAGE, PROT_READ));
+	ASSERT_EQ(0, snap_count(o, p, N, HMM_DMIRROR_PROT_WRITE));
+	ASSERT_COHERENT_DATA(o, p, N);
 	fill_pattern(buf, N, 7);
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p, buf, N, NULL),
-		      EPERM, EPERM, "device WRITE of a read-only mapping");
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p + 3 * PAGE, buf, 1, NULL),
-		      EPERM, EPERM, "device WRITE of one read-only page");
-	CHECK_EQ(check_pattern(p, N, 6), -1);
-	COHERENT(fd, p, N);
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p, buf, N, NULL),
+		       EPERM, EPERM, "device WRITE of a read-only mapping");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p + 3 * PAGE, buf, 1, NULL),
+		       EPERM, EPERM, "device WRITE of one read-only page");
+	ASSERT_EQ(-1, check_pattern(p, N, 6));
+	ASSERT_COHERENT_DATA(o, p, N);
 	/* a part writable again: only there may the device write */
-	CHECK_OK(mprotect(p, 4 * PAGE, PROT_READ | PROT_WRITE));
-	SNAP_OK(fd, p, N);
-	WRITE_SEEN(fd, p, 4, 8);
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p + 4 * PAGE, buf, 1, NULL),
-		      EPERM, EPERM, "device WRITE past the writable part");
-	CHECK(!memcmp(p + 4 * PAGE, ref + 4 * PAGE, (N - 4) * PAGE));
-	CHECK_OK(mprotect(p, N * PAGE, PROT_READ | PROT_WRITE));
-	COHERENT(fd, p, N);
-	WRITE_SEEN(fd, p, N, 9);
-	CHECK_EQ(check_pattern(p, N, 9), -1);
-	return TAP_PASS;
+	ASSERT_EQ(0, mprotect(p, 4 * PAGE, PROT_READ | PROT_WRITE));
+	ASSERT_COHERENT(o, p, N);
+	ASSERT_WRITE_SEEN(o, p, 4, 8);
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p + 4 * PAGE, buf, 1, NULL),
+		       EPERM, EPERM, "device WRITE past the writable part");
+	ASSERT_TRUE(!memcmp(p + 4 * PAGE, ref + 4 * PAGE, (N - 4) * PAGE));
+	ASSERT_EQ(0, mprotect(p, N * PAGE, PROT_READ | PROT_WRITE));
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_WRITE_SEEN(o, p, N, 9);
+	ASSERT_EQ(-1, check_pattern(p, N, 9));
 }
 
 /* munmap, then a new mapping at the same address: never the old pages. */
-static int t_munmap_mmap_same_addr(void)
+TEST_F_TIMEOUT(dmirror, munmap_mmap_same_address, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N), *q;
 	char buf[PAGE];
 
-	CHECK(fd >= 0 && p);
-	POPULATE(fd, p, N, 10, 11);
-	CHECK_OK(munmap(p, N * PAGE));
-	SNAP_ALL(fd, p, N, HMM_DMIRROR_PROT_ERROR, "unmapped");
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, 1, NULL),
-		      EFAULT, EFAULT, "device READ of an unmapped page");
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p + PAGE, buf, 1, NULL),
-		      EFAULT, EFAULT, "device WRITE of an unmapped page");
+	ASSERT_TRUE(fd >= 0 && p);
+	populate(_metadata, o, p, N, 10, 11);
+	ASSERT_EQ(0, munmap(p, N * PAGE));
+	snap_all(_metadata, o, p, N, HMM_DMIRROR_PROT_ERROR, "unmapped");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, 1, NULL),
+		       EFAULT, EFAULT, "device READ of an unmapped page");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p + PAGE, buf, 1, NULL),
+		       EFAULT, EFAULT, "device WRITE of an unmapped page");
 	q = mmap(p, N * PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	CHECK(q == p);
+	ASSERT_TRUE(q == p);
 	/* the new mapping's zero pages first, then new data */
-	COHERENT(fd, p, N);
-	CHECK(is_zero(p, N * PAGE));
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_TRUE(is_zero(p, N * PAGE));
 	fill_pattern(p, N, 12);
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 12), -1);
-	WRITE_SEEN(fd, p, N, 13);
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 12));
+	ASSERT_WRITE_SEEN(o, p, N, 13);
 	/* and once more with the device's entries writable when unmapped */
-	CHECK_OK(munmap(p, N * PAGE));
+	ASSERT_EQ(0, munmap(p, N * PAGE));
 	q = mmap(p, N * PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	CHECK(q == p);
+	ASSERT_TRUE(q == p);
 	fill_pattern(p, N, 14);
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 14), -1);
-	return TAP_PASS;
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 14));
 }
 
 /* MADV_DONTNEED: the dropped pages read as zeros, by the device too. */
-static int t_madv_dontneed(void)
+TEST_F_TIMEOUT(dmirror, madvise_dontneed, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N);
 
-	CHECK(fd >= 0 && p);
-	POPULATE(fd, p, N, 15, 16);
-	CHECK_OK(madvise(p + 4 * PAGE, 8 * PAGE, MADV_DONTNEED));
-	SNAP_ALL(fd, p + 4 * PAGE, 8, HMM_DMIRROR_PROT_NONE, "dropped");
-	COHERENT(fd, p, N);
-	CHECK(is_zero(p + 4 * PAGE, 8 * PAGE));
-	CHECK_EQ(check_pattern(p, 4, 16), -1);
-	WRITE_SEEN(fd, p, N, 17);
+	ASSERT_TRUE(fd >= 0 && p);
+	populate(_metadata, o, p, N, 15, 16);
+	ASSERT_EQ(0, madvise(p + 4 * PAGE, 8 * PAGE, MADV_DONTNEED));
+	snap_all(_metadata, o, p + 4 * PAGE, 8, HMM_DMIRROR_PROT_NONE, "dropped");
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_TRUE(is_zero(p + 4 * PAGE, 8 * PAGE));
+	ASSERT_EQ(-1, check_pattern(p, 4, 16));
+	ASSERT_WRITE_SEEN(o, p, N, 17);
 	/* the whole range, its entries writable */
-	CHECK_OK(madvise(p, N * PAGE, MADV_DONTNEED));
-	COHERENT(fd, p, N);
-	CHECK(is_zero(p, N * PAGE));
-	return TAP_PASS;
+	ASSERT_EQ(0, madvise(p, N * PAGE, MADV_DONTNEED));
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_TRUE(is_zero(p, N * PAGE));
 }
 
 /* mremap moving the range: the old address is gone, the new has the data. */
-static int t_mremap_move(void)
+TEST_F_TIMEOUT(dmirror, mremap_move, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N), *dst = anon_map(N), *q;
 	char buf[PAGE];
 
-	CHECK(fd >= 0 && p && dst);
-	POPULATE(fd, p, N, 18, 19);
-	COHERENT(fd, dst, N);	/* zero pages there first */
+	ASSERT_TRUE(fd >= 0 && p && dst);
+	populate(_metadata, o, p, N, 18, 19);
+	ASSERT_COHERENT_DATA(o, dst, N);	/* zero pages there first */
 	q = mremap(p, N * PAGE, N * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
-	CHECK(q == dst);
-	SNAP_ALL(fd, p, N, HMM_DMIRROR_PROT_ERROR, "moved away");
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, 1, NULL),
-		      EFAULT, EFAULT, "device READ of the old address");
-	COHERENT(fd, dst, N);
-	CHECK_EQ(check_pattern(dst, N, 19), -1);
-	WRITE_SEEN(fd, dst, N, 20);
+	ASSERT_TRUE(q == dst);
+	snap_all(_metadata, o, p, N, HMM_DMIRROR_PROT_ERROR, "moved away");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, 1, NULL),
+		       EFAULT, EFAULT, "device READ of the old address");
+	ASSERT_COHERENT_DATA(o, dst, N);
+	ASSERT_EQ(-1, check_pattern(dst, N, 19));
+	ASSERT_WRITE_SEEN(o, dst, N, 20);
 	/* back again, its entries writable */
 	q = mremap(dst, N * PAGE, N * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p);
-	CHECK(q == p);
-	SNAP_ALL(fd, dst, N, HMM_DMIRROR_PROT_ERROR, "moved back");
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 20), -1);
-	return TAP_PASS;
+	ASSERT_TRUE(q == p);
+	snap_all(_metadata, o, dst, N, HMM_DMIRROR_PROT_ERROR, "moved back");
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 20));
 }
 
 /* fork; the parent's device writes: the child keeps the old data. */
-static int t_fork_cow_parent_write(void)
+TEST_F_TIMEOUT(dmirror, fork_cow_parent_device_write, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N);
 	struct sides s;
 
-	CHECK(fd >= 0 && p);
-	POPULATE(fd, p, N, 21, 22);
-	CHECK(split(&s) >= 0);
+	ASSERT_TRUE(fd >= 0 && p);
+	populate(_metadata, o, p, N, 21, 22);
+	ASSERT_LE(0, split(&s));
 	if (s.pid == 0) {
-		int cfd = open_dev();
+		struct oracle co = { .fd = dmirror_open(0), .abi = ABI_DMIRROR };
 
-		CHECK(cfd >= 0);
+		ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
+					   strerror(errno));
 		CHILD_WAIT(s);
 		/* the parent's device wrote 23: not here */
-		COHERENT(cfd, p, N);
-		CHECK_EQ(check_pattern(p, N, 22), -1);
+		ASSERT_COHERENT_DATA(&co, p, N);
+		ASSERT_EQ(-1, check_pattern(p, N, 22));
 		/* and the child's own device write stays here */
-		WRITE_SEEN(cfd, p, N, 24);
+		ASSERT_WRITE_SEEN(&co, p, N, 24);
 		CHILD_DONE(s);
-		_exit(TAP_PASS);
+		_exit(0);
 	}
+	self->kid = s.pid;
 	/* both sides share the pages read-only now */
-	CHECK_EQ(snap_count(fd, p, N, HMM_DMIRROR_PROT_WRITE), 0);
-	COHERENT(fd, p, N);
-	WRITE_SEEN(fd, p, N, 23);
+	ASSERT_EQ(0, snap_count(o, p, N, HMM_DMIRROR_PROT_WRITE));
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_WRITE_SEEN(o, p, N, 23);
 	PARENT_GO(s);
 	PARENT_WAIT(s);
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 23), -1);
-	return reap(s.pid);
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 23));
+	self->kid = -1;
+	ASSERT_EQ(0, reap(s.pid));
 }
 
 /*
@@ -723,43 +449,46 @@ static int t_fork_cow_parent_write(void)
  * the old pages are the child's alone), then the child's device writes
  * them: the parent's device must not see it, nor the child the parent's.
  */
-static int t_fork_cow_child_write(void)
+TEST_F_TIMEOUT(dmirror, fork_cow_child_device_write, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N);
 	struct sides s;
 
-	CHECK(fd >= 0 && p);
-	POPULATE(fd, p, N, 25, 26);
-	CHECK(split(&s) >= 0);
+	ASSERT_TRUE(fd >= 0 && p);
+	populate(_metadata, o, p, N, 25, 26);
+	ASSERT_LE(0, split(&s));
 	if (s.pid == 0) {
-		int cfd = open_dev();
+		struct oracle co = { .fd = dmirror_open(0), .abi = ABI_DMIRROR };
 
-		CHECK(cfd >= 0);
+		ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
+					   strerror(errno));
 		CHILD_WAIT(s);
-		COHERENT(cfd, p, N);
-		CHECK_EQ(check_pattern(p, N, 26), -1);
-		WRITE_SEEN(cfd, p, N, 27);
+		ASSERT_COHERENT_DATA(&co, p, N);
+		ASSERT_EQ(-1, check_pattern(p, N, 26));
+		ASSERT_WRITE_SEEN(&co, p, N, 27);
 		CHILD_DONE(s);
 		CHILD_WAIT(s);
 		/* the parent's device wrote 29 meanwhile: not here */
-		COHERENT(cfd, p, N);
-		CHECK_EQ(check_pattern(p, N, 27), -1);
-		_exit(TAP_PASS);
+		ASSERT_COHERENT_DATA(&co, p, N);
+		ASSERT_EQ(-1, check_pattern(p, N, 27));
+		_exit(0);
 	}
+	self->kid = s.pid;
 	fill_pattern(p, N, 28);
-	COHERENT(fd, p, N);
+	ASSERT_COHERENT_DATA(o, p, N);
 	PARENT_GO(s);
 	PARENT_WAIT(s);
 	/* the parent's device reads its own data, not the child's 27 */
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 28), -1);
-	WRITE_SEEN(fd, p, N, 29);
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 28));
+	ASSERT_WRITE_SEEN(o, p, N, 29);
 	PARENT_GO(s);
-	CHECK_OK(reap(s.pid));
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 29), -1);
-	return TAP_PASS;
+	self->kid = -1;
+	ASSERT_EQ(0, reap(s.pid));
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 29));
 }
 
 /*
@@ -769,228 +498,249 @@ static int t_fork_cow_child_write(void)
  * to and from the caller's buffer: the child's device READ gives the
  * parent's data, and its WRITE lands in the parent's pages, not the child's.
  */
-static int t_fork_inherited_fd(void)
+TEST_F_TIMEOUT(dmirror, fork_inherited_fd, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N), *buf = malloc(N * PAGE);
 	uint8_t snap[N];
 	struct sides s;
 
-	CHECK(fd >= 0 && p && buf);
-	POPULATE(fd, p, N, 30, 31);
-	CHECK(split(&s) >= 0);
+	ASSERT_TRUE(fd >= 0 && p && buf);
+	populate(_metadata, o, p, N, 30, 31);
+	ASSERT_LE(0, split(&s));
 	if (s.pid == 0) {
+		struct oracle co = { .fd = -1, .abi = ABI_DMIRROR };
+
 		fill_pattern(p, N, 32);	/* the child's own copy */
 		if (drv == DRV_TEST_HMM) {
-			diag("test_hmm: the inherited file reaches the parent's address space");
-			CHECK_OK(dm(fd, HMM_DMIRROR_READ, p, buf, N, NULL));
-			CHECK_EQ(check_pattern(buf, N, 31), -1);
-			CHECK_OK(dm(fd, HMM_DMIRROR_SNAPSHOT, p, snap, N, NULL));
+			hmm_diag("test_hmm: the inherited file reaches the parent's address space");
+			ASSERT_EQ(0, dm(fd, HMM_DMIRROR_READ, p, buf, N, NULL));
+			ASSERT_EQ(-1, check_pattern(buf, N, 31));
+			ASSERT_EQ(0, dm(fd, HMM_DMIRROR_SNAPSHOT, p, snap, N, NULL));
 			fill_pattern(buf, N, 33);
-			CHECK_OK(dm(fd, HMM_DMIRROR_WRITE, p, buf, N, NULL));
-			CHECK_EQ(check_pattern(p, N, 32), -1);
+			ASSERT_EQ(0, dm(fd, HMM_DMIRROR_WRITE, p, buf, N, NULL));
+			ASSERT_EQ(-1, check_pattern(p, N, 32));
 		} else {
-			CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, N, NULL),
-				      EPERM, 0, "device READ from another address space");
-			CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p, buf, N, NULL),
-				      EPERM, 0, "device WRITE from another address space");
-			CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_SNAPSHOT, p, snap, N, NULL),
-				      EPERM, 0, "SNAPSHOT from another address space");
+			ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, N, NULL),
+				       EPERM, 0, "device READ from another address space");
+			ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p, buf, N, NULL),
+				       EPERM, 0, "device WRITE from another address space");
+			ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_SNAPSHOT, p, snap, N, NULL),
+				       EPERM, 0, "SNAPSHOT from another address space");
 		}
 		/* a file of its own mirrors the child */
-		CHECK((fd = open_dev()) >= 0);
-		COHERENT(fd, p, N);
-		CHECK_EQ(check_pattern(p, N, 32), -1);
+		co.fd = dmirror_open(0);
+		ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
+					   strerror(errno));
+		ASSERT_COHERENT_DATA(&co, p, N);
+		ASSERT_EQ(-1, check_pattern(p, N, 32));
 		CHILD_DONE(s);
 		CHILD_WAIT(s);
-		_exit(TAP_PASS);
+		_exit(0);
 	}
+	self->kid = s.pid;
 	PARENT_WAIT(s);
-	COHERENT(fd, p, N);
+	ASSERT_COHERENT_DATA(o, p, N);
 	if (drv == DRV_TEST_HMM) {
-		diag("test_hmm: the child's device WRITE is in the parent's pages");
-		CHECK_EQ(check_pattern(p, N, 33), -1);
+		hmm_diag("test_hmm: the child's device WRITE is in the parent's pages");
+		ASSERT_EQ(-1, check_pattern(p, N, 33));
 	} else {
-		diag("%s: the child's device accesses were refused", drv_name);
-		CHECK_EQ(check_pattern(p, N, 31), -1);
+		hmm_diag("%s: the child's device accesses were refused", drv_name);
+		ASSERT_EQ(-1, check_pattern(p, N, 31));
 	}
 	PARENT_GO(s);
-	return reap(s.pid);
+	self->kid = -1;
+	ASSERT_EQ(0, reap(s.pid));
 }
 
-/* One 2 MiB aligned range, THP if the kernel gives one; NULL with a reason. */
-static char *thp_map(void)
+/*
+ * One 2 MiB aligned range, THP if the kernel gives one; NULL with the
+ * reason in why.
+ */
+static char *thp_map(char *why, size_t len)
 {
-	const struct vma *v;
+	struct oracle_vma *vmas = malloc(ORACLE_MAX_VMAS * sizeof(*vmas));
+	const struct oracle_vma *v = NULL;
+	int nvmas;
 	char *p;
 
 	if (access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK)) {
-		tap_skip_reason("no THP in this kernel (/sys/kernel/mm/transparent_hugepage: %s)",
-				strerror(errno));
+		snprintf(why, len, "no THP in this kernel (/sys/kernel/mm/transparent_hugepage: %s)",
+			 strerror(errno));
 		return NULL;
 	}
 	p = thp_map_advised();
-	if (!p)
-		return NULL;
-	v = load_vmas() ? NULL : vma_of((uintptr_t)p);
-	if (!v || v->anon_huge_kb * 1024 < HPAGE) {
-		tap_skip_reason("no THP in this guest (AnonHugePages 0 after a fault of a 2 MiB aligned MADV_HUGEPAGE range)");
+	if (!p) {
+		snprintf(why, len, "%s", oracle_why);
+		free(vmas);
 		return NULL;
 	}
+	if (vmas && !oracle_load_vmas(vmas, &nvmas))
+		v = oracle_vma_of(vmas, nvmas, (uintptr_t)p);
+	if (!v || v->anon_huge_kb * 1024 < HPAGE) {
+		snprintf(why, len, "no THP in this guest (AnonHugePages 0 after a fault of a 2 MiB aligned MADV_HUGEPAGE range)");
+		p = NULL;
+	}
+	free(vmas);
 	return p;
 }
 
 /* THP-backed range, then split by mprotect of one page. */
-static int t_thp_split_mprotect(void)
+TEST_F_TIMEOUT(dmirror, thp_split_mprotect, 120)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p, *buf = malloc(HPAGE);
-	char *ro;
+	char *ro, why[256];
 	long pmd;
 
-	CHECK(fd >= 0 && buf);
-	p = thp_map();
+	ASSERT_TRUE(fd >= 0 && buf);
+	p = thp_map(why, sizeof(why));
 	if (!p)
-		return TAP_SKIP;
-	POPULATE(fd, p, HPAGES, 34, 35);
-	pmd = snap_count(fd, p, HPAGES, HMM_DMIRROR_PROT_PMD);
-	diag("THP: SNAPSHOT gives PMD to %ld of %lu pages (%s)", pmd, HPAGES,
-	     drv_name);
-	CHECK(pmd >= 0);
+		SKIP(return, "%s", why);
+	populate(_metadata, o, p, HPAGES, 34, 35);
+	pmd = snap_count(o, p, HPAGES, HMM_DMIRROR_PROT_PMD);
+	hmm_diag("THP: SNAPSHOT gives PMD to %ld of %lu pages (%s)",
+		 pmd, HPAGES, drv_name);
+	ASSERT_TRUE(pmd >= 0);
 	/* one read-only page splits the PMD: no PMD, no WRITE there */
 	ro = p + 100 * PAGE;
-	CHECK_OK(mprotect(ro, PAGE, PROT_READ));
-	CHECK_EQ(snap_count(fd, p, HPAGES, HMM_DMIRROR_PROT_PMD), 0);
-	CHECK_EQ(snap_count(fd, ro, 1, HMM_DMIRROR_PROT_WRITE), 0);
-	COHERENT(fd, p, HPAGES);
-	CHECK_EQ(check_pattern(p, HPAGES, 35), -1);
+	ASSERT_EQ(0, mprotect(ro, PAGE, PROT_READ));
+	ASSERT_EQ(0, snap_count(o, p, HPAGES, HMM_DMIRROR_PROT_PMD));
+	ASSERT_EQ(0, snap_count(o, ro, 1, HMM_DMIRROR_PROT_WRITE));
+	ASSERT_COHERENT_DATA(o, p, HPAGES);
+	ASSERT_EQ(-1, check_pattern(p, HPAGES, 35));
 	fill_pattern(buf, 1, 36);
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, ro, buf, 1, NULL),
-		      EPERM, EPERM, "device WRITE of the read-only page of a split THP");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, ro, buf, 1, NULL),
+		       EPERM, EPERM, "device WRITE of the read-only page of a split THP");
 	/* a WRITE over the whole range stops at it, never writes it */
 	fill_pattern(buf, HPAGES, 37);
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p, buf, HPAGES, NULL),
-		      EPERM, EPERM, "device WRITE over the split THP");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p, buf, HPAGES, NULL),
+		       EPERM, EPERM, "device WRITE over the split THP");
 	fill_pattern(buf, HPAGES, 35);
-	CHECK(!memcmp(ro, buf + 100 * PAGE, PAGE));
-	COHERENT(fd, p, HPAGES);
-	WRITE_SEEN(fd, p, 100, 38);
-	WRITE_SEEN(fd, ro + PAGE, HPAGES - 101, 39);
-	CHECK(!memcmp(ro, buf + 100 * PAGE, PAGE));
-	CHECK_OK(mprotect(ro, PAGE, PROT_READ | PROT_WRITE));
-	COHERENT(fd, p, HPAGES);
-	WRITE_SEEN(fd, p, HPAGES, 40);
-	return TAP_PASS;
+	ASSERT_TRUE(!memcmp(ro, buf + 100 * PAGE, PAGE));
+	ASSERT_COHERENT_DATA(o, p, HPAGES);
+	ASSERT_WRITE_SEEN(o, p, 100, 38);
+	ASSERT_WRITE_SEEN(o, ro + PAGE, HPAGES - 101, 39);
+	ASSERT_TRUE(!memcmp(ro, buf + 100 * PAGE, PAGE));
+	ASSERT_EQ(0, mprotect(ro, PAGE, PROT_READ | PROT_WRITE));
+	ASSERT_COHERENT_DATA(o, p, HPAGES);
+	ASSERT_WRITE_SEEN(o, p, HPAGES, 40);
 }
 
 /* A memfd mapped shared: device writes reach the file, file writes the device. */
-static int t_memfd_shared_pread(void)
+TEST_F_TIMEOUT(dmirror, memfd_shared_pread, 60)
 {
-	int fd = open_dev(), mfd;
+	struct oracle *o = &self->o;
+	int fd = o->fd;
+	int mfd;
 	char *p, *buf = malloc(N * PAGE);
 
-	CHECK(fd >= 0 && buf);
+	ASSERT_TRUE(fd >= 0 && buf);
 	mfd = memfd_create("coherence_dmirror", MFD_CLOEXEC);
-	CHECK(mfd >= 0);
-	CHECK_OK(ftruncate(mfd, N * PAGE));
+	ASSERT_TRUE(mfd >= 0);
+	ASSERT_EQ(0, ftruncate(mfd, N * PAGE));
 	fill_pattern(buf, N, 41);
-	CHECK_EQ(pwrite(mfd, buf, N * PAGE, 0), N * PAGE);
+	ASSERT_EQ((ssize_t)(N * PAGE), pwrite(mfd, buf, N * PAGE, 0));
 	p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	CHECK(p != MAP_FAILED);
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 41), -1);
+	ASSERT_TRUE(p != MAP_FAILED);
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 41));
 	/* the device writes the file's pages: pread() reads it */
-	WRITE_SEEN(fd, p, N, 42);
-	CHECK_EQ(pread(mfd, buf, N * PAGE, 0), N * PAGE);
-	CHECK_EQ(check_pattern(buf, N, 42), -1);
+	ASSERT_WRITE_SEEN(o, p, N, 42);
+	ASSERT_EQ((ssize_t)(N * PAGE), pread(mfd, buf, N * PAGE, 0));
+	ASSERT_EQ(-1, check_pattern(buf, N, 42));
 	/* write() through the fd: the device reads the new data */
 	fill_pattern(buf, 4, 43);
-	CHECK_EQ(pwrite(mfd, buf, 4 * PAGE, 4 * PAGE), 4 * PAGE);
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p + 4 * PAGE, 4, 43), -1);
+	ASSERT_EQ((ssize_t)(4 * PAGE), pwrite(mfd, buf, 4 * PAGE, 4 * PAGE));
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p + 4 * PAGE, 4, 43));
 	/* truncated: the pages past the end are no one's, the device's neither */
-	CHECK_OK(ftruncate(mfd, N / 2 * PAGE));
-	SNAP_ALL(fd, p + N / 2 * PAGE, N / 2, HMM_DMIRROR_PROT_NONE,
+	ASSERT_EQ(0, ftruncate(mfd, N / 2 * PAGE));
+	snap_all(_metadata, o, p + N / 2 * PAGE, N / 2, HMM_DMIRROR_PROT_NONE,
 		 "past the end of the file");
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p + N / 2 * PAGE, buf, 1, NULL),
-		      EFAULT, EFAULT, "device READ past the end of the file");
-	COHERENT(fd, p, N / 2);
-	WRITE_SEEN(fd, p, N / 2, 44);
-	CHECK_EQ(pread(mfd, buf, N / 2 * PAGE, 0), N / 2 * PAGE);
-	CHECK_EQ(check_pattern(buf, N / 2, 44), -1);
-	return TAP_PASS;
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p + N / 2 * PAGE, buf, 1, NULL),
+		       EFAULT, EFAULT, "device READ past the end of the file");
+	ASSERT_COHERENT_DATA(o, p, N / 2);
+	ASSERT_WRITE_SEEN(o, p, N / 2, 44);
+	ASSERT_EQ((ssize_t)(N / 2 * PAGE), pread(mfd, buf, N / 2 * PAGE, 0));
+	ASSERT_EQ(-1, check_pattern(buf, N / 2, 44));
 }
 
 /* MAP_SHARED anonymous memory: each side's device writes reach the other. */
-static int t_shared_anon_child(void)
+TEST_F_TIMEOUT(dmirror, shared_anon_with_child, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct sides s;
 
-	CHECK(fd >= 0 && p != MAP_FAILED);
-	POPULATE(fd, p, N, 45, 46);
-	CHECK(split(&s) >= 0);
+	ASSERT_TRUE(fd >= 0 && p != MAP_FAILED);
+	populate(_metadata, o, p, N, 45, 46);
+	ASSERT_LE(0, split(&s));
 	if (s.pid == 0) {
-		int cfd = open_dev();
+		struct oracle co = { .fd = dmirror_open(0), .abi = ABI_DMIRROR };
 
-		CHECK(cfd >= 0);
-		COHERENT(cfd, p, N);
-		CHECK_EQ(check_pattern(p, N, 46), -1);
-		WRITE_SEEN(cfd, p, N, 47);
+		ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
+					   strerror(errno));
+		ASSERT_COHERENT_DATA(&co, p, N);
+		ASSERT_EQ(-1, check_pattern(p, N, 46));
+		ASSERT_WRITE_SEEN(&co, p, N, 47);
 		CHILD_DONE(s);
 		CHILD_WAIT(s);
-		COHERENT(cfd, p, N);
-		CHECK_EQ(check_pattern(p, N, 48), -1);
-		_exit(TAP_PASS);
+		ASSERT_COHERENT_DATA(&co, p, N);
+		ASSERT_EQ(-1, check_pattern(p, N, 48));
+		_exit(0);
 	}
+	self->kid = s.pid;
 	PARENT_WAIT(s);
 	/* the parent's device entries still point at the shared pages */
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 47), -1);
-	WRITE_SEEN(fd, p, N, 48);
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 47));
+	ASSERT_WRITE_SEEN(o, p, N, 48);
 	PARENT_GO(s);
-	CHECK_OK(reap(s.pid));
-	COHERENT(fd, p, N);
-	return TAP_PASS;
+	self->kid = -1;
+	ASSERT_EQ(0, reap(s.pid));
+	ASSERT_COHERENT_DATA(o, p, N);
 }
 
 #define KSM "/sys/kernel/mm/ksm/"
 #define KN 4
 
 /* KSM merges two ranges: no device WRITE through the shared page. */
-static int t_ksm_merge(void)
+TEST_F_TIMEOUT(dmirror, ksm_merge, 120)
 {
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	uint64_t pa[KN], pb[KN];
 	long long old_run, old_scan, old_sleep;
 	char num[32], *a, *b, *ref;
-	int fd, i, j, merged = 0;
+	int i, j, merged = 0;
 
 	if (access(KSM "run", W_OK))
-		return tap_skip_reason("no KSM (%s): %s", KSM "run",
-				       strerror(errno));
-	fd = open_dev();
-	CHECK(fd >= 0);
+		SKIP(return, "no KSM (%s): %s", KSM "run", strerror(errno));
+	ASSERT_LE(0, fd);
 	a = anon_map(KN);
 	b = anon_map(KN);
 	ref = anon_map(KN);
-	CHECK(a && b && ref);
+	ASSERT_TRUE(a && b && ref);
 	fill_pattern(ref, KN, 49);
-	POPULATE(fd, a, KN, 50, 49);
-	POPULATE(fd, b, KN, 51, 49);
+	populate(_metadata, o, a, KN, 50, 49);
+	populate(_metadata, o, b, KN, 51, 49);
 	if (madvise(a, KN * PAGE, MADV_MERGEABLE) ||
 	    madvise(b, KN * PAGE, MADV_MERGEABLE))
-		return tap_skip_reason("MADV_MERGEABLE: %s", strerror(errno));
+		SKIP(return, "MADV_MERGEABLE: %s", strerror(errno));
 	old_run = read_num(KSM "run");
 	old_scan = read_num(KSM "pages_to_scan");
 	old_sleep = read_num(KSM "sleep_millisecs");
-	CHECK_OK(write_str(KSM "pages_to_scan", "10000"));
-	CHECK_OK(write_str(KSM "sleep_millisecs", "10"));
-	CHECK_OK(write_str(KSM "run", "1"));
+	ASSERT_EQ(0, write_str(KSM "pages_to_scan", "10000"));
+	ASSERT_EQ(0, write_str(KSM "sleep_millisecs", "10"));
+	ASSERT_EQ(0, write_str(KSM "run", "1"));
 	for (i = 0; i < 600 && !merged; i++) {
-		CHECK_OK(pagemap_read(a, KN, pa));
-		CHECK_OK(pagemap_read(b, KN, pb));
+		ASSERT_EQ(0, pagemap_read(a, KN, pa));
+		ASSERT_EQ(0, pagemap_read(b, KN, pb));
 		for (j = 0, merged = 1; j < KN; j++)
 			merged &= (pa[j] & PM_PRESENT) &&
 				  (pa[j] & PM_PFN_MASK) == (pb[j] & PM_PFN_MASK);
@@ -1008,86 +758,64 @@ static int t_ksm_merge(void)
 		write_str(KSM "sleep_millisecs", num);
 	}
 	if (!merged)
-		return tap_skip_reason("KSM merged nothing in 30 s (pages_shared %lld)",
-				       read_num(KSM "pages_shared"));
-	diag("merged after %d ms, pages_shared %lld", (i - 1) * 50,
-	     read_num(KSM "pages_shared"));
+		SKIP(return, "KSM merged nothing in 30 s (pages_shared %lld)",
+		     read_num(KSM "pages_shared"));
+	hmm_diag("merged after %d ms, pages_shared %lld", (i - 1) * 50,
+		 read_num(KSM "pages_shared"));
 	/* the merged pages are read-only to everyone */
-	CHECK_EQ(snap_count(fd, a, KN, HMM_DMIRROR_PROT_WRITE), 0);
-	CHECK_EQ(snap_count(fd, b, KN, HMM_DMIRROR_PROT_WRITE), 0);
-	COHERENT(fd, a, KN);
-	COHERENT(fd, b, KN);
+	ASSERT_EQ(0, snap_count(o, a, KN, HMM_DMIRROR_PROT_WRITE));
+	ASSERT_EQ(0, snap_count(o, b, KN, HMM_DMIRROR_PROT_WRITE));
+	ASSERT_COHERENT_DATA(o, a, KN);
+	ASSERT_COHERENT_DATA(o, b, KN);
 	/* a device write to a breaks the sharing; b keeps its data */
-	WRITE_SEEN(fd, a, 1, 52);
-	CHECK_OK(pagemap_read(a, KN, pa));
-	CHECK_OK(pagemap_read(b, KN, pb));
-	CHECK((pa[0] & PM_PFN_MASK) != (pb[0] & PM_PFN_MASK));
-	CHECK(!memcmp(b, ref, KN * PAGE));
-	CHECK(!memcmp(a + PAGE, ref + PAGE, (KN - 1) * PAGE));
-	COHERENT(fd, a, KN);
-	COHERENT(fd, b, KN);
+	ASSERT_WRITE_SEEN(o, a, 1, 52);
+	ASSERT_EQ(0, pagemap_read(a, KN, pa));
+	ASSERT_EQ(0, pagemap_read(b, KN, pb));
+	ASSERT_TRUE((pa[0] & PM_PFN_MASK) != (pb[0] & PM_PFN_MASK));
+	ASSERT_TRUE(!memcmp(b, ref, KN * PAGE));
+	ASSERT_TRUE(!memcmp(a + PAGE, ref + PAGE, (KN - 1) * PAGE));
+	ASSERT_COHERENT_DATA(o, a, KN);
+	ASSERT_COHERENT_DATA(o, b, KN);
 	/* a CPU write to b: a's device still reads the merged data */
 	fill_pattern(b + PAGE, 1, 53);
-	COHERENT(fd, a, KN);
-	COHERENT(fd, b, KN);
-	CHECK(!memcmp(a + PAGE, ref + PAGE, PAGE));
-	return TAP_PASS;
+	ASSERT_COHERENT_DATA(o, a, KN);
+	ASSERT_COHERENT_DATA(o, b, KN);
+	ASSERT_TRUE(!memcmp(a + PAGE, ref + PAGE, PAGE));
 }
 
 /* PROT_NONE: SNAPSHOT says ERROR, device READ and WRITE fail, data kept. */
-static int t_prot_none(void)
+TEST_F_TIMEOUT(dmirror, prot_none, 60)
 {
-	int fd = open_dev();
+	struct oracle *o = &self->o;
+	int fd = o->fd;
 	char *p = anon_map(N), *q;
 	char *buf = malloc(N * PAGE);
 
-	CHECK(fd >= 0 && p && buf);
-	POPULATE(fd, p, N, 54, 55);
-	CHECK_OK(mprotect(p + 4 * PAGE, 8 * PAGE, PROT_NONE));
-	SNAP_OK(fd, p, N);
-	SNAP_ALL(fd, p + 4 * PAGE, 8, HMM_DMIRROR_PROT_ERROR, "PROT_NONE");
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p + 4 * PAGE, buf, 8, NULL),
-		      EFAULT, EFAULT, "device READ of PROT_NONE");
+	ASSERT_TRUE(fd >= 0 && p && buf);
+	populate(_metadata, o, p, N, 54, 55);
+	ASSERT_EQ(0, mprotect(p + 4 * PAGE, 8 * PAGE, PROT_NONE));
+	ASSERT_COHERENT(o, p, N);
+	snap_all(_metadata, o, p + 4 * PAGE, 8, HMM_DMIRROR_PROT_ERROR, "PROT_NONE");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p + 4 * PAGE, buf, 8, NULL),
+		       EFAULT, EFAULT, "device READ of PROT_NONE");
 	fill_pattern(buf, N, 56);
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p + 4 * PAGE, buf, 8, NULL),
-		      EFAULT, EFAULT, "device WRITE of PROT_NONE");
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, N, NULL),
-		      EFAULT, EFAULT, "device READ across a PROT_NONE hole");
-	COHERENT(fd, p, 4);
-	COHERENT(fd, p + 12 * PAGE, 4);
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, p + 4 * PAGE, buf, 8, NULL),
+		       EFAULT, EFAULT, "device WRITE of PROT_NONE");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, N, NULL),
+		       EFAULT, EFAULT, "device READ across a PROT_NONE hole");
+	ASSERT_COHERENT_DATA(o, p, 4);
+	ASSERT_COHERENT_DATA(o, p + 12 * PAGE, 4);
 	/* back to read-write: the data is there, untouched by the device */
-	CHECK_OK(mprotect(p + 4 * PAGE, 8 * PAGE, PROT_READ | PROT_WRITE));
-	COHERENT(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 55), -1);
-	WRITE_SEEN(fd, p, N, 57);
+	ASSERT_EQ(0, mprotect(p + 4 * PAGE, 8 * PAGE, PROT_READ | PROT_WRITE));
+	ASSERT_COHERENT_DATA(o, p, N);
+	ASSERT_EQ(-1, check_pattern(p, N, 55));
+	ASSERT_WRITE_SEEN(o, p, N, 57);
 	/* a range mapped PROT_NONE from the start */
 	q = mmap(NULL, N * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(q != MAP_FAILED);
-	SNAP_ALL(fd, q, N, HMM_DMIRROR_PROT_ERROR, "fresh PROT_NONE");
-	CHECK_DRV_ERR(dm(fd, HMM_DMIRROR_READ, q, buf, 1, NULL),
-		      EFAULT, EFAULT, "device READ of a fresh PROT_NONE mapping");
-	return TAP_PASS;
+	ASSERT_TRUE(q != MAP_FAILED);
+	snap_all(_metadata, o, q, N, HMM_DMIRROR_PROT_ERROR, "fresh PROT_NONE");
+	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_READ, q, buf, 1, NULL),
+		       EFAULT, EFAULT, "device READ of a fresh PROT_NONE mapping");
 }
 
-static const struct tap_case cases[] = {
-	{ "anon_read_write", t_anon_read_write, 60 },
-	{ "mprotect_readonly_and_back", t_mprotect_ro_and_back, 60 },
-	{ "munmap_mmap_same_address", t_munmap_mmap_same_addr, 60 },
-	{ "madvise_dontneed", t_madv_dontneed, 60 },
-	{ "mremap_move", t_mremap_move, 60 },
-	{ "fork_cow_parent_device_write", t_fork_cow_parent_write, 60 },
-	{ "fork_cow_child_device_write", t_fork_cow_child_write, 60 },
-	{ "fork_inherited_fd", t_fork_inherited_fd, 60 },
-	{ "thp_split_mprotect", t_thp_split_mprotect, 120 },
-	{ "memfd_shared_pread", t_memfd_shared_pread, 60 },
-	{ "shared_anon_with_child", t_shared_anon_child, 60 },
-	{ "ksm_merge", t_ksm_merge, 120 },
-	{ "prot_none", t_prot_none, 60 },
-};
-
-int main(void)
-{
-	detect_driver();
-	find_zero_pfn();
-	return TAP_MAIN(cases);
-}
+TEST_HARNESS_MAIN
