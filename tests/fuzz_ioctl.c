@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fuzz_ioctl [--seed N] [--ops N] - random ioctls, each checked against the
- * answer its own arguments call for
+ * fuzz_ioctl [--seed N] [--ops N | --seconds S] [harness options] - random
+ * ioctls, each checked against the answer its own arguments call for
  *
  * Each case runs three workers at once: two share one file (the native
  * /dev/hmm_dummy0 or /dev/hmm_dmirror0), the third has a file of its own
@@ -36,11 +36,21 @@
  * map. The process is kept out of NUMA balancing, whose scans would
  * invalidate the workers' ranges behind the model's back.
  *
- * The first failure stops every worker. The seed is printed ("# seed N");
- * --seed N or FUZZ_SEED=N replays a run: each worker's calls are a function
- * of the seed alone (a fixed number of them, --ops, default 600; --seconds S
- * is taken as S * 100 of them). Device writes go only to a worker's own
+ * The first failure stops every worker; each worker returns whether it
+ * failed, which the case asserts on after the join. The seed is printed
+ * ("# seed N"); --seed N or FUZZ_SEED=N replays a run: each worker's calls
+ * are a function of the seed alone (a fixed number of them, --ops, default
+ * 600; --seconds S is taken as S * 100 of them), and each worker's summary
+ * line ends in the state its generator ended in ("rng 0x..."), the same
+ * for the same seed and --ops. Device writes go only to a worker's own
  * region; random user addresses are never given to a command that writes.
+ *
+ * The cases are kselftest_harness.h's: fuzz.fuzz_hmm_dummy (native ABI)
+ * and fuzz.fuzz_hmm_dmirror (test_hmm's ABI). The harness owns the short
+ * options (-l lists the cases, -t NAME runs one); the long options above
+ * are taken out of argv before it sees them. One case replayed:
+ *
+ *	fuzz_ioctl --seed 42 --ops 2000 -t fuzz_hmm_dmirror
  */
 #define _GNU_SOURCE
 #include <linux/mempolicy.h>
@@ -49,7 +59,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
 #include "oracle.h"
 
 #define ARENA_PAGES	1100	/* its last page is a PROT_NONE guard */
@@ -60,7 +70,6 @@
 #define NWORKERS	3
 #define MAX_DIAG	6
 #define NR_ERRNO	134
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 enum { P_NONE, P_R, P_RW, P_HOLE, P_UNKNOWN };
 
@@ -69,8 +78,44 @@ enum { P_NONE, P_R, P_RW, P_HOLE, P_UNKNOWN };
 #define E(e)		((errset)1 << (e))
 #define E_OK		E(0)
 
+/*
+ * What differs between the two ABIs as far as the fuzzer goes: the devices,
+ * the numbers of the commands both have (READ, WRITE, SNAPSHOT, in that
+ * order: enum range_op) and the SNAPSHOT bytes the model checks.
+ */
+enum range_op { OP_READ, OP_WRITE, OP_SNAPSHOT, NR_RANGE_OPS };
+
+static const char *const range_op_name[] = { "READ", "WRITE", "SNAPSHOT" };
+
+struct abi_desc {
+	const char *dev;		/* /dev/<dev>0 and /dev/<dev>1 */
+	unsigned long cmd[NR_RANGE_OPS];
+	uint8_t snap_error, snap_write, snap_huge;
+};
+
+static const struct abi_desc abis[] = {
+	[ABI_NATIVE] = {
+		.dev = "hmm_dummy",
+		.cmd = { HMM_DUMMY_IOC_READ, HMM_DUMMY_IOC_WRITE,
+			 HMM_DUMMY_IOC_SNAPSHOT },
+		.snap_error = HMM_DUMMY_SNAP_ERROR,
+		.snap_write = HMM_DUMMY_SNAP_WRITE,
+		.snap_huge = HMM_DUMMY_SNAP_HUGE,
+	},
+	[ABI_DMIRROR] = {
+		.dev = "hmm_dmirror",
+		.cmd = { HMM_DMIRROR_READ, HMM_DMIRROR_WRITE,
+			 HMM_DMIRROR_SNAPSHOT },
+		.snap_error = HMM_DMIRROR_PROT_ERROR,
+		.snap_write = HMM_DMIRROR_PROT_WRITE,
+		.snap_huge = HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_PUD,
+	},
+};
+
 struct worker {
 	int id, native, fd, may_busy;
+	struct oracle o;	/* fd, and the ABI it speaks */
+	const struct abi_desc *abi;
 	uint64_t rng;
 	uint8_t *base;		/* the region: arena, then buffer area */
 	uint8_t *arg;		/* one page, then a guard */
@@ -339,7 +384,7 @@ static int fail(struct worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	diag("w%d call %lu: %s: %s", w->id, w->calls, w->desc, msg);
+	hmm_diag("w%d call %lu: %s: %s", w->id, w->calls, w->desc, msg);
 	return 1;
 }
 
@@ -405,7 +450,11 @@ static void oracle_range(struct worker *w, uint64_t addr, uint64_t npages)
 	uint64_t start = addr, end, b = (uintptr_t)w->base;
 	long bad;
 
-	if (!w->native)
+	/*
+	 * test_hmm's ABI: check_snapshot() holds its SNAPSHOT bytes to the
+	 * model; the oracle looks at it once the workers are done.
+	 */
+	if (w->o.abi != ABI_NATIVE)
 		return;
 	if (npages > REGION_PAGES || __builtin_add_overflow(addr, npages * PAGE, &end))
 		end = b + REGION_PAGES * PAGE;
@@ -419,7 +468,7 @@ static void oracle_range(struct worker *w, uint64_t addr, uint64_t npages)
 		end = w->mend;
 	if (start >= end)
 		return;
-	bad = check_coherent(w->fd, (void *)(uintptr_t)start,
+	bad = oracle_coherent(&w->o, (void *)(uintptr_t)start,
 			      (end - start) / PAGE);
 	if (bad)
 		fail(w, "oracle: %ld violation(s) over [0x%llx, 0x%llx)", bad,
@@ -462,10 +511,8 @@ static void check_snapshot(struct worker *w, uint64_t addr, uint64_t ptr,
 			   uint64_t npages)
 {
 	const uint8_t *snap = (const uint8_t *)(uintptr_t)ptr;
-	uint8_t err = w->native ? HMM_DUMMY_SNAP_ERROR : HMM_DMIRROR_PROT_ERROR;
-	uint8_t wr = w->native ? HMM_DUMMY_SNAP_WRITE : HMM_DMIRROR_PROT_WRITE;
-	uint8_t huge = w->native ? HMM_DUMMY_SNAP_HUGE :
-		       HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_PUD;
+	uint8_t err = w->abi->snap_error, wr = w->abi->snap_write;
+	uint8_t huge = w->abi->snap_huge;
 	uint64_t i, idx;
 
 	for (i = 0; i < npages && i < HMM_DUMMY_MAX_PAGES; i++) {
@@ -555,63 +602,116 @@ static void do_fault(struct worker *w)
 	oracle_range(w, f.addr, at < f.npages ? at + 1 : f.npages);
 }
 
-/* Native READ/WRITE and test_hmm's READ/WRITE. */
+/*
+ * The arguments of READ, WRITE and SNAPSHOT, which the two ABIs take alike
+ * but for the native ABI's flags and reserved fields (test_hmm's struct has
+ * none: they stay 0 there) and the output fields (done or cpages, faults),
+ * random on the way in.
+ */
+struct range_arg {
+	uint64_t addr, ptr, npages;
+	uint32_t flags, reserved0;
+	uint64_t reserved[2];
+	uint64_t out[2];
+};
+
+/* ra as op's struct of the worker's ABI, at p. */
+static void put_range_arg(const struct worker *w, enum range_op op,
+			  const struct range_arg *ra, void *p)
+{
+	if (!w->native) {
+		struct hmm_dmirror_cmd c = {
+			.addr = ra->addr, .ptr = ra->ptr, .npages = ra->npages,
+			.cpages = ra->out[0], .faults = ra->out[1],
+		};
+
+		memcpy(p, &c, sizeof(c));
+	} else if (op == OP_SNAPSHOT) {
+		struct hmm_dummy_snapshot s = {
+			.addr = ra->addr, .ptr = ra->ptr, .npages = ra->npages,
+			.flags = ra->flags, .reserved0 = ra->reserved0,
+			.reserved = { ra->reserved[0], ra->reserved[1] },
+		};
+
+		memcpy(p, &s, sizeof(s));
+	} else {
+		struct hmm_dummy_rw rw = {
+			.addr = ra->addr, .ptr = ra->ptr, .npages = ra->npages,
+			.flags = ra->flags, .reserved0 = ra->reserved0,
+			.reserved = { ra->reserved[0], ra->reserved[1] },
+			.done = ra->out[0], .faults = ra->out[1],
+		};
+
+		memcpy(p, &rw, sizeof(rw));
+	}
+}
+
+/* What a READ or WRITE struct copied back at p says was done. */
+static uint64_t range_done(const struct worker *w, const void *p)
+{
+	return w->native ? ((const struct hmm_dummy_rw *)p)->done :
+	       ((const struct hmm_dmirror_cmd *)p)->cpages;
+}
+
+/*
+ * A random READ, WRITE or SNAPSHOT argument in ra, laid out in the argument
+ * page, or a bad argument pointer (*bad_arg); *bad_fields if its flags or
+ * reserved fields are not 0. Returns the argument pointer.
+ */
+static void *r_range_arg(struct worker *w, enum range_op op,
+			 struct range_arg *ra, int *bad_arg, int *bad_fields)
+{
+	void *a;
+
+	ra->addr = r_addr(w);
+	ra->npages = r_npages(w);
+	ra->ptr = r_ptr(w);
+	ra->flags = r_flags(w, 0);
+	ra->reserved0 = (uint32_t)r_reserved(w);
+	ra->reserved[0] = r_reserved(w);
+	ra->reserved[1] = r_reserved(w);
+	if (chance(w, 15)) {
+		r_long(w, &ra->addr, &ra->npages);
+		ra->ptr = buf_va(w, rnd(w) % 32);
+	}
+	ra->out[0] = rnd(w);
+	ra->out[1] = rnd(w);
+	if (!w->native) {	/* test_hmm's struct has no such fields */
+		ra->flags = 0;
+		ra->reserved0 = 0;
+		ra->reserved[0] = 0;
+		ra->reserved[1] = 0;
+	}
+	*bad_fields = ra->flags || ra->reserved0 || ra->reserved[0] ||
+		      ra->reserved[1];
+	a = r_argp(w, bad_arg);
+	if (!*bad_arg)
+		put_range_arg(w, op, ra, a);
+	snprintf(w->desc, sizeof(w->desc),
+		 "%s(addr 0x%llx, ptr 0x%llx, npages %llu%s)%s",
+		 range_op_name[op], (unsigned long long)ra->addr,
+		 (unsigned long long)ra->ptr, (unsigned long long)ra->npages,
+		 *bad_fields ? ", flags/reserved" : "", *bad_arg ? " bad arg" : "");
+	return a;
+}
+
+/* READ/WRITE of either ABI. */
 static void do_rw(struct worker *w, int write)
 {
-	uint64_t addr = r_addr(w), npages = r_npages(w), ptr = r_ptr(w);
-	uint32_t flags = r_flags(w, 0);
-	uint64_t res[2] = { r_reserved(w), r_reserved(w) };
-	uint32_t res0 = (uint32_t)r_reserved(w);
+	enum range_op op = write ? OP_WRITE : OP_READ;
+	struct range_arg ra;
 	uint64_t at = 0, done;
-	unsigned long cmd;
 	errset want;
 	void *a;
 	int bad_arg, bad_fields, r, e, ferr;
 
-	if (chance(w, 15)) {
-		r_long(w, &addr, &npages);
-		ptr = buf_va(w, rnd(w) % 32);
-	}
-	if (!w->native) {	/* test_hmm's struct has no such fields */
-		flags = 0;
-		res0 = 0;
-		res[0] = 0;
-		res[1] = 0;
-	}
-	bad_fields = flags || res0 || res[0] || res[1];
-	a = r_argp(w, &bad_arg);
-	if (w->native) {
-		struct hmm_dummy_rw rw = {
-			.addr = addr, .ptr = ptr, .npages = npages,
-			.flags = flags, .reserved0 = res0,
-			.reserved = { res[0], res[1] },
-			.done = rnd(w), .faults = rnd(w),
-		};
-
-		cmd = write ? HMM_DUMMY_IOC_WRITE : HMM_DUMMY_IOC_READ;
-		if (!bad_arg)
-			memcpy(a, &rw, sizeof(rw));
-	} else {
-		struct hmm_dmirror_cmd c = {
-			.addr = addr, .ptr = ptr, .npages = npages,
-			.cpages = rnd(w), .faults = rnd(w),
-		};
-
-		cmd = write ? HMM_DMIRROR_WRITE : HMM_DMIRROR_READ;
-		if (!bad_arg)
-			memcpy(a, &c, sizeof(c));
-	}
-	snprintf(w->desc, sizeof(w->desc),
-		 "%s(addr 0x%llx, ptr 0x%llx, npages %llu%s)%s",
-		 write ? "WRITE" : "READ", (unsigned long long)addr,
-		 (unsigned long long)ptr, (unsigned long long)npages,
-		 bad_fields ? ", flags/reserved" : "", bad_arg ? " bad arg" : "");
+	a = r_range_arg(w, op, &ra, &bad_arg, &bad_fields);
 	if (bad_arg) {
 		want = E(EFAULT);
-	} else if (bad_fields || range_bad(w, addr, npages)) {
+	} else if (bad_fields || range_bad(w, ra.addr, ra.npages)) {
 		want = E(EINVAL);
 	} else {
-		ferr = first_bad(w, addr, ptr, npages, write, 1, &at);
+		ferr = first_bad(w, ra.addr, ra.ptr, ra.npages, write, 1, &at);
 		if (ferr < 0) {
 			fail(w, "model: the range runs into an unknown page");
 			return;
@@ -619,15 +719,14 @@ static void do_rw(struct worker *w, int write)
 		want = E(ferr) | access_extra(w, 1, write);
 	}
 	errno = 0;
-	r = ioctl(w->fd, cmd, a);
+	r = ioctl(w->fd, w->abi->cmd[op], a);
 	e = errno;
 	if (check_result(w, r, e, want) || bad_arg || (want & E(EINVAL)))
 		return;
 	/* test_hmm's ABI copies the struct back on success only. */
 	if (!w->native && r)
 		return;
-	done = w->native ? ((struct hmm_dummy_rw *)a)->done :
-	       ((struct hmm_dmirror_cmd *)a)->cpages;
+	done = range_done(w, a);
 	if (r == 0 || e == EFAULT || e == EPERM) {
 		if (done != at) {
 			fail(w, "done %llu, want %llu", (unsigned long long)done,
@@ -640,75 +739,36 @@ static void do_rw(struct worker *w, int write)
 	}
 	if (r)
 		return;
-	if (npages > CHUNK_PAGES)
+	if (ra.npages > CHUNK_PAGES)
 		w->long_ok++;
-	check_data(w, addr, ptr, npages, write ? "wrote" : "reads");
-	oracle_range(w, addr, npages);
+	check_data(w, ra.addr, ra.ptr, ra.npages, write ? "wrote" : "reads");
+	oracle_range(w, ra.addr, ra.npages);
 }
 
+/* SNAPSHOT of either ABI. */
 static void do_snapshot(struct worker *w)
 {
-	uint64_t addr = r_addr(w), npages = r_npages(w), ptr = r_ptr(w);
-	uint32_t flags = r_flags(w, 0), res0 = (uint32_t)r_reserved(w);
-	uint64_t res[2] = { r_reserved(w), r_reserved(w) };
-	unsigned long cmd;
+	struct range_arg ra;
 	errset want;
 	void *a;
 	int bad_arg, bad_fields, r, e;
 
-	if (chance(w, 15)) {
-		r_long(w, &addr, &npages);
-		ptr = buf_va(w, rnd(w) % 32);
-	}
-	if (!w->native) {	/* test_hmm's struct has no such fields */
-		flags = 0;
-		res0 = 0;
-		res[0] = 0;
-		res[1] = 0;
-	}
-	bad_fields = flags || res0 || res[0] || res[1];
-	a = r_argp(w, &bad_arg);
-	if (w->native) {
-		struct hmm_dummy_snapshot s = {
-			.addr = addr, .ptr = ptr, .npages = npages,
-			.flags = flags, .reserved0 = res0,
-			.reserved = { res[0], res[1] },
-		};
-
-		cmd = HMM_DUMMY_IOC_SNAPSHOT;
-		if (!bad_arg)
-			memcpy(a, &s, sizeof(s));
-	} else {
-		struct hmm_dmirror_cmd c = {
-			.addr = addr, .ptr = ptr, .npages = npages,
-			.cpages = rnd(w),
-		};
-
-		cmd = HMM_DMIRROR_SNAPSHOT;
-		if (!bad_arg)
-			memcpy(a, &c, sizeof(c));
-	}
-	snprintf(w->desc, sizeof(w->desc),
-		 "SNAPSHOT(addr 0x%llx, ptr 0x%llx, npages %llu%s)%s",
-		 (unsigned long long)addr, (unsigned long long)ptr,
-		 (unsigned long long)npages, bad_fields ? ", flags/reserved" : "",
-		 bad_arg ? " bad arg" : "");
+	a = r_range_arg(w, OP_SNAPSHOT, &ra, &bad_arg, &bad_fields);
 	if (bad_arg)
 		want = E(EFAULT);
-	else if (bad_fields || range_bad(w, addr, npages))
+	else if (bad_fields || range_bad(w, ra.addr, ra.npages))
 		want = E(EINVAL);
 	else	/* a snapshot faults nothing: only its buffer can fail */
-		want = (bytes_ok(w, ptr, npages, 1) ? E_OK : E(EFAULT)) |
+		want = (bytes_ok(w, ra.ptr, ra.npages, 1) ? E_OK : E(EFAULT)) |
 		       access_extra(w, 0, 0);
 	errno = 0;
-	r = ioctl(w->fd, cmd, a);
+	r = ioctl(w->fd, w->abi->cmd[OP_SNAPSHOT], a);
 	e = errno;
 	if (check_result(w, r, e, want) || r)
 		return;
-	if (!w->native && ((struct hmm_dmirror_cmd *)a)->cpages != npages)
-		fail(w, "cpages %llu",
-		     (unsigned long long)((struct hmm_dmirror_cmd *)a)->cpages);
-	check_snapshot(w, addr, ptr, npages);
+	if (!w->native && range_done(w, a) != ra.npages)
+		fail(w, "cpages %llu", (unsigned long long)range_done(w, a));
+	check_snapshot(w, ra.addr, ra.ptr, ra.npages);
 }
 
 static void do_dump(struct worker *w)
@@ -1164,6 +1224,24 @@ static void fuzz_one(struct worker *w, int own_file)
 
 static pthread_barrier_t start_line;
 
+/* A clean READ of npages from addr into ptr, again while it says EBUSY. */
+static int clean_read(struct worker *w, uint64_t addr, uint64_t ptr,
+		      uint64_t npages)
+{
+	struct range_arg ra = { .addr = addr, .ptr = ptr, .npages = npages };
+	union {
+		struct hmm_dummy_rw rw;
+		struct hmm_dmirror_cmd c;
+	} arg;
+
+	put_range_arg(w, OP_READ, &ra, &arg);
+	return RETRY_EBUSY(ioctl(w->fd, w->abi->cmd[OP_READ], &arg));
+}
+
+/*
+ * A worker: nops random calls, then the final check. Returns the number of
+ * failures it told (as a pointer), which the case asserts on after the join.
+ */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -1181,7 +1259,7 @@ static void *worker_main(void *arg)
 		fuzz_one(w, own_file);
 	}
 	if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
-		return NULL;
+		return (void *)(uintptr_t)w->bad;
 	/* The end: all of the arena readable, coherent, and read right. */
 	snprintf(w->desc, sizeof(w->desc), "final check");
 	if (w->native && w->mend != task_size) {
@@ -1193,23 +1271,20 @@ static void *worker_main(void *arg)
 	map_fixed(w, 0, ARENA_PAGES - 1);
 	memset(w->base, 0x5a, 64 * PAGE);
 	oracle_range(w, page_va(w, 0), REGION_PAGES);
-	if (w->native ?
-	    RETRY_EBUSY(dummy_rw(w->fd, HMM_DUMMY_IOC_READ, w->base,
-				 (void *)buf_va(w, 0), 64, NULL, NULL)) :
-	    RETRY_EBUSY(dmirror_cmd(w->fd, HMM_DMIRROR_READ, w->base,
-				    (void *)buf_va(w, 0), 64, NULL)))
+	if (clean_read(w, page_va(w, 0), buf_va(w, 0), 64))
 		fail(w, "READ: %s", strerror(errno));
 	else
 		check_data(w, page_va(w, 0), buf_va(w, 0), 64, "reads");
-	return NULL;
+	return (void *)(uintptr_t)w->bad;
 }
 
-static int setup_worker(struct worker *w, int id, int native, int fd)
+static int setup_worker(struct worker *w, int id, enum hmm_abi abi, int fd)
 {
 	uint8_t *p = mmap(NULL, REGION_PAGES * PAGE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *arg = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int native = abi == ABI_NATIVE;
 
 	if (p == MAP_FAILED || arg == MAP_FAILED)
 		return -1;
@@ -1217,6 +1292,9 @@ static int setup_worker(struct worker *w, int id, int native, int fd)
 	w->id = id;
 	w->native = native;
 	w->fd = fd;
+	w->o.fd = fd;
+	w->o.abi = abi;
+	w->abi = &abis[abi];
 	w->base = p;
 	w->arg = arg;
 	w->mstart = 0;
@@ -1248,99 +1326,6 @@ static long long read_vmstat(const char *name)
 	if (f)
 		fclose(f);
 	return r;
-}
-
-static int fuzz(int native)
-{
-	const char *dev = native ? "hmm_dummy" : "hmm_dmirror";
-	struct worker *w;
-	pthread_t th[NWORKERS];
-	char path[32], line[512];
-	unsigned long calls = 0, bad = 0, long_ok = 0, busy = 0, muts = 0;
-	unsigned long by_errno[NR_ERRNO] = { 0 };
-	int fd[2], i, e, len = 0;
-	struct timespec t0, t1;
-	unsigned long node0 = 1;
-	long long numa;
-
-	diag("seed %llu (replay: fuzz_ioctl --seed %llu, or FUZZ_SEED=%llu)",
-	     (unsigned long long)seed, (unsigned long long)seed,
-	     (unsigned long long)seed);
-	w = calloc(NWORKERS, sizeof(*w));
-	CHECK(w);
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "/dev/%s%d", dev, i);
-		fd[i] = open(path, O_RDWR | O_CLOEXEC);
-		CHECK(fd[i] >= 0);
-	}
-	for (i = 0; i < NWORKERS; i++)
-		CHECK_OK(setup_worker(&w[i], i, native, fd[i == NWORKERS - 1]));
-	/* The third worker's file mirrors only its own region: nothing else
-	 * can keep it busy. The shared file mirrors everything.
-	 */
-	w[0].may_busy = 1;
-	w[1].may_busy = 1;
-	w[2].may_busy = !native;
-	if (native) {
-		CHECK_OK(dummy_set_range(fd[1], w[2].base, REGION_PAGES));
-		w[2].mstart = (uintptr_t)w[2].base;
-		w[2].mend = w[2].mstart + REGION_PAGES * PAGE;
-	}
-	/*
-	 * NUMA balancing's scanner, which any thread of the process runs,
-	 * unmaps pages of every region now and then: an invalidation of a
-	 * worker's range that no worker made, which the model cannot place.
-	 * A preferred-node policy (no MPOL_F_NUMA_BALANCING) takes the
-	 * process, and the threads it makes, out of the scan.
-	 */
-	numa = read_vmstat("numa_pte_updates");
-	CHECK_OK(syscall(SYS_set_mempolicy, MPOL_PREFERRED, &node0, 2));
-	CHECK_OK(pthread_barrier_init(&start_line, NULL, NWORKERS));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < NWORKERS; i++)
-		CHECK_OK(pthread_create(&th[i], NULL, worker_main, &w[i]));
-	for (i = 0; i < NWORKERS; i++)
-		pthread_join(th[i], NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	for (i = 0; i < NWORKERS; i++) {
-		calls += w[i].calls;
-		bad += w[i].bad;
-		long_ok += w[i].long_ok;
-		busy += w[i].busy;
-		muts += w[i].mutations;
-		for (e = 0; e < NR_ERRNO; e++)
-			by_errno[e] += w[i].by_errno[e];
-		diag("w%d: %lu calls, %lu ok, %lu over %d pages ok, %lu mutations, %lu bad",
-		     i, w[i].calls, w[i].ok, w[i].long_ok, CHUNK_PAGES,
-		     w[i].mutations, w[i].bad);
-	}
-	line[0] = '\0';
-	for (e = 1; e < NR_ERRNO && len < 400; e++)
-		if (by_errno[e])
-			len += snprintf(line + len, sizeof(line) - len, " %s:%lu",
-					ename(e), by_errno[e]);
-	diag("/dev/%s0+1: %lu calls, %.1f s, %lu mutations, %lu EBUSY, %lld NUMA ptes; errors:%s",
-	     dev, calls, (double)(t1.tv_sec - t0.tv_sec) +
-	     (t1.tv_nsec - t0.tv_nsec) / 1e9, muts, busy,
-	     read_vmstat("numa_pte_updates") - numa, line);
-	CHECK_EQ(bad, 0);
-	CHECK(calls >= NWORKERS * nops * 3 / 4);
-	CHECK(long_ok > 0);	/* some call over more than one chunk worked */
-	for (i = 0; i < NWORKERS; i++)
-		CHECK(w[i].ok > 0);
-	close(fd[0]);
-	close(fd[1]);
-	return TAP_PASS;
-}
-
-static int t_native(void)
-{
-	return fuzz(1);
-}
-
-static int t_dmirror(void)
-{
-	return fuzz(0);
 }
 
 /* The mm's task size, which bounds a whole mirror: 47 or 56 bits. */
@@ -1386,15 +1371,158 @@ static int read_bool(const char *path)
 	return c == 'Y' || c == '1';
 }
 
+/* The workers, and the two files they use (/dev/<dev>0 and 1). */
+FIXTURE(fuzz) {
+	struct worker *w;
+	int fd[2];
+};
+
+/* What the module offers here: the same for both cases. */
+FIXTURE_SETUP(fuzz)
+{
+	long long me;
+
+	self->fd[0] = -1;
+	self->fd[1] = -1;
+	self->w = calloc(NWORKERS, sizeof(*self->w));
+	ASSERT_NE(NULL, self->w);
+	ASSERT_EQ(0, probe_task_size())
+		TH_LOG("/dev/hmm_dummy1: %s", strerror(errno));
+	probe_dmirror();
+	have_devmem = read_bool("/sys/module/hmm_dummy/parameters/device_memory") == 1;
+	me = read_num("/sys/module/hmm_dummy/parameters/max_entries");
+	if (me > 0)
+		max_entries = (uint64_t)me;
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (self->fd[i] >= 0)
+			close(self->fd[i]);
+	free(self->w);
+}
+
+/* NWORKERS workers over the two files of abi, then their verdicts. */
+static void fuzz(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *self,
+		 enum hmm_abi abi)
+{
+	const char *dev = abis[abi].dev;
+	struct worker *w = self->w;
+	pthread_t th[NWORKERS];
+	char path[32], line[512];
+	unsigned long calls = 0, bad = 0, long_ok = 0, busy = 0, muts = 0;
+	unsigned long by_errno[NR_ERRNO] = { 0 };
+	unsigned long status[NWORKERS];
+	int i, e, len = 0;
+	struct timespec t0, t1;
+	unsigned long node0 = 1;
+	long long numa;
+	void *ret;
+
+	ksft_print_msg("seed %llu (replay: fuzz_ioctl --seed %llu --ops %lu -t fuzz_%s, or FUZZ_SEED=%llu)\n",
+		       (unsigned long long)seed, (unsigned long long)seed,
+		       nops, dev, (unsigned long long)seed);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/dev/%s%d", dev, i);
+		self->fd[i] = open(path, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, self->fd[i])
+			TH_LOG("%s: %s", path, strerror(errno));
+	}
+	for (i = 0; i < NWORKERS; i++)
+		ASSERT_EQ(0, setup_worker(&w[i], i, abi,
+					  self->fd[i == NWORKERS - 1]))
+			TH_LOG("worker %d's region: %s", i, strerror(errno));
+	/* The third worker's file mirrors only its own region: nothing else
+	 * can keep it busy. The shared file mirrors everything.
+	 */
+	w[0].may_busy = 1;
+	w[1].may_busy = 1;
+	w[2].may_busy = abi != ABI_NATIVE;
+	if (abi == ABI_NATIVE) {
+		ASSERT_EQ(0, dummy_set_range(self->fd[1], w[2].base, REGION_PAGES))
+			TH_LOG("SET_RANGE: %s", strerror(errno));
+		w[2].mstart = (uintptr_t)w[2].base;
+		w[2].mend = w[2].mstart + REGION_PAGES * PAGE;
+	}
+	/*
+	 * NUMA balancing's scanner, which any thread of the process runs,
+	 * unmaps pages of every region now and then: an invalidation of a
+	 * worker's range that no worker made, which the model cannot place.
+	 * A preferred-node policy (no MPOL_F_NUMA_BALANCING) takes the
+	 * process, and the threads it makes, out of the scan.
+	 */
+	numa = read_vmstat("numa_pte_updates");
+	ASSERT_EQ(0, syscall(SYS_set_mempolicy, MPOL_PREFERRED, &node0, 2))
+		TH_LOG("set_mempolicy: %s", strerror(errno));
+	ASSERT_EQ(0, pthread_barrier_init(&start_line, NULL, NWORKERS));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < NWORKERS; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, worker_main, &w[i]));
+	for (i = 0; i < NWORKERS; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], &ret));
+		status[i] = (uintptr_t)ret;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (i = 0; i < NWORKERS; i++) {
+		calls += w[i].calls;
+		bad += w[i].bad;
+		long_ok += w[i].long_ok;
+		busy += w[i].busy;
+		muts += w[i].mutations;
+		for (e = 0; e < NR_ERRNO; e++)
+			by_errno[e] += w[i].by_errno[e];
+		ksft_print_msg("w%d: %lu calls, %lu ok, %lu over %d pages ok, %lu mutations, %lu bad, rng 0x%016llx\n",
+			       i, w[i].calls, w[i].ok, w[i].long_ok, CHUNK_PAGES,
+			       w[i].mutations, w[i].bad,
+			       (unsigned long long)w[i].rng);
+	}
+	line[0] = '\0';
+	for (e = 1; e < NR_ERRNO && len < 400; e++)
+		if (by_errno[e])
+			len += snprintf(line + len, sizeof(line) - len, " %s:%lu",
+					ename(e), by_errno[e]);
+	ksft_print_msg("/dev/%s0+1: %lu calls, %.1f s, %lu mutations, %lu EBUSY, %lld NUMA ptes; errors:%s\n",
+		       dev, calls, (double)(t1.tv_sec - t0.tv_sec) +
+		       (t1.tv_nsec - t0.tv_nsec) / 1e9, muts, busy,
+		       read_vmstat("numa_pte_updates") - numa, line);
+	for (i = 0; i < NWORKERS; i++)
+		ASSERT_EQ(0UL, status[i])
+			TH_LOG("worker %d failed: its diagnostics are above", i);
+	ASSERT_EQ(0UL, bad);
+	ASSERT_GE(calls, NWORKERS * nops * 3 / 4)
+		TH_LOG("the workers stopped early");
+	ASSERT_LT(0UL, long_ok)
+		TH_LOG("no call over more than one chunk (%d pages) worked",
+		       CHUNK_PAGES);
+	for (i = 0; i < NWORKERS; i++)
+		ASSERT_LT(0UL, w[i].ok)
+			TH_LOG("worker %d: not one call succeeded", i);
+	/* With every worker done, nothing moves: the oracle over each arena. */
+	for (i = 0; i < NWORKERS; i++)
+		ASSERT_COHERENT(&w[i].o, w[i].base, ARENA_PAGES - 1);
+}
+
+TEST_F_TIMEOUT(fuzz, fuzz_hmm_dummy, 120)
+{
+	fuzz(_metadata, self, ABI_NATIVE);
+}
+
+TEST_F_TIMEOUT(fuzz, fuzz_hmm_dmirror, 120)
+{
+	fuzz(_metadata, self, ABI_DMIRROR);
+}
+
+/*
+ * --seed, --ops and --seconds are taken out of argv here; what is left is
+ * the harness's (-l, -t NAME, ...).
+ */
 int main(int argc, char **argv)
 {
-	struct tap_case cases[] = {
-		{ "fuzz_hmm_dummy", t_native, 120 },
-		{ "fuzz_hmm_dmirror", t_dmirror, 120 },
-	};
 	const char *env = getenv("FUZZ_SEED");
-	long long me;
-	int i;
+	int i, n = 1;
 
 	seed = (uint64_t)time(NULL) * 1000003ULL ^ (uint64_t)getpid();
 	if (env && *env)
@@ -1406,20 +1534,14 @@ int main(int argc, char **argv)
 			nops = strtoul(argv[++i], NULL, 0);
 		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
 			nops = 100 * strtoul(argv[++i], NULL, 0);
-		} else {
-			fprintf(stderr, "usage: %s [--seed N] [--ops N | --seconds S]\n",
+		} else if (!strncmp(argv[i], "--", 2) && argv[i][2]) {
+			fprintf(stderr, "usage: %s [--seed N] [--ops N | --seconds S] [-h | -l | -t NAME ...]\n",
 				argv[0]);
 			return 2;
+		} else {
+			argv[n++] = argv[i];
 		}
 	}
-	if (probe_task_size()) {
-		perror("/dev/hmm_dummy1");
-		return 1;
-	}
-	probe_dmirror();
-	have_devmem = read_bool("/sys/module/hmm_dummy/parameters/device_memory") == 1;
-	me = read_num("/sys/module/hmm_dummy/parameters/max_entries");
-	if (me > 0)
-		max_entries = (uint64_t)me;
-	return TAP_MAIN(cases);
+	argv[n] = NULL;
+	return test_harness_run(n, argv);
 }
