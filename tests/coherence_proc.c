@@ -7,49 +7,81 @@
  * and SIGKILL while a device is mid-fault or mid-copy.
  *
  * Checked by the oracle of oracle.h after each step, and by data.
+ *
+ * Cases of kselftest_harness.h, fixture "proc" (/dev/hmm_dummy0 and its
+ * oracle): "coherence_proc -l" lists them, "coherence_proc -t vfork" runs one.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include "kselftest_harness.h"
 #include "oracle.h"
 
 #define N 16
 
 static char *self_exe;
 
-static int wait_ok(pid_t pid)
+FIXTURE(proc)
+{
+	int fd;			/* /dev/hmm_dummy0 */
+	struct oracle o;	/* over fd */
+};
+
+FIXTURE_SETUP(proc)
+{
+	self->fd = dummy_open(0);
+	ASSERT_LE(0, self->fd)
+		TH_LOG("open /dev/hmm_dummy0: %s", strerror(errno));
+	self->o.fd = self->fd;
+	self->o.abi = ABI_NATIVE;
+}
+
+FIXTURE_TEARDOWN(proc)
+{
+	close(self->fd);
+}
+
+/* The child pid exited with status 0. */
+static void wait_ok(struct __test_metadata *_metadata, pid_t pid)
 {
 	int status;
 
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	if (WIFSIGNALED(status))
-		diag("child %d: signal %d", pid, WTERMSIG(status));
-	CHECK(WIFEXITED(status));
+		TH_LOG("child %d: signal %d", pid, WTERMSIG(status));
+	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status))
-		diag("child %d: exit status %d", pid, WEXITSTATUS(status));
-	CHECK_EQ(WEXITSTATUS(status), 0);
-	return TAP_PASS;
+		TH_LOG("child %d: exit status %d", pid, WEXITSTATUS(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+}
+
+/* A native oracle over a new file of /dev/hmm_dummy<unit> (fd -1: none). */
+static struct oracle native(int unit)
+{
+	struct oracle o = { .fd = dummy_open(unit), .abi = ABI_NATIVE };
+
+	return o;
 }
 
 /* In a child: the oracle and data over its own view of [p, +n), via its own
  * device file; 0 if coherent, the pattern of seed there, else non-zero. */
 static int child_check(char *p, size_t n, uint32_t seed)
 {
-	int fd = dummy_open(0);
+	struct oracle o = native(0);
 
-	if (fd < 0)
+	if (o.fd < 0)
 		return 10;
 	if (check_pattern(p, n, seed) != -1)
 		return 11;
-	if (dummy_fault(fd, p, n, 0, NULL))
+	if (dummy_fault(o.fd, p, n, 0, NULL))
 		return 12;
-	if (check_coherent(fd, p, n))
+	if (oracle_coherent(&o, p, n))
 		return 13;
-	if (oracle_read_agrees(fd, p, n))
+	if (oracle_read_agrees(&o, p, n))
 		return 14;
-	close(fd);
+	close(o.fd);
 	return 0;
 }
 
@@ -59,22 +91,20 @@ static int child_check(char *p, size_t n, uint32_t seed)
  * parent then breaks copy-on-write in the parent, never reaching the child;
  * a CPU write in the parent must drop the old entry.
  */
-static int t_fork_cow_parent(void)
+TEST_F_TIMEOUT(proc, fork_cow_parent_device_write, 60)
 {
-	int fd, go[2], done[2];
+	int go[2], done[2];
 	char c = 0;
 	pid_t pid;
 	char *p;
 
-	fd = dummy_open(0);
-	CHECK(fd >= 0);
 	p = anon_filled(N, 1);
-	CHECK(p);
-	CHECK_OK(dummy_fault(fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
-	CHECK_OK(pipe(go));
-	CHECK_OK(pipe(done));
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, dummy_fault(self->fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		int r;
 
@@ -87,20 +117,18 @@ static int t_fork_cow_parent(void)
 			_exit(21);
 		_exit(r);
 	}
-	ORACLE(fd, p, N);
+	ASSERT_COHERENT(&self->o, p, N);
 	/* Device write in the parent over the first half. */
-	ORACLE_WRITE(fd, p, N / 2, 2);
+	ASSERT_WRITE_SEEN(&self->o, p, N / 2, 2);
 	/* CPU write in the parent over the second half. */
 	fill_pattern(p + N / 2 * PAGE, N / 2, 3);
-	ORACLE_DATA(fd, p, N);
-	CHECK_EQ(check_pattern(p, N / 2, 2), -1);
-	CHECK_EQ(check_pattern(p + N / 2 * PAGE, N / 2, 3), -1);
-	CHECK_EQ(write(go[1], &c, 1), 1);
-	CHECK_EQ(read(done[0], &c, 1), 1);
-	if (wait_ok(pid))
-		return TAP_FAIL;
-	ORACLE_DATA(fd, p, N);
-	return TAP_PASS;
+	ASSERT_COHERENT_DATA(&self->o, p, N);
+	ASSERT_EQ(check_pattern(p, N / 2, 2), -1);
+	ASSERT_EQ(check_pattern(p + N / 2 * PAGE, N / 2, 3), -1);
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	ASSERT_EQ(1, read(done[0], &c, 1));
+	wait_ok(_metadata, pid);
+	ASSERT_COHERENT_DATA(&self->o, p, N);
 }
 
 /*
@@ -108,71 +136,66 @@ static int t_fork_cow_parent(void)
  * (breaking copy-on-write on its side) and through its own device: the
  * parent's device view keeps the parent's data.
  */
-static int t_fork_cow_child(void)
+TEST_F_TIMEOUT(proc, fork_cow_child_cpu_write, 60)
 {
-	int fd, done[2];
+	int done[2];
 	char c = 0;
 	pid_t pid;
 	char *p;
 
-	fd = dummy_open(0);
-	CHECK(fd >= 0);
 	p = anon_filled(N, 4);
-	CHECK(p);
-	CHECK_OK(dummy_fault(fd, p, N, 0, NULL));
-	CHECK_OK(pipe(done));
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, dummy_fault(self->fd, p, N, 0, NULL));
+	ASSERT_EQ(0, pipe(done));
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int cfd = dummy_open(0);
+		struct oracle co = native(0);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (cfd < 0)
+		if (co.fd < 0)
 			_exit(30);
 		fill_pattern(p, N / 2, 5);
-		if (oracle_write_seen(cfd, p + N / 2 * PAGE, N / 2, 6) ||
-		    check_coherent(cfd, p, N) || oracle_read_agrees(cfd, p, N))
+		if (oracle_write_seen(&co, p + N / 2 * PAGE, N / 2, 6) ||
+		    oracle_coherent(&co, p, N) || oracle_read_agrees(&co, p, N))
 			_exit(31);
 		if (write(done[1], &c, 1) != 1)
 			_exit(32);
 		pause();	/* keep the child's pages alive */
 		_exit(0);
 	}
-	CHECK_EQ(read(done[0], &c, 1), 1);
-	ORACLE_DATA(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 4), -1);
+	ASSERT_EQ(1, read(done[0], &c, 1));
+	ASSERT_COHERENT_DATA(&self->o, p, N);
+	ASSERT_EQ(check_pattern(p, N, 4), -1);
 	/* The parent writes too, now: its pages become its own again. */
-	ORACLE_WRITE(fd, p, N, 7);
+	ASSERT_WRITE_SEEN(&self->o, p, N, 7);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	ORACLE_DATA(fd, p, N);
-	CHECK_EQ(check_pattern(p, N, 7), -1);
-	return TAP_PASS;
+	ASSERT_COHERENT_DATA(&self->o, p, N);
+	ASSERT_EQ(check_pattern(p, N, 7), -1);
 }
 
 /*
  * vfork: the child shares the address space, so the parent's file works in
  * it: the child writes through the device and unmaps a page, then execs.
  */
-static int t_vfork(void)
+TEST_F_TIMEOUT(proc, vfork, 60)
 {
 	static char wbuf[PAGE];
 	struct hmm_dummy_rw rw = {};
-	int fd;
+	int fd = self->fd;
 	pid_t pid;
 	char *p;
 
-	fd = dummy_open(0);
-	CHECK(fd >= 0);
 	p = anon_filled(N, 8);
-	CHECK(p);
-	CHECK_OK(dummy_fault(fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, dummy_fault(self->fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
 	fill_pattern(wbuf, 1, 9);
 	rw.addr = (uintptr_t)p;
 	rw.ptr = (uintptr_t)wbuf;
 	rw.npages = 1;
 	pid = vfork();
-	CHECK(pid >= 0);
+	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		/* Only raw system calls here: the parent's stack is ours. */
 		if (ioctl(fd, HMM_DUMMY_IOC_WRITE, &rw))
@@ -182,16 +205,14 @@ static int t_vfork(void)
 		execl(self_exe, self_exe, "--exit", "0", (char *)NULL);
 		_exit(42);
 	}
-	if (wait_ok(pid))
-		return TAP_FAIL;
-	ORACLE(fd, p, N);
-	CHECK_ENTRIES(fd, p + (N - 1) * PAGE, 1, 0);
-	CHECK_EQ(check_pattern(p, 1, 9), -1);
-	ORACLE_DATA(fd, p, N - 1);
-	CHECK_EQ(check_pattern(p + PAGE, 1, 8) == -1 ||
-		 !memcmp(p + PAGE, wbuf, 0), 1);
-	ORACLE_WRITE(fd, p, N - 1, 10);
-	return TAP_PASS;
+	wait_ok(_metadata, pid);
+	ASSERT_COHERENT(&self->o, p, N);
+	ASSERT_ENTRIES(self->fd, p + (N - 1) * PAGE, 1, 0);
+	ASSERT_EQ(check_pattern(p, 1, 9), -1);
+	ASSERT_COHERENT_DATA(&self->o, p, N - 1);
+	ASSERT_EQ(check_pattern(p + PAGE, 1, 8) == -1 ||
+		  !memcmp(p + PAGE, wbuf, 0), 1);
+	ASSERT_WRITE_SEEN(&self->o, p, N - 1, 10);
 }
 
 /*
@@ -199,13 +220,13 @@ static int t_vfork(void)
  * it. With O_CLOEXEC the file is closed; without, the new image inherits a
  * file bound to an address space that is gone: EPERM, and a new file works.
  */
-static int exec_case(int cloexec)
+static void exec_case(struct __test_metadata *_metadata, int cloexec)
 {
 	char fdstr[16];
 	pid_t pid;
 
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		int fd = open("/dev/hmm_dummy0", O_RDWR | (cloexec ? O_CLOEXEC : 0));
 		char *p = anon_filled(N, 11);
@@ -218,14 +239,14 @@ static int exec_case(int cloexec)
 		      "--exec-inherit", fdstr, (char *)NULL);
 		_exit(51);
 	}
-	return wait_ok(pid);
+	wait_ok(_metadata, pid);
 }
 
 /* The exec'd image: argv[2] is the old file's number. */
 static int exec_child(int cloexec, int fd)
 {
 	char buf[PAGE];
-	int nfd;
+	struct oracle no;
 	char *p;
 
 	if (cloexec) {
@@ -246,24 +267,25 @@ static int exec_child(int cloexec, int fd)
 			return 65;
 		close(fd);	/* the old mirror's last reference */
 	}
-	nfd = dummy_open(0);
+	no = native(0);
 	p = anon_filled(N, 13);
-	if (nfd < 0 || !p || dummy_fault(nfd, p, N, HMM_DUMMY_FAULT_WRITE, NULL))
+	if (no.fd < 0 || !p ||
+	    dummy_fault(no.fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL))
 		return 66;
-	if (check_coherent(nfd, p, N) || oracle_read_agrees(nfd, p, N) ||
-	    oracle_write_seen(nfd, p, N, 14))
+	if (oracle_coherent(&no, p, N) || oracle_read_agrees(&no, p, N) ||
+	    oracle_write_seen(&no, p, N, 14))
 		return 67;
 	return 0;
 }
 
-static int t_exec_cloexec(void)
+TEST_F_TIMEOUT(proc, exec_cloexec, 60)
 {
-	return exec_case(1);
+	exec_case(_metadata, 1);
 }
 
-static int t_exec_inherit(void)
+TEST_F_TIMEOUT(proc, exec_inherited_fd, 60)
 {
-	return exec_case(0);
+	exec_case(_metadata, 0);
 }
 
 static void *reader(void *arg)
@@ -287,14 +309,14 @@ static void *reader(void *arg)
  * another thread in the middle of device copies: the address space goes
  * down with the files still open; closing them then needs no address space.
  */
-static int t_exit_with_mirrors(void)
+TEST_F_TIMEOUT(proc, exit_with_mirrors_open, 60)
 {
 	int round;
 
 	for (round = 0; round < 4; round++) {
 		pid_t pid = fork();
 
-		CHECK(pid >= 0);
+		ASSERT_LE(0, pid);
 		if (pid == 0) {
 			int fd0 = dummy_open(0), fd1 = dummy_open(1);
 			int dm = open("/dev/hmm_dmirror0", O_RDWR);
@@ -311,47 +333,43 @@ static int t_exit_with_mirrors(void)
 			msleep(20 * round);
 			exit(0);	/* exit_group, files open */
 		}
-		if (wait_ok(pid))
-			return TAP_FAIL;
+		wait_ok(_metadata, pid);
 	}
-	return TAP_PASS;
 }
 
 /* Three files (two devices) on one process: each one coherent. */
-static int t_devices_one_process(void)
+TEST_F_TIMEOUT(proc, devices_one_process, 60)
 {
-	int fd[3], i;
+	struct oracle o[3] = { self->o, native(1), native(0) };
+	int i;
 	char *p;
 
-	fd[0] = dummy_open(0);
-	fd[1] = dummy_open(1);
-	fd[2] = dummy_open(0);
-	CHECK(fd[0] >= 0 && fd[1] >= 0 && fd[2] >= 0);
+	ASSERT_TRUE(o[0].fd >= 0 && o[1].fd >= 0 && o[2].fd >= 0);
 	p = anon_filled(N, 17);
-	CHECK(p);
-	CHECK_OK(dummy_fault(fd[0], p, N, HMM_DUMMY_FAULT_WRITE, NULL));
-	CHECK_OK(dummy_fault(fd[1], p, N, 0, NULL));
-	CHECK_OK(dummy_fault(fd[2], p + 4 * PAGE, 8, HMM_DUMMY_FAULT_WRITE, NULL));
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, dummy_fault(o[0].fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	ASSERT_EQ(0, dummy_fault(o[1].fd, p, N, 0, NULL));
+	ASSERT_EQ(0, dummy_fault(o[2].fd, p + 4 * PAGE, 8,
+				 HMM_DUMMY_FAULT_WRITE, NULL));
 	for (i = 0; i < 3; i++)
-		ORACLE_DATA(fd[i], p, N);
+		ASSERT_COHERENT_DATA(&o[i], p, N);
 	/* One device writes, the others read it. */
-	ORACLE_WRITE(fd[1], p, N, 18);
+	ASSERT_WRITE_SEEN(&o[1], p, N, 18);
 	for (i = 0; i < 3; i++)
-		ORACLE_DATA(fd[i], p, N);
-	CHECK_OK(munmap(p + 6 * PAGE, 2 * PAGE));
-	CHECK_OK(mprotect(p, 4 * PAGE, PROT_READ));
-	CHECK_OK(madvise(p + 12 * PAGE, 4 * PAGE, MADV_DONTNEED));
+		ASSERT_COHERENT_DATA(&o[i], p, N);
+	ASSERT_EQ(0, munmap(p + 6 * PAGE, 2 * PAGE));
+	ASSERT_EQ(0, mprotect(p, 4 * PAGE, PROT_READ));
+	ASSERT_EQ(0, madvise(p + 12 * PAGE, 4 * PAGE, MADV_DONTNEED));
 	for (i = 0; i < 3; i++) {
-		ORACLE(fd[i], p, N);
-		CHECK_ENTRIES(fd[i], p + 6 * PAGE, 2, 0);
-		CHECK_ENTRIES(fd[i], p + 12 * PAGE, 4, 0);
-		ORACLE_DATA(fd[i], p, 6);
-		ORACLE_DATA(fd[i], p + 8 * PAGE, 8);
+		ASSERT_COHERENT(&o[i], p, N);
+		ASSERT_ENTRIES(o[i].fd, p + 6 * PAGE, 2, 0);
+		ASSERT_ENTRIES(o[i].fd, p + 12 * PAGE, 4, 0);
+		ASSERT_COHERENT_DATA(&o[i], p, 6);
+		ASSERT_COHERENT_DATA(&o[i], p + 8 * PAGE, 8);
 	}
-	ORACLE_WRITE(fd[2], p + 8 * PAGE, 8, 19);
+	ASSERT_WRITE_SEEN(&o[2], p + 8 * PAGE, 8, 19);
 	for (i = 0; i < 3; i++)
-		ORACLE_DATA(fd[i], p + 8 * PAGE, 8);
-	return TAP_PASS;
+		ASSERT_COHERENT_DATA(&o[i], p + 8 * PAGE, 8);
 }
 
 #define NPROC 4
@@ -362,7 +380,7 @@ static int t_devices_one_process(void)
  * the pages under every one of them; each child's device table must drop
  * them, and what one child's device then writes the others read.
  */
-static int t_processes_one_device(void)
+TEST_F_TIMEOUT(proc, processes_one_device, 60)
 {
 	int ready[2], go[NPROC][2], i;
 	pid_t pid[NPROC];
@@ -370,84 +388,100 @@ static int t_processes_one_device(void)
 
 	p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	CHECK(p != MAP_FAILED);
+	ASSERT_NE(MAP_FAILED, p);
 	fill_pattern(p, N, 20);
-	CHECK_OK(pipe(ready));
+	ASSERT_EQ(0, pipe(ready));
 	for (i = 0; i < NPROC; i++) {
-		CHECK_OK(pipe(go[i]));
+		ASSERT_EQ(0, pipe(go[i]));
 		pid[i] = fork();
-		CHECK(pid[i] >= 0);
+		ASSERT_LE(0, pid[i]);
 		if (pid[i] == 0) {
-			int fd = dummy_open(0);
+			struct oracle co = native(0);
 			char *own = anon_filled(N, 21 + i);
 
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (fd < 0 || !own ||
-			    dummy_fault(fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL) ||
-			    dummy_fault(fd, own, N, HMM_DUMMY_FAULT_WRITE, NULL) ||
-			    check_coherent(fd, p, N))
+			if (co.fd < 0 || !own ||
+			    dummy_fault(co.fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL) ||
+			    dummy_fault(co.fd, own, N, HMM_DUMMY_FAULT_WRITE,
+					NULL) ||
+			    oracle_coherent(&co, p, N))
 				_exit(80);
 			if (write(ready[1], &c, 1) != 1 ||
 			    read(go[i][0], &c, 1) != 1)
 				_exit(81);
 			/* The parent removed the shared pages. */
-			if (check_coherent(fd, p, N) ||
-			    dummy_nr_entries(fd, p, N) != 0 ||
-			    oracle_read_agrees(fd, p, N))
+			if (oracle_coherent(&co, p, N) ||
+			    dummy_nr_entries(co.fd, p, N) != 0 ||
+			    oracle_read_agrees(&co, p, N))
 				_exit(82);
 			/* Each writes its page of the shared range. */
-			if (oracle_write_seen(fd, p + i * PAGE, 1, 30 + i))
+			if (oracle_write_seen(&co, p + i * PAGE, 1, 30 + i))
 				_exit(83);
-			if (check_coherent(fd, own, N) ||
-			    oracle_read_agrees(fd, own, N) ||
+			if (oracle_coherent(&co, own, N) ||
+			    oracle_read_agrees(&co, own, N) ||
 			    check_pattern(own, N, 21 + i) != -1)
 				_exit(84);
 			if (write(ready[1], &c, 1) != 1 ||
 			    read(go[i][0], &c, 1) != 1)
 				_exit(85);
 			/* Every child's page, through this one's device. */
-			if (check_coherent(fd, p, N) ||
-			    oracle_read_agrees(fd, p, NPROC))
+			if (oracle_coherent(&co, p, N) ||
+			    oracle_read_agrees(&co, p, NPROC))
 				_exit(86);
 			_exit(0);
 		}
 	}
-	for (i = 0; i < NPROC; i++)
-		CHECK_EQ(read(ready[0], &c, 1), 1);
-	CHECK_OK(madvise(p, N * PAGE, MADV_REMOVE));
+	/* (braces: an ASSERT_*() ends the case only after its statement) */
+	for (i = 0; i < NPROC; i++) {
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+	}
+	ASSERT_EQ(0, madvise(p, N * PAGE, MADV_REMOVE));
 	/* One at a time: each reads all pages, then writes its own. */
 	for (i = 0; i < NPROC; i++) {
-		CHECK_EQ(write(go[i][1], &c, 1), 1);
-		CHECK_EQ(read(ready[0], &c, 1), 1);
+		ASSERT_EQ(1, write(go[i][1], &c, 1));
+		ASSERT_EQ(1, read(ready[0], &c, 1));
 	}
 	for (i = 0; i < NPROC; i++)
-		CHECK_EQ(check_pattern(p + i * PAGE, 1, 30 + i), -1);
+		ASSERT_EQ(check_pattern(p + i * PAGE, 1, 30 + i), -1);
+	for (i = 0; i < NPROC; i++) {
+		ASSERT_EQ(1, write(go[i][1], &c, 1));
+	}
 	for (i = 0; i < NPROC; i++)
-		CHECK_EQ(write(go[i][1], &c, 1), 1);
-	for (i = 0; i < NPROC; i++)
-		if (wait_ok(pid[i]))
-			return TAP_FAIL;
-	return TAP_PASS;
+		wait_ok(_metadata, pid[i]);
 }
 
 #define NTHREADS 8
 #define TPAGES 32
 
 struct thread_arg {
-	int fd;
+	struct oracle o;
 	int idx;
-	int result;
+	int result;	/* 0: passed; the line of the failed check */
 };
+
+/*
+ * A check in one of many_threads' threads, where the harness's ASSERT_*()
+ * may not be used (they end the case from its own thread only): the line
+ * of the failed check is the thread's result, which the case asserts on.
+ */
+#define THREAD_CHECK(a, cond) do {					\
+	if (!(cond)) {							\
+		ksft_print_msg("thread %d: line %d: %s\n", (a)->idx,	\
+			       __LINE__, #cond);			\
+		return __LINE__;					\
+	}								\
+} while (0)
 
 /* One thread: its own region, random changes, oracle after each. */
 static int thread_body(struct thread_arg *a)
 {
 	unsigned int seed = (unsigned int)a->idx * 7919u + 1;
 	uint32_t gen = (uint32_t)a->idx * 1000;
-	int fd = a->fd, it;
+	const struct oracle *o = &a->o;
 	char *p = anon_filled(TPAGES, gen);
+	int it;
 
-	CHECK(p);
+	THREAD_CHECK(a, p);
 	for (it = 0; it < 60; it++) {
 		int op = rand_r(&seed) % 6;
 		size_t off = (size_t)(rand_r(&seed) % (TPAGES / 2));
@@ -455,36 +489,44 @@ static int thread_body(struct thread_arg *a)
 
 		switch (op) {
 		case 0:
-			CHECK_OK(RETRY_EBUSY(dummy_fault(fd, p, TPAGES,
-							 HMM_DUMMY_FAULT_WRITE,
-							 NULL)));
+			THREAD_CHECK(a, !RETRY_EBUSY(dummy_fault(o->fd, p,
+					TPAGES, HMM_DUMMY_FAULT_WRITE, NULL)));
 			break;
 		case 1:
-			CHECK(mmap(p + off * PAGE, n * PAGE,
-				   PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-				   0) != MAP_FAILED);
+			THREAD_CHECK(a, mmap(p + off * PAGE, n * PAGE,
+					     PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS |
+					     MAP_FIXED, -1, 0) != MAP_FAILED);
 			break;
 		case 2:
-			CHECK_OK(mprotect(p + off * PAGE, n * PAGE, PROT_READ));
-			ORACLE_DATA(fd, p, TPAGES);
-			CHECK_OK(mprotect(p + off * PAGE, n * PAGE,
-					  PROT_READ | PROT_WRITE));
+			THREAD_CHECK(a, !mprotect(p + off * PAGE, n * PAGE,
+						  PROT_READ));
+			/* ASSERT_COHERENT_DATA()'s three checks */
+			THREAD_CHECK(a, !oracle_coherent(o, p, TPAGES));
+			THREAD_CHECK(a, !oracle_read_agrees(o, p, TPAGES));
+			THREAD_CHECK(a, !oracle_coherent(o, p, TPAGES));
+			THREAD_CHECK(a, !mprotect(p + off * PAGE, n * PAGE,
+						  PROT_READ | PROT_WRITE));
 			break;
 		case 3:
-			CHECK_OK(madvise(p + off * PAGE, n * PAGE,
-					 MADV_DONTNEED));
+			THREAD_CHECK(a, !madvise(p + off * PAGE, n * PAGE,
+						 MADV_DONTNEED));
 			break;
 		case 4:
 			fill_pattern(p + off * PAGE, n, ++gen);
 			break;
 		default:
-			ORACLE_WRITE(fd, p + off * PAGE, n, ++gen);
+			/* ASSERT_WRITE_SEEN()'s two */
+			THREAD_CHECK(a, !oracle_write_seen(o, p + off * PAGE, n,
+							   ++gen));
+			THREAD_CHECK(a, !oracle_coherent(o, p + off * PAGE, n));
 			break;
 		}
-		ORACLE_DATA(fd, p, TPAGES);
+		THREAD_CHECK(a, !oracle_coherent(o, p, TPAGES));
+		THREAD_CHECK(a, !oracle_read_agrees(o, p, TPAGES));
+		THREAD_CHECK(a, !oracle_coherent(o, p, TPAGES));
 	}
-	return TAP_PASS;
+	return 0;
 }
 
 static void *thread_main(void *arg)
@@ -495,31 +537,29 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static int t_many_threads(void)
+TEST_F_TIMEOUT(proc, many_threads, 120)
 {
 	struct thread_arg args[NTHREADS];
 	pthread_t th[NTHREADS];
-	int fd, i, fail = 0;
+	int i;
 
-	fd = dummy_open(0);
-	CHECK(fd >= 0);
 	for (i = 0; i < NTHREADS; i++) {
-		args[i].fd = fd;
+		args[i].o = self->o;
 		args[i].idx = i;
-		args[i].result = TAP_FAIL;
-		CHECK_OK(pthread_create(&th[i], NULL, thread_main, &args[i]));
+		args[i].result = -1;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, thread_main,
+					    &args[i]));
 	}
-	for (i = 0; i < NTHREADS; i++) {
+	for (i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
-		if (args[i].result != TAP_PASS) {
-			diag("thread %d failed", i);
-			fail = 1;
-		}
-	}
 	if (dummy_ebusy_retries)
-		diag("%lu device accesses tried again after EBUSY",
-		     dummy_ebusy_retries);
-	return fail ? TAP_FAIL : TAP_PASS;
+		TH_LOG("%lu device accesses tried again after EBUSY",
+		       dummy_ebusy_retries);
+	for (i = 0; i < NTHREADS; i++) {
+		EXPECT_EQ(0, args[i].result)
+			TH_LOG("thread %d failed at line %d", i,
+			       args[i].result);
+	}
 }
 
 #define KPAGES 8192	/* 32 MiB */
@@ -537,8 +577,10 @@ static void *fault_loop(void *arg)
 }
 
 /* A child with one thread in a large device READ, one in a large FAULT. */
-static int kill_case(int copy)
+static void kill_case(struct __test_metadata *_metadata, int copy)
 {
+	struct oracle no;
+	char *p;
 	unsigned int seed = 42;
 	int round;
 
@@ -546,7 +588,7 @@ static int kill_case(int copy)
 		int status;
 		pid_t pid = fork();
 
-		CHECK(pid >= 0);
+		ASSERT_LE(0, pid);
 		if (pid == 0) {
 			int fd = dummy_open(0);
 			char *p = anon_map(KPAGES), *buf = malloc(KPAGES * PAGE);
@@ -567,46 +609,30 @@ static int kill_case(int copy)
 			}
 		}
 		msleep(100 + rand_r(&seed) % 400);
-		CHECK_OK(kill(pid, SIGKILL));
-		CHECK_EQ(waitpid(pid, &status, 0), pid);
-		CHECK(WIFSIGNALED(status));
-		CHECK_EQ(WTERMSIG(status), SIGKILL);
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFSIGNALED(status));
+		ASSERT_EQ(SIGKILL, WTERMSIG(status));
 	}
-	/* The device still works. */
-	{
-		int fd = dummy_open(0);
-		char *p = anon_filled(N, 99);
-
-		CHECK(fd >= 0 && p);
-		CHECK_OK(dummy_fault(fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
-		ORACLE_DATA(fd, p, N);
-	}
-	return TAP_PASS;
+	/* The device still works, for a file opened now. */
+	no = native(0);
+	p = anon_filled(N, 99);
+	ASSERT_LE(0, no.fd);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, dummy_fault(no.fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	ASSERT_COHERENT_DATA(&no, p, N);
+	close(no.fd);
 }
 
-static int t_sigkill_mid_fault(void)
+TEST_F_TIMEOUT(proc, sigkill_mid_fault, 120)
 {
-	return kill_case(0);
+	kill_case(_metadata, 0);
 }
 
-static int t_sigkill_mid_copy(void)
+TEST_F_TIMEOUT(proc, sigkill_mid_copy, 120)
 {
-	return kill_case(1);
+	kill_case(_metadata, 1);
 }
-
-static const struct tap_case cases[] = {
-	{ "fork_cow_parent_device_write", t_fork_cow_parent, 0 },
-	{ "fork_cow_child_cpu_write", t_fork_cow_child, 0 },
-	{ "vfork", t_vfork, 0 },
-	{ "exec_cloexec", t_exec_cloexec, 0 },
-	{ "exec_inherited_fd", t_exec_inherit, 0 },
-	{ "exit_with_mirrors_open", t_exit_with_mirrors, 0 },
-	{ "devices_one_process", t_devices_one_process, 0 },
-	{ "processes_one_device", t_processes_one_device, 0 },
-	{ "many_threads", t_many_threads, 120 },
-	{ "sigkill_mid_fault", t_sigkill_mid_fault, 120 },
-	{ "sigkill_mid_copy", t_sigkill_mid_copy, 120 },
-};
 
 int main(int argc, char **argv)
 {
@@ -617,5 +643,5 @@ int main(int argc, char **argv)
 		return exec_child(1, atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "--exec-inherit"))
 		return exec_child(0, atoi(argv[2]));
-	return TAP_MAIN(cases);
+	return test_harness_run(argc, argv);
 }
