@@ -2,7 +2,12 @@
 /*
  * stress - randomized, seeded, time-bounded coherence stress
  *
- *   stress [--seconds N] [--seed S]      (defaults: 20 s, a seed from the clock)
+ *   stress [--seconds N] [--seed S] [-l | -t stress | ...]
+ *
+ * (defaults: 20 s, a seed from the clock). One case of kselftest_harness.h,
+ * arena.stress; the program takes its own two options out of argv and
+ * gives the rest to the harness (-l lists, -h tells the others). The
+ * case's time limit follows --seconds.
  *
  * Mutator threads change the address space over an arena of slots (mmap
  * MAP_FIXED, munmap, mprotect, madvise DONTNEED/FREE, THP splits, CPU
@@ -20,14 +25,15 @@
  * zeros if a zeroing generation lies in between: a word from a freed page
  * (a stale device entry) belongs to no live generation, or to another page.
  *
- * Prints the seed and the duration first, so a failure reproduces, and one
- * TAP case. Exit status 0 if it passed.
+ * The case logs the seed and the duration first, so a failure reproduces,
+ * and names the seed again if it fails. Exit status 0 if it passed.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
+#include "kselftest_harness.h"
 #include "oracle.h"
 
 #define NSLOTS		8
@@ -59,13 +65,17 @@ static pthread_rwlock_t world;	/* read: any change or access; write: the oracle 
  * become slot memory, then a crash).
  */
 static pthread_barrier_t start_line;
-static int dev;
+static struct oracle orc;	/* over /dev/hmm_dummy0 */
+static int dev;			/* orc's fd */
 static unsigned long long seed;
+static unsigned int seconds = 20;
 
 enum { OP_MUT, OP_READ, OP_FAULT, OP_DEVW, OP_FORK, OP_CHECK, OP_BAD };
 
+/* From any thread: the case fails once every thread has stopped. */
 #define FAIL(fmt, ...) do {						\
-	diag("stress: FAIL (seed %llu): " fmt, seed, ##__VA_ARGS__);	\
+	ksft_print_msg("stress: FAIL (seed %llu): " fmt "\n", seed,	\
+		       ##__VA_ARGS__);					\
 	atomic_store(&failed, 1);					\
 	atomic_store(&stop, 1);						\
 } while (0)
@@ -234,14 +244,17 @@ static void mutate(struct slot *s, uint64_t *rs, uint64_t *buf)
 		if (pid == 0) {
 			/* A copy of the address space: the child checks its
 			 * own view of this slot with its own file. */
-			int fd = dummy_open(0);
+			struct oracle co = {
+				.fd = dummy_open(0), .abi = ABI_NATIVE,
+			};
 
-			if (fd < 0)
+			if (co.fd < 0)
 				_exit(1);
 			if (s->prot & PROT_READ) {
-				if (dummy_fault(fd, s->addr, s->npages, 0, NULL) ||
-				    check_coherent(fd, s->addr, s->npages) ||
-				    oracle_read_agrees(fd, s->addr, s->npages))
+				if (dummy_fault(co.fd, s->addr, s->npages, 0,
+						NULL) ||
+				    oracle_coherent(&co, s->addr, s->npages) ||
+				    oracle_read_agrees(&co, s->addr, s->npages))
 					_exit(2);
 			}
 			_exit(0);
@@ -356,7 +369,7 @@ static void *checker(void *arg)
 		msleep(50);
 		pthread_rwlock_wrlock(&world);
 		for (i = 0; i < NSLOTS && !atomic_load(&stop); i++) {
-			long bad = check_coherent(dev, slots[i].addr,
+			long bad = oracle_coherent(&orc, slots[i].addr,
 						   slots[i].npages);
 
 			if (bad)
@@ -369,40 +382,23 @@ static void *checker(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+FIXTURE(arena)
 {
-	struct worker wk[5];
-	pthread_rwlockattr_t rwattr;
-	pthread_t chk;
-	unsigned int seconds = 20, first = 0;
-	struct timespec ts;
+	int fd;		/* /dev/hmm_dummy0, orc's */
+};
+
+/* The device and the slots, each filled with generation 1. */
+FIXTURE_SETUP(arena)
+{
+	unsigned int first = 0;
 	int i;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	seed = (unsigned long long)ts.tv_sec * 1000003ULL ^
-	       (unsigned long long)ts.tv_nsec ^ (unsigned long long)getpid();
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			seconds = (unsigned int)strtoul(argv[++i], NULL, 0);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			seed = strtoull(argv[++i], NULL, 0);
-		else {
-			fprintf(stderr, "usage: stress [--seconds N] [--seed S]\n");
-			return 2;
-		}
-	}
-	if (!seed)
-		seed = 1;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("TAP version 13\n1..1\n");
-	diag("stress: --seed %llu --seconds %u", seed, seconds);
-
-	dev = dummy_open(0);
-	if (dev < 0) {
-		diag("open /dev/hmm_dummy0: %s", strerror(errno));
-		printf("not ok 1 stress\n");
-		return 1;
-	}
+	self->fd = dummy_open(0);
+	ASSERT_LE(0, self->fd)
+		TH_LOG("open /dev/hmm_dummy0: %s", strerror(errno));
+	orc.fd = self->fd;
+	orc.abi = ABI_NATIVE;
+	dev = self->fd;
 	for (i = 0; i < NSLOTS; i++) {
 		struct slot *s = &slots[i];
 
@@ -411,11 +407,8 @@ int main(int argc, char **argv)
 		first += s->npages;
 		s->addr = map_aligned(s->npages, PROT_READ | PROT_WRITE,
 				      MAP_PRIVATE | MAP_ANONYMOUS, -1);
-		if (!s->addr) {
-			diag("mmap: %s", strerror(errno));
-			printf("not ok 1 stress\n");
-			return 1;
-		}
+		ASSERT_NE(NULL, s->addr)
+			TH_LOG("mmap: %s", strerror(errno));
 		if (s->npages > SMALL_PAGES)
 			madvise(s->addr, (size_t)s->npages * PAGE,
 				MADV_HUGEPAGE);
@@ -425,6 +418,26 @@ int main(int argc, char **argv)
 		mark(s, 0, s->npages, pending_gen, 1);
 		mark(s, 0, s->npages, done_gen, 1);
 	}
+}
+
+FIXTURE_TEARDOWN(arena)
+{
+	close(self->fd);
+}
+
+/*
+ * --seconds of mutators, device threads and the checker over the arena,
+ * then a last look with everything still: no violation of the oracle, no
+ * device READ of a word from outside its page's live generations.
+ */
+TEST_F(arena, stress)
+{
+	struct worker wk[5];
+	pthread_rwlockattr_t rwattr;
+	pthread_t chk;
+	int i;
+
+	TH_LOG("stress: --seed %llu --seconds %u", seed, seconds);
 	/* The checker must get its turn between the readers. */
 	pthread_rwlockattr_init(&rwattr);
 	pthread_rwlockattr_setkind_np(&rwattr,
@@ -436,10 +449,11 @@ int main(int argc, char **argv)
 	for (i = 0; i < 5; i++) {
 		wk[i].kind = i >= 2;
 		wk[i].rs = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
-		pthread_create(&wk[i].th, NULL, wk[i].kind ? device : mutator,
-			       &wk[i]);
+		ASSERT_EQ(0, pthread_create(&wk[i].th, NULL,
+					    wk[i].kind ? device : mutator,
+					    &wk[i]));
 	}
-	pthread_create(&chk, NULL, checker, NULL);
+	ASSERT_EQ(0, pthread_create(&chk, NULL, checker, NULL));
 	pthread_barrier_wait(&start_line);
 	for (i = 0; i < (int)seconds * 10 && !atomic_load(&stop); i++)
 		msleep(100);
@@ -451,17 +465,42 @@ int main(int argc, char **argv)
 	/* A last look, everything still. */
 	if (!atomic_load(&failed))
 		for (i = 0; i < NSLOTS; i++)
-			if (check_coherent(dev, slots[i].addr, slots[i].npages))
+			if (oracle_coherent(&orc, slots[i].addr,
+					    slots[i].npages))
 				FAIL("final oracle: slot %d", i);
-	diag("stress: %lu changes, %lu device WRITEs, %lu forks, %lu READs checked, %lu FAULTs, %lu oracle passes, %lu EBUSY retries",
-	     atomic_load(&nops[OP_MUT]), atomic_load(&nops[OP_DEVW]),
-	     atomic_load(&nops[OP_FORK]), atomic_load(&nops[OP_READ]),
-	     atomic_load(&nops[OP_FAULT]), atomic_load(&nops[OP_CHECK]),
-	     dummy_ebusy_retries);
-	if (atomic_load(&failed)) {
-		printf("not ok 1 stress # seed %llu\n", seed);
-		return 1;
+	TH_LOG("stress: %lu changes, %lu device WRITEs, %lu forks, %lu READs checked, %lu FAULTs, %lu oracle passes, %lu EBUSY retries",
+	       atomic_load(&nops[OP_MUT]), atomic_load(&nops[OP_DEVW]),
+	       atomic_load(&nops[OP_FORK]), atomic_load(&nops[OP_READ]),
+	       atomic_load(&nops[OP_FAULT]), atomic_load(&nops[OP_CHECK]),
+	       dummy_ebusy_retries);
+	ASSERT_EQ(0, atomic_load(&failed))
+		TH_LOG("stress failed: run it again with --seed %llu", seed);
+}
+
+/*
+ * --seconds N and --seed S are the program's own: taken out of argv, the
+ * rest goes to the harness. The case's time limit is the run's length and
+ * two minutes for the set-up and the last look.
+ */
+int main(int argc, char **argv)
+{
+	struct timespec ts;
+	int i, n = 1;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	seed = (unsigned long long)ts.tv_sec * 1000003ULL ^
+	       (unsigned long long)ts.tv_nsec ^ (unsigned long long)getpid();
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = (unsigned int)strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else
+			argv[n++] = argv[i];
 	}
-	printf("ok 1 stress\n");
-	return 0;
+	argv[n] = NULL;
+	if (!seed)
+		seed = 1;
+	_arena_stress_object->timeout = (int)seconds + 120;
+	return test_harness_run(n, argv);
 }
