@@ -64,14 +64,17 @@
  * passes it) two more things are stepped, each hmm_dummy load made with the
  * parameters the module was loaded with (read from sysfs first):
  * - module_load: the load itself (finit_module(2)), from a little before
- *   hmm_dummy_init() to its end: see t_module_load();
+ *   hmm_dummy_init() to its end: see the module_load case;
  * - the growth of device memory: the first MIGRATE_TO_DEV of a device after
  *   a load adds a chunk (memremap_pages()); RELEASE evicts pages but keeps
  *   the chunks, so each step of that op loads hmm_dummy afresh.
  * At the end hmm_dummy is loaded again as it was, for the guest's unload.
  *
- * --only CASE,... runs those cases only (the others skip): for working on
- * one of them.
+ * The cases are fault_inject.OP (OP as in the ops below), then
+ * fault_inject.module_load and fault_inject.allocation_sites, the summary,
+ * which comes last. --only CASE,... runs those cases only (the others
+ * skip): for working on one of them; the harness's options (-t CASE, -l)
+ * work as in any kselftest.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -79,15 +82,13 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
 #include "dummy_util.h"
 #include "hmm_dmirror.h"
+#include "oracle.h"
 
 #if __has_include("hmm_dummy_nl.h")
-#include <linux/genetlink.h>
-#include <linux/netlink.h>
-#include <sys/socket.h>
-#include "hmm_dummy_nl.h"
+#include "nl_raw.h"
 #define HAVE_NL 1
 #endif
 
@@ -138,7 +139,8 @@ struct op {
 	int listen;		/* made with a listener of the events group */
 	/*
 	 * What follows the call with injection, instead of recheck()'s
-	 * "the same call again": r is what the call returned.
+	 * "the same call again": r is what the call returned. 0, or -1
+	 * after saying what went wrong.
 	 */
 	int (*check)(struct ctx *c, long r);
 	/*
@@ -151,18 +153,11 @@ struct op {
 };
 
 
-#ifdef HAVE_NL
-static int nl_socket(void)
-{
-	return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-}
-#endif
-
 static int dev_open(const char *dev)
 {
 #ifdef HAVE_NL
 	if (!strcmp(dev, "nl"))
-		return nl_socket();
+		return nl_socket_timeout(0);
 #endif
 	return open(!strcmp(dev, "dummy") ? "/dev/hmm_dummy0" :
 		    "/dev/hmm_dmirror0", O_RDWR | O_CLOEXEC);
@@ -305,8 +300,8 @@ static int all_eperm(struct ctx *c)
 			break;
 		}
 		if (r != -1 || errno != EPERM) {
-			diag("SET_RANGE failed, then %s returned %d (%s), not EPERM",
-			     names[i], r, strerror(errno));
+			hmm_diag("SET_RANGE failed, then %s returned %d (%s), not EPERM",
+				 names[i], r, strerror(errno));
 			return -1;
 		}
 	}
@@ -323,65 +318,67 @@ static int all_eperm(struct ctx *c)
  * again. Either way the file then mirrors [p, p + n pages) only: its
  * device page table was emptied, a call outside the range fails with
  * EINVAL, a FAULT inside works and stays coherent across an mprotect() of
- * the range (its invalidation reaches the new registration).
+ * the range (its invalidation reaches the new registration). 0, or -1
+ * after saying what went wrong.
  */
 static int check_set_range(struct ctx *c, long r)
 {
+	struct oracle o = { .fd = c->fd, .abi = ABI_NATIVE };
 	struct hmm_dummy_counters cnt;
 	long nr;
 
 	if (r < 0 && dummy_counters(c->fd, &cnt) && errno == EPERM) {
 		if (all_eperm(c))
-			return TAP_FAIL;
+			return -1;
 		if (close(c->fd)) {
-			diag("SET_RANGE failed, then close: %s", strerror(errno));
-			return TAP_FAIL;
+			hmm_diag("SET_RANGE failed, then close: %s", strerror(errno));
+			return -1;
 		}
-		c->fd = dummy_open(0);
+		o.fd = c->fd = dummy_open(0);
 		if (c->fd < 0 || dummy_set_range(c->fd, c->p, c->n)) {
-			diag("SET_RANGE failed, then a new file's SET_RANGE: %s",
-			     strerror(errno));
-			return TAP_FAIL;
+			hmm_diag("SET_RANGE failed, then a new file's SET_RANGE: %s",
+				 strerror(errno));
+			return -1;
 		}
 	} else if (r < 0) {
 		/* Still the old mirror: outside the new range too. */
 		if (RETRY_EBUSY(dummy_fault(c->fd, c->buf, 1, 0, NULL)) ||
-		    check_coherent(c->fd, c->p, c->n)) {
-			diag("SET_RANGE failed, the file not EPERM: its old mirror does not work (%s)",
-			     strerror(errno));
-			return TAP_FAIL;
+		    oracle_coherent(&o, c->p, c->n)) {
+			hmm_diag("SET_RANGE failed, the file not EPERM: its old mirror does not work (%s)",
+				 strerror(errno));
+			return -1;
 		}
 		if (dummy_set_range(c->fd, c->p, c->n)) {
-			diag("SET_RANGE failed, then without injection: %s",
-			     strerror(errno));
-			return TAP_FAIL;
+			hmm_diag("SET_RANGE failed, then without injection: %s",
+				 strerror(errno));
+			return -1;
 		}
 	}
 	nr = dummy_nr_entries(c->fd, c->p, c->n);
 	if (nr) {
-		diag("SET_RANGE: %ld device entries left (DUMP: %s)", nr,
-		     nr < 0 ? strerror(errno) : "ok");
-		return TAP_FAIL;
+		hmm_diag("SET_RANGE: %ld device entries left (DUMP: %s)", nr,
+			 nr < 0 ? strerror(errno) : "ok");
+		return -1;
 	}
 	if (dummy_fault(c->fd, c->buf, 1, 0, NULL) != -1 || errno != EINVAL) {
-		diag("SET_RANGE: a FAULT outside the range: %s, not EINVAL",
-		     strerror(errno));
-		return TAP_FAIL;
+		hmm_diag("SET_RANGE: a FAULT outside the range: %s, not EINVAL",
+			 strerror(errno));
+		return -1;
 	}
 	if (RETRY_EBUSY(dummy_fault(c->fd, c->p, c->n, HMM_DUMMY_FAULT_WRITE,
 				    NULL))) {
-		diag("SET_RANGE: a FAULT inside the range: %s", strerror(errno));
-		return TAP_FAIL;
+		hmm_diag("SET_RANGE: a FAULT inside the range: %s", strerror(errno));
+		return -1;
 	}
 	if (mprotect(c->p, c->n * PAGE, PROT_READ)) {
-		diag("mprotect: %s", strerror(errno));
-		return TAP_FAIL;
+		hmm_diag("mprotect: %s", strerror(errno));
+		return -1;
 	}
-	if (check_coherent(c->fd, c->p, c->n)) {
-		diag("SET_RANGE: device page table not coherent after mprotect()");
-		return TAP_FAIL;
+	if (oracle_coherent(&o, c->p, c->n)) {
+		hmm_diag("SET_RANGE: device page table not coherent after mprotect()");
+		return -1;
 	}
-	return TAP_PASS;
+	return 0;
 }
 
 /* Unmap mirrored memory: its invalidation (and event, with a listener). */
@@ -453,159 +450,44 @@ static void undo_mmap(struct ctx *c)
 }
 
 #ifdef HAVE_NL
-static int nl_family;
-static unsigned int nl_seq;
-
-/* A request's attributes: at most one u32 and two u64. */
-struct nl_req {
-	struct nlmsghdr n;
-	struct genlmsghdr g;
-	char attrs[64];
-};
-
-static void nl_put(struct nl_req *r, int type, const void *val, int len)
-{
-	struct nlattr *a = (void *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
-
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + len;
-	memcpy((char *)a + NLA_HDRLEN, val, len);
-	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
-}
-
-/*
- * Send one request and read every reply to its end. cb, if any, sees each
- * attribute of each reply message. Returns 0 or -errno, as the kernel's
- * error message or a failed send/recv gave it.
- */
-static int nl_xfer(int s, struct nl_req *r,
-		   void (*cb)(int type, const void *val, void *arg), void *arg)
-{
-	static char buf[65536];
-	int dump = r->n.nlmsg_flags & NLM_F_DUMP;
-
-	r->n.nlmsg_flags |= NLM_F_REQUEST | (dump ? 0 : NLM_F_ACK);
-	r->n.nlmsg_seq = ++nl_seq;
-	if (send(s, r, r->n.nlmsg_len, 0) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = recv(s, buf, sizeof(buf), 0);
-		struct nlmsghdr *h;
-
-		if (n < 0)
-			return -errno;
-		for (h = (void *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			struct nlattr *a;
-			int len;
-
-			if (h->nlmsg_type == NLMSG_DONE)
-				return *(int *)NLMSG_DATA(h);
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-			if (!cb)
-				continue;
-			a = (void *)((char *)NLMSG_DATA(h) + GENL_HDRLEN);
-			len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-			while (len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
-			       a->nla_len <= len) {
-				cb(a->nla_type & NLA_TYPE_MASK,
-				   (char *)a + NLA_HDRLEN, arg);
-				len -= NLA_ALIGN(a->nla_len);
-				a = (void *)((char *)a + NLA_ALIGN(a->nla_len));
-			}
-		}
-	}
-}
-
-static void nl_init_req(struct nl_req *r, int family, int cmd, int flags)
-{
-	memset(r, 0, sizeof(*r));
-	r->n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	r->n.nlmsg_type = family;
-	r->n.nlmsg_flags = flags;
-	r->g.cmd = cmd;
-	r->g.version = 1;
-}
-
+static int nl_family;		/* the family's id, 0 if it is not registered */
 static int nl_events_grp;	/* the events group's id, 0 if unknown */
 
-/* The next attribute of a nest, or NULL past its end (*len: what is left). */
-static const struct nlattr *nla_next_in(const struct nlattr *a, int *len)
+/*
+ * A request of cmd to the family. A dump asks for no ACK: the kernel
+ * answers a dump with its replies and NLMSG_DONE only.
+ */
+static void nl_req(struct nl_msg *m, int cmd, int flags)
 {
-	if (*len < NLA_HDRLEN || a->nla_len < NLA_HDRLEN || a->nla_len > *len)
-		return NULL;
-	*len -= NLA_ALIGN(a->nla_len);
-	return (const void *)((const char *)a + NLA_ALIGN(a->nla_len));
+	nl_msg_init(m, nl_family, cmd, flags);
+	if (flags & NLM_F_DUMP)
+		m->nlh.nlmsg_flags &= ~NLM_F_ACK;
 }
 
-/* The events group's id, from CTRL_ATTR_MCAST_GROUPS' nests. */
-static void mcast_groups(const struct nlattr *nest)
+/* nl_family and nl_events_grp, as the last load of hmm_dummy registered them. */
+static void nl_resolve_family(void)
 {
-	const struct nlattr *g = (const void *)((const char *)nest + NLA_HDRLEN);
-	const struct nlattr *next;
-	int len = nest->nla_len - NLA_HDRLEN;
+	struct nl_family f;
+	int s = nl_socket_timeout(0);
 
-	for (; (next = nla_next_in(g, &len)); g = next) {
-		const struct nlattr *f = (const void *)((const char *)g + NLA_HDRLEN);
-		const struct nlattr *fnext;
-		int flen = g->nla_len - NLA_HDRLEN, id = 0, events = 0;
-
-		for (; (fnext = nla_next_in(f, &flen)); f = fnext) {
-			const char *v = (const char *)f + NLA_HDRLEN;
-
-			if (f->nla_type == CTRL_ATTR_MCAST_GRP_ID)
-				id = *(const uint32_t *)v;
-			if (f->nla_type == CTRL_ATTR_MCAST_GRP_NAME)
-				events = !strcmp(v, HMM_DUMMY_MCGRP_EVENTS);
-		}
-		if (events)
-			nl_events_grp = id;
-	}
-}
-
-static void family_cb(int type, const void *val, void *arg)
-{
-	if (type == CTRL_ATTR_FAMILY_ID)
-		*(int *)arg = *(const uint16_t *)val;
-	if (type == CTRL_ATTR_MCAST_GROUPS)
-		mcast_groups((const void *)((const char *)val - NLA_HDRLEN));
-}
-
-/* The family's id (0 if it is not registered) and nl_events_grp. */
-static int nl_resolve(void)
-{
-	struct nl_req r;
-	int s = nl_socket(), id = 0;
-
+	nl_family = 0;
 	nl_events_grp = 0;
 	if (s < 0)
-		return 0;
-	nl_init_req(&r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
-	nl_put(&r, CTRL_ATTR_FAMILY_NAME, HMM_DUMMY_FAMILY_NAME,
-	       sizeof(HMM_DUMMY_FAMILY_NAME));
-	if (nl_xfer(s, &r, family_cb, &id))
-		id = 0;
+		return;
+	if (!nl_resolve(s, HMM_DUMMY_FAMILY_NAME, HMM_DUMMY_MCGRP_EVENTS, &f)) {
+		nl_family = f.id;
+		nl_events_grp = f.grp;
+	}
 	close(s);
-	return id;
 }
 
-/*
- * A socket that joined the events group, or -1. Bound first: an unbound
- * socket's port id is 0, the sender's of an event, which the kernel does
- * not send to.
- */
-static int nl_listen(void)
+/* A socket that joined the events group, or -1. */
+static int nl_events_listen(void)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	int s = nl_socket();
+	int s = nl_listen(nl_events_grp, 0);
 
-	if (s >= 0 && (bind(s, (struct sockaddr *)&sa, sizeof(sa)) ||
-		       setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
-				  &nl_events_grp, sizeof(nl_events_grp)))) {
-		diag("joining the events group: %s", strerror(errno));
-		close(s);
-		return -1;
-	}
+	if (s < 0)
+		hmm_diag("joining the events group: %s", strerror(errno));
 	return s;
 }
 
@@ -626,9 +508,9 @@ static int nl_events_queued(int ls)
 	}
 }
 
-static void dropped_cb(int type, const void *val, void *arg)
+static void dropped_cb(int type, const void *val, int len, void *arg)
 {
-	if (type == HMM_DUMMY_A_STATS_EVENTS_DROPPED)
+	if (type == HMM_DUMMY_A_STATS_EVENTS_DROPPED && len == sizeof(uint64_t))
 		memcpy(arg, val, sizeof(uint64_t));
 }
 
@@ -636,149 +518,56 @@ static void dropped_cb(int type, const void *val, void *arg)
 static long long nl_events_dropped(void)
 {
 	uint64_t dropped = ~0ULL;
-	struct nl_req r;
-	int s = nl_socket(), e;
+	struct nl_attr_walk w = { dropped_cb, &dropped };
+	struct nl_msg m;
+	int s = nl_socket_timeout(0), e;
 
 	if (s < 0)
 		return -1;
-	nl_init_req(&r, nl_family, HMM_DUMMY_CMD_STATS_GET, 0);
-	e = nl_xfer(s, &r, dropped_cb, &dropped);
+	nl_req(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	e = nl_xfer(s, &m, NULL, nl_attrs_cb, &w);
 	close(s);
 	return e || dropped == ~0ULL ? -1 : (long long)dropped;
 }
 
 /* The last mirror id of the MIRROR_GET dump: the newest, fd2's. */
-static void mirror_cb(int type, const void *val, void *arg)
+static void mirror_cb(int type, const void *val, int len, void *arg)
 {
-	if (type == HMM_DUMMY_A_MIRROR_ID)
+	if (type == HMM_DUMMY_A_MIRROR_ID && len == sizeof(uint32_t))
 		*(unsigned int *)arg = *(const uint32_t *)val;
 }
 
 static int setup_nl(struct ctx *c)
 {
-	struct nl_req r;
+	struct nl_attr_walk w = { mirror_cb, &c->id };
+	struct nl_msg m;
 
 	c->fd2 = dummy_open(0);
 	if (c->fd2 < 0 || setup_mapped_fd(c, c->fd2))
 		return -1;
-	nl_init_req(&r, nl_family, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
-	return nl_xfer(c->fd, &r, mirror_cb, &c->id) || !c->id ? -1 : 0;
+	nl_req(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
+	return nl_xfer(c->fd, &m, NULL, nl_attrs_cb, &w) || !c->id ? -1 : 0;
 }
 
-static long nl_call(struct ctx *c, int cmd, int flags)
+/* The op's netlink request: 0, or -1 with errno as the kernel said. */
+static long call_nl(struct ctx *c)
 {
-	struct nl_req r;
-	int e;
+	int cmd = c->op->cmd, flags = c->op->flags, e;
+	struct nl_msg m;
 
-	nl_init_req(&r, nl_family, cmd, flags);
+	nl_req(&m, cmd, flags);
 	if (cmd == HMM_DUMMY_CMD_PTE_GET)
-		nl_put(&r, HMM_DUMMY_A_PTE_MIRROR_ID, &c->id, sizeof(c->id));
+		nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, c->id);
 	if (cmd == HMM_DUMMY_CMD_MIRROR_GET && !(flags & NLM_F_DUMP))
-		nl_put(&r, HMM_DUMMY_A_MIRROR_ID, &c->id, sizeof(c->id));
-	e = nl_xfer(c->fd, &r, NULL, NULL);
+		nl_put_u32(&m, HMM_DUMMY_A_MIRROR_ID, c->id);
+	e = nl_xfer(c->fd, &m, NULL, NULL, NULL);
 	if (e) {
 		errno = -e;
 		return -1;
 	}
 	return 0;
 }
-
-/* The op's netlink request. */
-static long call_nl(struct ctx *c)
-{
-	return nl_call(c, c->op->cmd, c->op->flags);
-}
 #endif
-
-/*
- * Rows of ops[]: a call of its own, one test_hmm-ABI ioctl, one netlink
- * request (designated, so that the fields a row does not use stay zero).
- */
-#define OP(n, d, s, c, u, e) \
-	{ .name = n, .dev = d, .setup = s, .call = c, .undo = u, .also = e }
-#define DMIRROR_OP(n, s, e, c) \
-	{ .name = n, .dev = "dmirror", .setup = s, .call = call_dmirror, \
-	  .also = e, .cmd = c }
-#define NL_OP(n, c, f) \
-	{ .name = n, .dev = "nl", .setup = setup_nl, .call = call_nl, \
-	  .also = ENOBUFS, .cmd = c, .flags = f }
-/* A call of its own over np pages. */
-#define BIG_OP(n, d, s, c, e, np) \
-	{ .name = n, .dev = d, .setup = s, .call = c, .also = e, .npages = np }
-/* A call of its own with a listener of the events group. */
-#define EVENTS_OP(n, d, s, c, u) \
-	{ .name = n, .dev = d, .setup = s, .call = c, .undo = u, .listen = 1 }
-
-static const struct op ops[] = {
-	OP("open_dummy", "none", setup_none, call_open, undo_open, 0),
-	OP("open_dmirror", "none", setup_none, call_open_dmirror, undo_open, 0),
-	OP("close", "dummy", setup_mapped, call_close, NULL, 0),
-	OP("FAULT_read", "dummy", setup_fresh, call_fault_read, NULL, EFAULT),
-	OP("FAULT_write", "dummy", setup_fresh, call_fault_write, NULL, EFAULT),
-	OP("READ", "dummy", setup_fresh, call_read, NULL, EFAULT),
-	OP("WRITE", "dummy", setup_fresh, call_write, NULL, EFAULT),
-	/* More than one populate chunk (see the top). */
-	BIG_OP("FAULT_write_600p", "dummy", setup_holed, call_fault_write,
-	       EFAULT, BIG_PAGES),
-	BIG_OP("READ_600p", "dummy", setup_holed, call_read, EFAULT,
-	       BIG_PAGES),
-	BIG_OP("WRITE_600p", "dummy", setup_holed, call_write, EFAULT,
-	       BIG_PAGES),
-	OP("SNAPSHOT", "dummy", setup_mapped, call_snapshot, NULL, EFAULT),
-	OP("DUMP", "dummy", setup_mapped, call_dump, NULL, EFAULT),
-	BIG_OP("DUMP_400p", "dummy", setup_mapped, call_dump, EFAULT,
-	       DUMP_PAGES),
-	OP("COUNTERS", "dummy", setup_mapped, call_counters, NULL, EFAULT),
-	{ .name = "SET_RANGE", .dev = "dummy", .setup = setup_mapped,
-	  .call = call_set_range, .check = check_set_range },
-	DMIRROR_OP("DMIRROR_READ", setup_fresh, EFAULT, HMM_DMIRROR_READ),
-	DMIRROR_OP("DMIRROR_WRITE", setup_fresh, EFAULT, HMM_DMIRROR_WRITE),
-	DMIRROR_OP("DMIRROR_SNAPSHOT", setup_fresh, EFAULT, HMM_DMIRROR_SNAPSHOT),
-	/*
-	 * Device memory: the debug kernel has it. A page that could not move
-	 * is not in the device's memory: MIGRATE_TO_DEV says ENOENT. Device
-	 * memory grows a chunk when it needs one, so this may add one too
-	 * (whether it does depends on what earlier steps left): if it does,
-	 * stepped no deeper than memremap_pages()'s first failure, as below.
-	 */
-	{ .name = "DMIRROR_MIGRATE_TO_DEV", .dev = "dmirror",
-	  .setup = setup_written, .call = call_dmirror, .also = ENOENT,
-	  .cmd = HMM_DMIRROR_MIGRATE_TO_DEV, .stop_at = "memremap_pages+",
-	  .may_stop = 1 },
-	/*
-	 * The same on a device with no memory yet: it adds a chunk
-	 * (request_free_mem_region(), memremap_pages()). Needs a fresh load:
-	 * RELEASE evicts pages but keeps the chunks. memremap_pages() is
-	 * stepped only to its first failure: deeper, x86's add_pages() WARNs
-	 * on any error and the vmemmap allocator warn_alloc()s, which the
-	 * lane counts as splats.
-	 */
-	{ .name = "DMIRROR_MIGRATE_TO_DEV_grow", .dev = "dmirror",
-	  .setup = setup_written, .call = call_dmirror, .also = ENOENT,
-	  .cmd = HMM_DMIRROR_MIGRATE_TO_DEV, .fresh = 1,
-	  .stop_at = "memremap_pages+" },
-	DMIRROR_OP("DMIRROR_MIGRATE_TO_SYS", setup_migrated, 0,
-		   HMM_DMIRROR_MIGRATE_TO_SYS),
-	DMIRROR_OP("DMIRROR_RELEASE", setup_migrated, 0, HMM_DMIRROR_RELEASE),
-	DMIRROR_OP("DMIRROR_EXCLUSIVE", setup_written, EBUSY,
-		   HMM_DMIRROR_EXCLUSIVE),
-	/* Over more than one of its batches of 64. */
-	{ .name = "DMIRROR_EXCLUSIVE_130p", .dev = "dmirror",
-	  .setup = setup_written, .call = call_dmirror, .also = EBUSY,
-	  .cmd = HMM_DMIRROR_EXCLUSIVE, .npages = EXCL_PAGES },
-	OP("dmirror_mmap", "dmirror", setup_none, call_dmirror_mmap, undo_mmap, 0),
-#ifdef HAVE_NL
-	NL_OP("nl_DEV_GET", HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP),
-	NL_OP("nl_MIRROR_GET", HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP),
-	NL_OP("nl_MIRROR_GET_do", HMM_DUMMY_CMD_MIRROR_GET, 0),
-	NL_OP("nl_PTE_GET", HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP),
-	NL_OP("nl_STATS_GET", HMM_DUMMY_CMD_STATS_GET, 0),
-	/* The events' path: register, unregister, invalidate. */
-	EVENTS_OP("open_dummy_events", "none", setup_none, call_open, undo_open),
-	EVENTS_OP("close_events", "dummy", setup_mapped, call_close, NULL),
-	EVENTS_OP("munmap_events", "dummy", setup_mapped, call_munmap, NULL),
-#endif
-};
 
 static int nth_fd = -1;
 static int kmsg_fd = -1;
@@ -887,8 +676,8 @@ static void count_scan(const struct scan *sc, const char *name, int step)
 	if (sc->ours)
 		sites->attributed++;
 	if (sc->lost)
-		diag("%s: step %d: kernel log records lost before they were read",
-		     name, step);
+		hmm_diag("%s: step %d: kernel log records lost before they were read",
+			 name, step);
 }
 
 /* The hmm_dummy.ko the guest loaded (--module), its parameters as loaded. */
@@ -966,7 +755,7 @@ static int mod_unload(void)
 			break;
 		usleep(20000);
 	}
-	diag("delete_module(hmm_dummy): %s", strerror(errno));
+	hmm_diag("delete_module(hmm_dummy): %s", strerror(errno));
 	return -1;
 }
 
@@ -1007,7 +796,7 @@ static int mod_reload(void)
 	if (mod_loaded() && mod_unload())
 		return -1;
 	if (mod_load(mod_params, 0, &left)) {
-		diag("loading %s %s: %s", mod_path, mod_params, strerror(errno));
+		hmm_diag("loading %s %s: %s", mod_path, mod_params, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -1025,12 +814,13 @@ static int mod_check(void)
 	memset(p, 0x69, NPAGES * PAGE);
 	fd = dummy_open(0);
 	if (fd < 0)
-		diag("/dev/hmm_dummy0: %s", strerror(errno));
+		hmm_diag("/dev/hmm_dummy0: %s", strerror(errno));
 	else if (RETRY_EBUSY(dummy_fault(fd, p, NPAGES, HMM_DUMMY_FAULT_WRITE,
 					 NULL)))
-		diag("FAULT on /dev/hmm_dummy0: %s", strerror(errno));
-	else if (check_coherent(fd, p, NPAGES))
-		diag("/dev/hmm_dummy0: device page table not coherent after FAULT");
+		hmm_diag("FAULT on /dev/hmm_dummy0: %s", strerror(errno));
+	else if (oracle_coherent(&(struct oracle){ .fd = fd, .abi = ABI_NATIVE },
+				 p, NPAGES))
+		hmm_diag("/dev/hmm_dummy0: device page table not coherent after FAULT");
 	else
 		ret = 0;
 	if (fd >= 0)
@@ -1040,84 +830,9 @@ static int mod_check(void)
 }
 
 /*
- * check_coherent()'s invariant, the CPU side read from /proc/self/pagemap
- * in one pread(): check_coherent() opens it once per entry, which over the
- * big ops' hundreds of entries costs about a second a step on the debug
- * kernel under TCG. For NPAGES, check_coherent() itself.
- */
-static long coherent(int fd, void *addr, uint64_t npages)
-{
-	static struct hmm_dummy_pte ents[BIG_PAGES];
-	static uint64_t pm[BIG_PAGES];
-	static uint8_t snap[BIG_PAGES];
-	uintptr_t start = (uintptr_t)addr;
-	uint64_t nr, i;
-	long bad = 0;
-	int pfd;
-
-	if (npages <= NPAGES)
-		return check_coherent(fd, addr, npages);
-	if (npages > BIG_PAGES)
-		return -1;
-	if (dummy_dump(fd, addr, npages, ents, npages, &nr) ||
-	    dummy_snapshot(fd, addr, npages, snap)) {
-		diag("coherence check: DUMP/SNAPSHOT failed: %s", strerror(errno));
-		return -1;
-	}
-	pfd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (pfd < 0 || pread(pfd, pm, npages * sizeof(pm[0]),
-			     start / PAGE * sizeof(pm[0])) !=
-		       (ssize_t)(npages * sizeof(pm[0]))) {
-		diag("coherence check: /proc/self/pagemap: %s", strerror(errno));
-		if (pfd >= 0)
-			close(pfd);
-		return -1;
-	}
-	close(pfd);
-	for (i = 0; i < nr; i++) {
-		struct hmm_dummy_pte *e = &ents[i];
-		uint64_t idx = (e->va - start) / PAGE;
-		long long pfn;
-
-		if (e->va < start || idx >= npages || e->va % PAGE ||
-		    (i && e->va <= ents[i - 1].va)) {
-			diag("entry %llu: va 0x%llx out of range or order",
-			     (unsigned long long)i, (unsigned long long)e->va);
-			bad++;
-			continue;
-		}
-		pfn = pm[idx] & (1ULL << 63) ?
-		      (long long)(pm[idx] & ((1ULL << 55) - 1)) : 0;
-		if (pfn != (long long)e->pfn) {
-			diag("va 0x%llx: device pfn 0x%llx, cpu pfn 0x%llx",
-			     (unsigned long long)e->va,
-			     (unsigned long long)e->pfn, pfn);
-			bad++;
-		}
-		if (!(e->perm & HMM_DUMMY_PERM_READ) ||
-		    (e->perm & ~(HMM_DUMMY_PERM_READ | HMM_DUMMY_PERM_WRITE))) {
-			diag("va 0x%llx: bad perm 0x%x",
-			     (unsigned long long)e->va, e->perm);
-			bad++;
-		}
-		if ((e->perm & HMM_DUMMY_PERM_WRITE) &&
-		    !(snap[idx] & HMM_DUMMY_SNAP_WRITE)) {
-			diag("va 0x%llx: device may write, CPU may not (snap 0x%x)",
-			     (unsigned long long)e->va, snap[idx]);
-			bad++;
-		}
-		if (e->order && !(snap[idx] & HMM_DUMMY_SNAP_HUGE)) {
-			diag("va 0x%llx: device order %u, CPU maps 4 KiB",
-			     (unsigned long long)e->va, e->order);
-			bad++;
-		}
-	}
-	return bad;
-}
-
-/*
  * The same call made again, no injection: it must work (or the op's own
- * check, given what the call with injection returned).
+ * check, given what the call with injection returned), the device page
+ * table coherent after it. 0, or -1 after saying what went wrong.
  */
 static int recheck(const struct op *o, struct ctx *c, long first)
 {
@@ -1126,28 +841,33 @@ static int recheck(const struct op *o, struct ctx *c, long first)
 	if (o->check)
 		return o->check(c, first);
 	if (o->call == call_close)
-		return TAP_PASS;
+		return 0;
 	if (!strcmp(o->dev, "nl")) {
 		/* A dump cut short may still run on the old socket. */
 		close(c->fd);
 		c->fd = dev_open(o->dev);
-		CHECK(c->fd >= 0);
+		if (c->fd < 0) {
+			hmm_diag("%s: a new socket: %s", o->name,
+				 strerror(errno));
+			return -1;
+		}
 	}
 	r = o->call(c);
 	if (r < 0) {
-		diag("%s: without injection: %s", o->name, strerror(errno));
-		return TAP_FAIL;
+		hmm_diag("%s: without injection: %s", o->name, strerror(errno));
+		return -1;
 	}
 	c->ret = r;
 	if (o->undo)
 		o->undo(c);
 	if (!strcmp(o->dev, "dummy") && c->p &&
-	    coherent(c->fd, c->p, c->n)) {
-		diag("%s: device page table not coherent after the failure",
-		     o->name);
-		return TAP_FAIL;
+	    oracle_coherent(&(struct oracle){ .fd = c->fd, .abi = ABI_NATIVE },
+			    c->p, c->n)) {
+		hmm_diag("%s: device page table not coherent after the failure",
+			 o->name);
+		return -1;
 	}
-	return TAP_PASS;
+	return 0;
 }
 
 /*
@@ -1191,7 +911,7 @@ static int run_step(const struct op *o, int step)
 	memset(c.buf, 0, c.n * PAGE);
 #ifdef HAVE_NL
 	if (o->listen) {
-		c.ls = nl_listen();
+		c.ls = nl_events_listen();
 		if (c.ls < 0)
 			return STEP_BAD;
 	}
@@ -1226,17 +946,17 @@ static int run_step(const struct op *o, int step)
 	if (left > 0) {
 		/* Fewer than step allocations: nothing was failed. */
 		if (r < 0) {
-			diag("%s: failed with %s and no failure forced",
-			     o->name, strerror(e));
+			hmm_diag("%s: failed with %s and no failure forced",
+				 o->name, strerror(e));
 			return STEP_BAD;
 		}
-		diag("%s: the call completes with %ld allocation(s)", o->name,
-		     step - left);
+		hmm_diag("%s: the call completes with %ld allocation(s)", o->name,
+			 step - left);
 #ifdef HAVE_NL
 		/* The listener is one: it got the call's event. */
 		if (o->listen && nl_events_queued(c.ls) <= 0) {
-			diag("%s: the listener got no event of the call",
-			     o->name);
+			hmm_diag("%s: the listener got no event of the call",
+				 o->name);
 			return STEP_BAD;
 		}
 #endif
@@ -1258,13 +978,13 @@ static int run_step(const struct op *o, int step)
 		if (o->undo)
 			o->undo(&c);
 	} else if (!(e == ENOMEM || (o->also && e == o->also))) {
-		diag("%s: allocation %d failed: call failed with %s, not ENOMEM%s%s",
-		     o->name, step, strerror(e), o->also ? " or " : "",
-		     o->also ? strerror(o->also) : "");
+		hmm_diag("%s: allocation %d failed: call failed with %s, not ENOMEM%s%s",
+			 o->name, step, strerror(e), o->also ? " or " : "",
+			 o->also ? strerror(o->also) : "");
 		return STEP_BAD;
 	}
-	if (recheck(o, &c, r) != TAP_PASS) {
-		diag("%s: after allocation %d was failed", o->name, step);
+	if (recheck(o, &c, r)) {
+		hmm_diag("%s: after allocation %d was failed", o->name, step);
 		return STEP_BAD;
 	}
 	if (sc.stop)
@@ -1280,18 +1000,18 @@ static int fork_step(const struct op *o, int step)
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
-		diag("%s: fork: %s", o->name, strerror(errno));
+		hmm_diag("%s: fork: %s", o->name, strerror(errno));
 		return STEP_BAD;
 	}
 	if (!pid)
 		_exit(run_step(o, step));
 	if (waitpid(pid, &status, 0) != pid) {
-		diag("%s: waitpid: %s", o->name, strerror(errno));
+		hmm_diag("%s: waitpid: %s", o->name, strerror(errno));
 		return STEP_BAD;
 	}
 	if (!WIFEXITED(status)) {
-		diag("%s: step %d: killed by signal %d", o->name, step,
-		     WTERMSIG(status));
+		hmm_diag("%s: step %d: killed by signal %d", o->name, step,
+			 WTERMSIG(status));
 		return STEP_BAD;
 	}
 	return WEXITSTATUS(status);
@@ -1323,7 +1043,7 @@ static const char *op_skip(const struct op *o)
 #ifdef HAVE_NL
 	/* Its id, as the last load of hmm_dummy registered it. */
 	if (!strcmp(o->dev, "nl") || o->listen) {
-		nl_family = nl_resolve();
+		nl_resolve_family();
 		if (!nl_family)
 			return "no " HMM_DUMMY_FAMILY_NAME " generic netlink family";
 	}
@@ -1340,21 +1060,29 @@ static const char *op_skip(const struct op *o)
 	return NULL;
 }
 
-static int run_op(const struct op *o)
+/* Whether --only selected the case name (no --only: all are). */
+static int selected(const char *name);
+
+/* Every step of op o, until the call makes fewer allocations than its step. */
+static void run_op(struct __test_metadata *_metadata, const struct op *o)
 {
 	int step, r = STEP_BAD, forced = 0, ours = 0, silent = 0, made = 0;
-	const char *skip = op_skip(o);
+	const char *skip;
 	int dropped = sites->dropped;
 	double t0 = now_s();
 
+	if (!selected(o->name))
+		SKIP(return, "not in --only");
+	skip = op_skip(o);
 	if (skip)
-		return tap_skip_reason("%s", skip);
+		SKIP(return, "%s", skip);
 	for (step = 1; step <= MAX_STEPS; step++) {
 		int try, before = sites->attributed;
 
 		for (try = 0; try < SILENT_TRIES; try++) {
-			if (o->fresh && mod_reload())
-				return TAP_FAIL;
+			if (o->fresh) {
+				ASSERT_EQ(0, mod_reload());
+			}
 			made++;
 			r = fork_step(o, step);
 			if (r != STEP_SILENT)
@@ -1362,59 +1090,144 @@ static int run_op(const struct op *o)
 		}
 		if (r == STEP_DONE)
 			break;
-		if (r == STEP_BAD) {
-			diag("%s: step %d failed", o->name, step);
-			return TAP_FAIL;
-		}
+		ASSERT_NE(STEP_BAD, r)
+			TH_LOG("%s: step %d failed", o->name, step);
 		forced++;
 		silent += r == STEP_SILENT;
 		ours += sites->attributed - before;
 		if (r == STEP_STOP) {
-			diag("%s: step %d failed an allocation under %s: the last step",
-			     o->name, step, o->stop_at);
+			hmm_diag("%s: step %d failed an allocation under %s: the last step",
+				 o->name, step, o->stop_at);
 			break;
 		}
 	}
-	if (step > MAX_STEPS) {
-		diag("%s: still allocating after %d steps", o->name, MAX_STEPS);
-		return TAP_FAIL;
-	}
-	diag("%s: %d failure(s) forced, %d with a frame of ours, %d printed nothing; %d step(s) made again; %.1f s",
-	     o->name, forced, ours, silent, made - forced - (r == STEP_DONE),
-	     now_s() - t0);
-	if (o->stop_at && !o->may_stop && r != STEP_STOP) {
-		diag("%s: no failure was forced under %s", o->name, o->stop_at);
-		return TAP_FAIL;
-	}
+	ASSERT_LE(step, MAX_STEPS)
+		TH_LOG("%s: still allocating after %d steps", o->name, MAX_STEPS);
+	hmm_diag("%s: %d failure(s) forced, %d with a frame of ours, %d printed nothing; %d step(s) made again; %.1f s",
+		 o->name, forced, ours, silent, made - forced - (r == STEP_DONE),
+		 now_s() - t0);
+	ASSERT_FALSE(o->stop_at && !o->may_stop && r != STEP_STOP)
+		TH_LOG("%s: no failure was forced under %s", o->name, o->stop_at);
 	if (o->listen) {
 		dropped = sites->dropped - dropped;
-		diag("%s: %d step(s) dropped an event", o->name, dropped);
+		hmm_diag("%s: %d step(s) dropped an event", o->name, dropped);
 		/* Else the event's allocation was never failed. */
-		CHECK(dropped > 0);
+		ASSERT_TRUE(dropped > 0);
 	}
-	return TAP_PASS;
 }
 
-#define NR_OPS	((int)(sizeof(ops) / sizeof(ops[0])))
+/*
+ * The ops, one case each: a call of its own, one test_hmm-ABI ioctl, one
+ * netlink request (designated, so that the fields a row does not use stay
+ * zero). OP_CASE(name, fields...) makes struct op op_name and its case.
+ */
+#define OP_TIMEOUT	300
 
-#define OP_CASE(i) \
-	static int t_##i(void) { return i < NR_OPS ? run_op(&ops[i]) : TAP_FAIL; }
-OP_CASE(0) OP_CASE(1) OP_CASE(2) OP_CASE(3) OP_CASE(4) OP_CASE(5) OP_CASE(6)
-OP_CASE(7) OP_CASE(8) OP_CASE(9) OP_CASE(10) OP_CASE(11) OP_CASE(12)
-OP_CASE(13) OP_CASE(14) OP_CASE(15) OP_CASE(16) OP_CASE(17) OP_CASE(18)
-OP_CASE(19) OP_CASE(20) OP_CASE(21) OP_CASE(22) OP_CASE(23) OP_CASE(24)
-OP_CASE(25) OP_CASE(26) OP_CASE(27) OP_CASE(28) OP_CASE(29) OP_CASE(30)
-OP_CASE(31) OP_CASE(32) OP_CASE(33) OP_CASE(34) OP_CASE(35)
-
-static int (*const op_fns[])(void) = {
-	t_0, t_1, t_2, t_3, t_4, t_5, t_6, t_7, t_8, t_9, t_10, t_11, t_12,
-	t_13, t_14, t_15, t_16, t_17, t_18, t_19, t_20, t_21, t_22, t_23,
-	t_24, t_25, t_26, t_27, t_28, t_29, t_30, t_31, t_32, t_33, t_34,
-	t_35,
+FIXTURE(fault_inject) {
 };
 
-_Static_assert(sizeof(op_fns) / sizeof(op_fns[0]) >= sizeof(ops) / sizeof(ops[0]),
-	       "more ops than case functions");
+FIXTURE_SETUP(fault_inject)
+{
+}
+
+/* hmm_dummy loaded again as the guest loaded it, whatever a case left. */
+FIXTURE_TEARDOWN(fault_inject)
+{
+	long left;
+
+	if (mod_path && mod_params[0] && mod_loaded() != 1) {
+		EXPECT_EQ(0, mod_load(mod_params, 0, &left))
+			TH_LOG("loading %s %s again: %s", mod_path, mod_params,
+			       strerror(errno));
+	}
+}
+
+#define OP_CASE(_name, ...)						\
+	static const struct op op_##_name = { .name = #_name, __VA_ARGS__ }; \
+	TEST_F_TIMEOUT(fault_inject, _name, OP_TIMEOUT)			\
+	{								\
+		run_op(_metadata, &op_##_name);				\
+	}
+
+/* Rows: a call of its own (over np pages; with a listener of the events group). */
+#define OP(d, s, c, u, e) \
+	.dev = d, .setup = s, .call = c, .undo = u, .also = e
+#define BIG_OP(d, s, c, e, np) \
+	.dev = d, .setup = s, .call = c, .also = e, .npages = np
+#define EVENTS_OP(d, s, c, u) \
+	.dev = d, .setup = s, .call = c, .undo = u, .listen = 1
+/* One test_hmm-ABI ioctl; one netlink request. */
+#define DMIRROR_OP(s, e, c) \
+	.dev = "dmirror", .setup = s, .call = call_dmirror, .also = e, .cmd = c
+#define NL_OP(c, f) \
+	.dev = "nl", .setup = setup_nl, .call = call_nl, .also = ENOBUFS, \
+	.cmd = c, .flags = f
+
+OP_CASE(open_dummy, OP("none", setup_none, call_open, undo_open, 0))
+OP_CASE(open_dmirror, OP("none", setup_none, call_open_dmirror, undo_open, 0))
+OP_CASE(close, OP("dummy", setup_mapped, call_close, NULL, 0))
+OP_CASE(FAULT_read, OP("dummy", setup_fresh, call_fault_read, NULL, EFAULT))
+OP_CASE(FAULT_write, OP("dummy", setup_fresh, call_fault_write, NULL, EFAULT))
+OP_CASE(READ, OP("dummy", setup_fresh, call_read, NULL, EFAULT))
+OP_CASE(WRITE, OP("dummy", setup_fresh, call_write, NULL, EFAULT))
+/* More than one populate chunk (see the top). */
+OP_CASE(FAULT_write_600p, BIG_OP("dummy", setup_holed, call_fault_write,
+				 EFAULT, BIG_PAGES))
+OP_CASE(READ_600p, BIG_OP("dummy", setup_holed, call_read, EFAULT, BIG_PAGES))
+OP_CASE(WRITE_600p, BIG_OP("dummy", setup_holed, call_write, EFAULT, BIG_PAGES))
+OP_CASE(SNAPSHOT, OP("dummy", setup_mapped, call_snapshot, NULL, EFAULT))
+OP_CASE(DUMP, OP("dummy", setup_mapped, call_dump, NULL, EFAULT))
+OP_CASE(DUMP_400p, BIG_OP("dummy", setup_mapped, call_dump, EFAULT, DUMP_PAGES))
+OP_CASE(COUNTERS, OP("dummy", setup_mapped, call_counters, NULL, EFAULT))
+OP_CASE(SET_RANGE, .dev = "dummy", .setup = setup_mapped,
+	.call = call_set_range, .check = check_set_range)
+OP_CASE(DMIRROR_READ, DMIRROR_OP(setup_fresh, EFAULT, HMM_DMIRROR_READ))
+OP_CASE(DMIRROR_WRITE, DMIRROR_OP(setup_fresh, EFAULT, HMM_DMIRROR_WRITE))
+OP_CASE(DMIRROR_SNAPSHOT, DMIRROR_OP(setup_fresh, EFAULT, HMM_DMIRROR_SNAPSHOT))
+/*
+ * Device memory: the debug kernel has it. A page that could not move
+ * is not in the device's memory: MIGRATE_TO_DEV says ENOENT. Device
+ * memory grows a chunk when it needs one, so this may add one too
+ * (whether it does depends on what earlier steps left): if it does,
+ * stepped no deeper than memremap_pages()'s first failure, as below.
+ */
+OP_CASE(DMIRROR_MIGRATE_TO_DEV, .dev = "dmirror",
+	.setup = setup_written, .call = call_dmirror, .also = ENOENT,
+	.cmd = HMM_DMIRROR_MIGRATE_TO_DEV, .stop_at = "memremap_pages+",
+	.may_stop = 1)
+/*
+ * The same on a device with no memory yet: it adds a chunk
+ * (request_free_mem_region(), memremap_pages()). Needs a fresh load:
+ * RELEASE evicts pages but keeps the chunks. memremap_pages() is
+ * stepped only to its first failure: deeper, x86's add_pages() WARNs
+ * on any error and the vmemmap allocator warn_alloc()s, which the
+ * lane counts as splats.
+ */
+OP_CASE(DMIRROR_MIGRATE_TO_DEV_grow, .dev = "dmirror",
+	.setup = setup_written, .call = call_dmirror, .also = ENOENT,
+	.cmd = HMM_DMIRROR_MIGRATE_TO_DEV, .fresh = 1,
+	.stop_at = "memremap_pages+")
+OP_CASE(DMIRROR_MIGRATE_TO_SYS, DMIRROR_OP(setup_migrated, 0,
+					   HMM_DMIRROR_MIGRATE_TO_SYS))
+OP_CASE(DMIRROR_RELEASE, DMIRROR_OP(setup_migrated, 0, HMM_DMIRROR_RELEASE))
+OP_CASE(DMIRROR_EXCLUSIVE, DMIRROR_OP(setup_written, EBUSY,
+				      HMM_DMIRROR_EXCLUSIVE))
+/* Over more than one of its batches of 64. */
+OP_CASE(DMIRROR_EXCLUSIVE_130p, .dev = "dmirror",
+	.setup = setup_written, .call = call_dmirror, .also = EBUSY,
+	.cmd = HMM_DMIRROR_EXCLUSIVE, .npages = EXCL_PAGES)
+OP_CASE(dmirror_mmap, OP("dmirror", setup_none, call_dmirror_mmap, undo_mmap, 0))
+#ifdef HAVE_NL
+OP_CASE(nl_DEV_GET, NL_OP(HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP))
+OP_CASE(nl_MIRROR_GET, NL_OP(HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP))
+OP_CASE(nl_MIRROR_GET_do, NL_OP(HMM_DUMMY_CMD_MIRROR_GET, 0))
+OP_CASE(nl_PTE_GET, NL_OP(HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP))
+OP_CASE(nl_STATS_GET, NL_OP(HMM_DUMMY_CMD_STATS_GET, 0))
+/* The events' path: register, unregister, invalidate. */
+OP_CASE(open_dummy_events, EVENTS_OP("none", setup_none, call_open, undo_open))
+OP_CASE(close_events, EVENTS_OP("dummy", setup_mapped, call_close, NULL))
+OP_CASE(munmap_events, EVENTS_OP("dummy", setup_mapped, call_munmap, NULL))
+#endif
 
 #define LOAD_PROBE_NTH	1000000	/* more allocations than any load makes */
 #define LOAD_MARGIN	32	/* kernel allocations stepped before ours */
@@ -1430,13 +1243,13 @@ static long load_probe(void)
 	long left;
 
 	if (!mod_load("ndevices=0", LOAD_PROBE_NTH, &left)) {
-		diag("module_load: hmm_dummy loaded with ndevices=0");
+		hmm_diag("module_load: hmm_dummy loaded with ndevices=0");
 		mod_unload();
 		return -1;
 	}
 	if (errno != EINVAL || left <= 0) {
-		diag("module_load: a load with ndevices=0: %s (fail-nth read back %ld), not EINVAL",
-		     strerror(errno), left);
+		hmm_diag("module_load: a load with ndevices=0: %s (fail-nth read back %ld), not EINVAL",
+			 strerror(errno), left);
 		return -1;
 	}
 	return LOAD_PROBE_NTH - left;
@@ -1456,40 +1269,40 @@ static int load_step(int step, struct scan *sc)
 	r = mod_load(mod_params, step, &left);
 	e = errno;
 	if (left < 0) {
-		diag("module_load: step %d: fail-nth: %s", step, strerror(errno));
+		hmm_diag("module_load: step %d: fail-nth: %s", step, strerror(errno));
 		return STEP_BAD;
 	}
 	if (left > 0) {
 		if (r) {
-			diag("module_load: the load failed with %s and no failure forced",
-			     strerror(e));
+			hmm_diag("module_load: the load failed with %s and no failure forced",
+				 strerror(e));
 			return STEP_BAD;
 		}
-		diag("module_load: the load completes with %ld allocation(s)",
-		     step - left);
+		hmm_diag("module_load: the load completes with %ld allocation(s)",
+			 step - left);
 		return mod_check() ? STEP_BAD : STEP_DONE;
 	}
 	scan_kmsg(sc, NULL);
 	count_scan(sc, "module_load", step);
 	if (r) {
 		if (e != ENOMEM) {
-			diag("module_load: allocation %d failed: the load failed with %s, not ENOMEM",
-			     step, strerror(e));
+			hmm_diag("module_load: allocation %d failed: the load failed with %s, not ENOMEM",
+				 step, strerror(e));
 			return STEP_BAD;
 		}
 		if (mod_loaded()) {
-			diag("module_load: allocation %d failed: the load failed, yet hmm_dummy is in /proc/modules",
-			     step);
+			hmm_diag("module_load: allocation %d failed: the load failed, yet hmm_dummy is in /proc/modules",
+				 step);
 			return STEP_BAD;
 		}
 		if (mod_load(mod_params, 0, &left)) {
-			diag("module_load: allocation %d failed: then a load without injection failed with %s",
-			     step, strerror(errno));
+			hmm_diag("module_load: allocation %d failed: then a load without injection failed with %s",
+				 step, strerror(errno));
 			return STEP_BAD;
 		}
 	}
 	if (mod_check()) {
-		diag("module_load: after allocation %d was failed", step);
+		hmm_diag("module_load: after allocation %d was failed", step);
 		return STEP_BAD;
 	}
 	if (mod_unload())
@@ -1501,7 +1314,7 @@ enum { LOAD_EARLIER = 100 };	/* load_from(): the first failure was ours */
 
 /*
  * The steps of module_load from allocation start to the load's last, with
- * hmm_dummy not loaded: TAP_PASS, TAP_FAIL, or LOAD_EARLIER if the first
+ * hmm_dummy not loaded: 0, -1 (said why), or LOAD_EARLIER if the first
  * failure that printed its stack was in our code already (the load's
  * allocations before ours are fewer than the probe said: start earlier).
  */
@@ -1510,7 +1323,7 @@ static int load_from(int start)
 	int step, r = STEP_BAD, forced = 0, ours = 0, silent = 0, made = 0;
 	int first = 1, first_ours = 0;
 
-	diag("module_load: from allocation %d on", start);
+	hmm_diag("module_load: from allocation %d on", start);
 	for (step = start; step < start + MAX_LOAD_STEPS; step++) {
 		int try, before = sites->attributed;
 		struct scan sc;
@@ -1529,8 +1342,8 @@ static int load_from(int start)
 		if (first && sc.forced) {
 			first = 0;
 			if (sc.ours) {
-				diag("module_load: the first failure forced (allocation %d) is in our code already",
-				     step);
+				hmm_diag("module_load: the first failure forced (allocation %d) is in our code already",
+					 step);
 				return LOAD_EARLIER;
 			}
 		}
@@ -1538,34 +1351,41 @@ static int load_from(int start)
 			first_ours = step;
 	}
 	if (r == STEP_BAD)
-		return TAP_FAIL;
+		return -1;
 	if (r != STEP_DONE) {
-		diag("module_load: still allocating after %d steps", MAX_LOAD_STEPS);
-		return TAP_FAIL;
+		hmm_diag("module_load: still allocating after %d steps", MAX_LOAD_STEPS);
+		return -1;
 	}
-	diag("module_load: %d failure(s) forced, %d with a frame of ours (the first at allocation %d), %d printed nothing; %d step(s) made again",
-	     forced, ours, first_ours, silent, made - forced - 1);
-	CHECK(ours > 0);
-	return TAP_PASS;
+	hmm_diag("module_load: %d failure(s) forced, %d with a frame of ours (the first at allocation %d), %d printed nothing; %d step(s) made again",
+		 forced, ours, first_ours, silent, made - forced - 1);
+	if (ours <= 0) {
+		hmm_diag("module_load: no failure forced had a frame of ours");
+		return -1;
+	}
+	return 0;
 }
 
-/* The steps of module_load, from hmm_dummy loaded to hmm_dummy loaded. */
+/*
+ * The steps of module_load, from hmm_dummy loaded to hmm_dummy not loaded
+ * (the fixture's teardown loads it again): 0, or -1 (said why).
+ */
 static int load_steps(void)
 {
 	long c0, back = LOAD_MARGIN;
 	int r;
 
-	CHECK(!mod_unload());
+	if (mod_unload())
+		return -1;
 	c0 = load_probe();
 	if (c0 < 0)
-		return TAP_FAIL;
-	diag("module_load: %ld allocations before hmm_dummy_init() allocates, about",
-	     c0);
+		return -1;
+	hmm_diag("module_load: %ld allocations before hmm_dummy_init() allocates, about",
+		 c0);
 	do {
 		r = load_from(c0 > back ? c0 - back : 1);
 		back *= 2;
 	} while (r == LOAD_EARLIER && c0 > back / 2);
-	return r == LOAD_EARLIER ? TAP_FAIL : r;
+	return r == LOAD_EARLIER ? -1 : r;
 }
 
 /*
@@ -1582,39 +1402,30 @@ static int load_steps(void)
  * relocations): a failed vmalloc() there prints a warn_alloc() report,
  * stack and all, which the lane rightly counts as a splat.
  */
-static int t_module_load(void)
+TEST_F_TIMEOUT(fault_inject, module_load, 900)
 {
-	long left;
-	int ret;
-
+	if (!selected("module_load"))
+		SKIP(return, "not in --only");
 	if (!mod_path)
-		return tap_skip_reason("no --module PATH of the hmm_dummy.ko the guest loaded");
+		SKIP(return, "no --module PATH of the hmm_dummy.ko the guest loaded");
 	if (!mod_params[0])
-		return tap_skip_reason("hmm_dummy is not loaded");
+		SKIP(return, "hmm_dummy is not loaded");
 	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
-	CHECK(nth_fd >= 0);
-	ret = load_steps();
-	/* Loaded as the guest loaded it, for its unload at the end. */
-	if (mod_loaded() != 1 && mod_load(mod_params, 0, &left)) {
-		diag("module_load: loading %s %s again: %s", mod_path,
-		     mod_params, strerror(errno));
-		ret = TAP_FAIL;
-	}
-	return ret;
+	ASSERT_GE(nth_fd, 0) TH_LOG("fail-nth: %s", strerror(errno));
+	ASSERT_EQ(0, load_steps());
 }
 
 /* The summary: sites hit, printed for scripts/check-debug. */
-static int t_sites(void)
+TEST_F_TIMEOUT(fault_inject, allocation_sites, 10)
 {
 	int i;
 
 	for (i = 0; i < sites->n; i++)
-		printf("# fi-site: %s\n", sites->site[i]);
-	diag("%d distinct allocation site(s) in hmm_dummy/hmm_core hit, "
-	     "%d failures forced (%d with a frame of ours)",
-	     sites->n, sites->forced, sites->attributed);
-	CHECK(sites->n > 0);
-	return TAP_PASS;
+		hmm_diag("fi-site: %s", sites->site[i]);
+	hmm_diag("%d distinct allocation site(s) in hmm_dummy/hmm_core hit, "
+		 "%d failures forced (%d with a frame of ours)",
+		 sites->n, sites->forced, sites->attributed);
+	ASSERT_GT(sites->n, 0);
 }
 
 /* --only: the cases to run, comma separated; NULL: all. */
@@ -1633,11 +1444,6 @@ static int selected(const char *name)
 	return 0;
 }
 
-static int t_not_selected(void)
-{
-	return tap_skip_reason("not in --only");
-}
-
 static int knob(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY);
@@ -1650,9 +1456,13 @@ static int knob(const char *path, const char *val)
 	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
+/*
+ * Fault injection set up once for every case (the knobs, the kernel log
+ * read from its end, the shared counts), then the harness: --module and
+ * --only are taken out of argv, the rest (-t, -l, ...) is the harness's.
+ */
 int main(int argc, char **argv)
 {
-	static struct tap_case cases[sizeof(ops) / sizeof(ops[0]) + 2];
 	/* Fail any allocation, sleeping or not, of any order; say where. */
 	static const char *const knobs[][2] = {
 		{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
@@ -1662,50 +1472,42 @@ int main(int argc, char **argv)
 		{ "/sys/kernel/debug/fail_page_alloc/min-order", "0" },
 		{ "/sys/kernel/debug/fail_page_alloc/verbose", "2" },
 	};
-	size_t i;
+	char **hargv = calloc(argc + 1, sizeof(*hargv));
+	int i, hargc = 0, listing = 0;
+	size_t k;
 
-	for (i = 1; i + 1 < (size_t)argc; i += 2) {
-		if (!strcmp(argv[i], "--module"))
-			mod_path = argv[i + 1];
-		else if (!strcmp(argv[i], "--only"))
-			only = argv[i + 1];
-		else
-			break;
-	}
-	if (i != (size_t)argc) {
-		fprintf(stderr, "usage: fault_inject [--module PATH-OF-hmm_dummy.ko] [--only CASE,...]\n");
-		return 2;
-	}
-	if (access("/proc/thread-self/fail-nth", W_OK) ||
-	    access("/sys/kernel/debug/failslab", F_OK)) {
-		printf("TAP version 13\n1..0 # SKIP no fault injection in this kernel\n");
-		return 0;
-	}
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		if (knob(knobs[i][0], knobs[i][1])) {
-			fprintf(stderr, "fault_inject: cannot set %s: %s\n",
-				knobs[i][0], strerror(errno));
-			return 1;
+	if (!hargv)
+		ksft_exit_fail_msg("calloc: %s\n", strerror(errno));
+	hargv[hargc++] = argv[0];
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--module") && i + 1 < argc) {
+			mod_path = argv[++i];
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
+		} else {
+			listing |= !strcmp(argv[i], "-l") || !strcmp(argv[i], "-h");
+			hargv[hargc++] = argv[i];
 		}
 	}
+	if (listing)
+		return test_harness_run(hargc, hargv);
+	if (access("/proc/thread-self/fail-nth", W_OK) ||
+	    access("/sys/kernel/debug/failslab", F_OK)) {
+		ksft_print_header();
+		ksft_exit_skip("no fault injection in this kernel\n");
+	}
+	for (k = 0; k < sizeof(knobs) / sizeof(knobs[0]); k++)
+		if (knob(knobs[k][0], knobs[k][1]))
+			ksft_exit_fail_msg("cannot set %s: %s\n", knobs[k][0],
+					   strerror(errno));
 	if (read_mod_params())
-		return 1;
+		ksft_exit_fail_msg("cannot read hmm_dummy's parameters\n");
 	sites = mmap(NULL, sizeof(*sites), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sites == MAP_FAILED)
-		return 1;
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (kmsg_fd < 0 || lseek(kmsg_fd, 0, SEEK_END) < 0) {
-		perror("/dev/kmsg");
-		return 1;
-	}
-	for (i = 0; i < (size_t)NR_OPS; i++)
-		cases[i] = (struct tap_case){ ops[i].name,
-					      selected(ops[i].name) ? op_fns[i] :
-					      t_not_selected, 300 };
-	cases[i++] = (struct tap_case){ "module_load",
-					selected("module_load") ? t_module_load :
-					t_not_selected, 900 };
-	cases[i] = (struct tap_case){ "allocation_sites", t_sites, 10 };
-	return TAP_MAIN(cases);
+	if (kmsg_fd < 0 || lseek(kmsg_fd, 0, SEEK_END) < 0)
+		ksft_exit_fail_msg("/dev/kmsg: %s\n", strerror(errno));
+	return test_harness_run(hargc, hargv);
 }
