@@ -30,10 +30,6 @@
  * ASSERT_COHERENT_DATA(), ASSERT_WRITE_SEEN() and ASSERT_ENTRIES() stop the
  * case on a violation, with a diagnostic naming the call site. Diagnostics
  * are "# ..." lines (hmm_diag()). Needs root (pagemap's pfns).
- *
- * A program not yet converted to the harness (it does not include
- * kselftest_harness.h before this file) gets tap.h's legacy ORACLE(),
- * ORACLE_DATA(), ORACLE_WRITE(), CHECK_ENTRIES() and check_coherent().
  */
 #ifndef HMM_TESTS_ORACLE_H
 #define HMM_TESTS_ORACLE_H
@@ -717,11 +713,3 @@ static inline int swap_on_zram(char *why, size_t len)
 }
 
 #endif /* HMM_TESTS_ORACLE_H */
-
-/*
- * LEGACY (issue 15's transition): a program not yet converted to
- * kselftest_harness.h gets tap.h and its ORACLE() macros. Goes with tap.h.
- */
-#ifndef __KSELFTEST_HARNESS_H
-#include "tap.h"
-#endif
