@@ -8,7 +8,12 @@
  * callback keeps it coherent with the CPU page table. The ioctls of
  * uapi/hmm_dummy.h drive it; /dev/hmm_dmirror0 and 1 answer the mirroring
  * ioctls of the kernel's lib/test_hmm.c (uapi/hmm_dmirror.h), so the kernel's
- * own hmm-tests run against this driver.
+ * own hmm-tests run against this driver (hmm_dummy_dmirror.c).
+ *
+ * This file is the core both ABIs share (hmm_dummy_internal.h): the mirror
+ * and its invalidation callback, the device page table, the populate
+ * protocol and the copy through the device page table; and the native ABI,
+ * uapi/hmm_dummy.h, and the module's devices.
  *
  * A device page-table entry is pfn, write permission and the CPU map order,
  * packed in an xarray value entry keyed by virtual page number. Where the
@@ -39,7 +44,6 @@
 
 #include <hmm_mirror.h>
 #include "hmm_dummy_internal.h"
-#include "uapi/hmm_dmirror.h"
 #include "uapi/hmm_dummy.h"
 
 HMM_MIRROR_IMPORT_NS();
@@ -358,6 +362,30 @@ int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
 }
 
 /*
+ * Whether an entry of [start, end) has every bit of @flags
+ * (HMM_DUMMY_PTE_*). Takes pt_lock.
+ */
+bool hmm_dummy_pt_any(struct hmm_dummy_file *dfile, unsigned long start,
+		      unsigned long end, unsigned long flags)
+{
+	unsigned long index;
+	void *entry;
+	bool found = false;
+
+	mutex_lock(&dfile->pt_lock);
+	xa_for_each_range(&dfile->pt, index, entry, start >> PAGE_SHIFT,
+			  (end >> PAGE_SHIFT) - 1) {
+		if (xa_is_value(entry) &&
+		    (xa_to_value(entry) & flags) == flags) {
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&dfile->pt_lock);
+	return found;
+}
+
+/*
  * Whether a write fault found a read-only page of the device's own memory:
  * hmm_range_fault() reports those in place without faulting them writable.
  */
@@ -445,16 +473,26 @@ out:
 	return ret;
 }
 
-/*
- * A device fault over [start, end): populate it, chunk by chunk. A chunk
- * that invalidations keep busy past its deadline fails with -EBUSY, which
- * ends the fault. A chunk that fails is one range to
+/**
+ * hmm_dummy_populate - a device fault: populate [start, end), chunk by chunk
+ * @dfile: the open file, range_sem held for reading
+ * @start: first address, page aligned
+ * @end: end of the range, page aligned
+ * @how: HMM_DUMMY_POP_* flags
+ * @done: incremented by the pages populated
+ *
+ * A chunk that invalidations keep busy past its deadline fails with -EBUSY,
+ * which ends the fault. A chunk that fails is one range to
  * hmm_mirror_range_fault(), all or nothing, so it is tried again page by
  * page: the pages before the one the CPU cannot give, or the one past the
  * entry cap, are populated and counted in @done, exactly.
+ *
+ * Context: Process context; takes pt_lock, never with an allocation under it.
+ * Return: 0; -ENOMEM, -EINTR, -ENOSPC past max_entries, or what
+ * hmm_mirror_range_fault() says (-EFAULT, -EPERM, -EBUSY).
  */
-static int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
-			      unsigned long end, unsigned int how, u64 *done)
+int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
+		       unsigned long end, unsigned int how, u64 *done)
 {
 	struct hmm_mirror_range range = {};
 	unsigned long addr, next;
@@ -506,8 +544,8 @@ int hmm_dummy_fault_write(struct hmm_dummy_file *dfile, unsigned long start,
  * Check a range given by user space: page aligned, 1 to HMM_DUMMY_MAX_PAGES
  * pages, not wrapping, inside the mirrored range. Called with range_sem held.
  */
-static int hmm_dummy_check_range(struct hmm_dummy_file *dfile, u64 addr,
-				 u64 npages, unsigned long *end)
+int hmm_dummy_check_range(struct hmm_dummy_file *dfile, u64 addr, u64 npages,
+			  unsigned long *end)
 {
 	u64 last;
 
@@ -573,17 +611,28 @@ static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
 	return 0;
 }
 
-/*
- * READ or WRITE @npages pages at @addr through the device page table. A
- * missing entry is a device fault over the rest of the range, which populates
- * up to the first page the CPU cannot give; the copy goes on to that page and
- * fails there, so @done stops exactly at it. With @nofault, a missing entry
- * fails the copy with -ENOENT instead. User memory is only touched with
- * pt_lock dropped: a fault on it may invalidate, which takes pt_lock.
+/**
+ * hmm_dummy_copy - the device reads or writes process memory
+ * @dfile: the open file, range_sem held for reading
+ * @addr: first address, page aligned
+ * @ubuf: the caller's buffer, @npages pages
+ * @npages: pages, checked by hmm_dummy_check_range()
+ * @write: copy @ubuf into the process's memory, instead of from it
+ * @nofault: fail with -ENOENT at a missing entry instead of faulting
+ * @done: set to the pages copied
+ * @faults: incremented by the device faults taken
+ *
+ * Goes through the device page table. A missing entry is a device fault
+ * over the rest of the range, which populates up to the first page the CPU
+ * cannot give; the copy goes on to that page and fails there, so @done stops
+ * exactly at it. User memory is only touched with pt_lock dropped: a fault
+ * on it may invalidate, which takes pt_lock.
+ *
+ * Return: 0; -EFAULT, -ENOMEM, -EINTR, -ENOENT, or what the fault says.
  */
-static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
-			  char __user *ubuf, unsigned long npages, bool write,
-			  bool nofault, u64 *done, u64 *faults)
+int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
+		   char __user *ubuf, unsigned long npages, bool write,
+		   bool nofault, u64 *done, u64 *faults)
 {
 	unsigned long end = addr + npages * PAGE_SIZE, va;
 	int ret = 0, fault_err = 0;
@@ -642,40 +691,38 @@ static int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
 	return ret;
 }
 
-/* One snapshot byte per page, in the ABI of the device that asks. */
-static u8 hmm_dummy_snap_byte(unsigned long entry, enum hmm_dummy_abi abi)
+/* One byte of the native SNAPSHOT per page: HMM_DUMMY_SNAP_* flags. */
+static u8 hmm_dummy_snap_byte(unsigned long entry)
 {
-	unsigned int order = hmm_mirror_entry_order(entry);
-	bool dm = abi == HMM_DUMMY_ABI_DMIRROR;
 	u8 b;
 
 	if (entry & HMM_MIRROR_ENTRY_ERROR)
-		return dm ? HMM_DMIRROR_PROT_ERROR : HMM_DUMMY_SNAP_ERROR;
+		return HMM_DUMMY_SNAP_ERROR;
 	if (!(entry & HMM_MIRROR_ENTRY_VALID))
-		return dm ? HMM_DMIRROR_PROT_NONE : HMM_DUMMY_SNAP_NONE;
-
-	/* test_hmm's bytes say READ or WRITE; ours are a set of flags. */
-	if (dm)
-		b = entry & HMM_MIRROR_ENTRY_WRITE ? HMM_DMIRROR_PROT_WRITE :
-						     HMM_DMIRROR_PROT_READ;
-	else
-		b = HMM_DUMMY_SNAP_READ | (entry & HMM_MIRROR_ENTRY_WRITE ?
-					   HMM_DUMMY_SNAP_WRITE : 0);
+		return HMM_DUMMY_SNAP_NONE;
+	b = HMM_DUMMY_SNAP_READ;
+	if (entry & HMM_MIRROR_ENTRY_WRITE)
+		b |= HMM_DUMMY_SNAP_WRITE;
 	if (entry & HMM_MIRROR_ENTRY_ZERO)
-		b |= dm ? HMM_DMIRROR_PROT_ZERO : HMM_DUMMY_SNAP_ZERO;
-	if (dm && (entry & HMM_MIRROR_ENTRY_DEVICE_PRIVATE))
-		b |= HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL;
-	if (dm && order == PMD_SHIFT - PAGE_SHIFT)
-		b |= HMM_DMIRROR_PROT_PMD;
-	else if (dm && order == PUD_SHIFT - PAGE_SHIFT)
-		b |= HMM_DMIRROR_PROT_PUD;
-	else if (!dm && order)
+		b |= HMM_DUMMY_SNAP_ZERO;
+	if (hmm_mirror_entry_order(entry))
 		b |= HMM_DUMMY_SNAP_HUGE;
 	return b;
 }
 
-static int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
-			      u8 __user *uptr, unsigned long npages)
+/**
+ * hmm_dummy_snapshot - what the CPU page table maps now, without faulting
+ * @dfile: the open file, range_sem held for reading
+ * @addr: first address, page aligned
+ * @uptr: where the bytes go, one per page
+ * @npages: pages, checked by hmm_dummy_check_range()
+ * @snap_byte: the byte of the caller's ABI for one hmm_core entry
+ *
+ * Return: 0; -EFAULT, -ENOMEM, or what hmm_mirror_range_snapshot() says.
+ */
+int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
+		       u8 __user *uptr, unsigned long npages,
+		       u8 (*snap_byte)(unsigned long entry))
 {
 	struct hmm_mirror_range range = {
 		.dev_private_owner = dfile->dev->devmem,
@@ -702,8 +749,7 @@ static int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
 		if (ret)
 			break;
 		for (i = 0; i < n; i++)
-			bytes[i] = hmm_dummy_snap_byte(entries[i],
-						       dfile->dev->abi);
+			bytes[i] = snap_byte(entries[i]);
 		if (copy_to_user(uptr + done, bytes, n)) {
 			ret = -EFAULT;
 			break;
@@ -847,7 +893,7 @@ static long hmm_dummy_ioc_snapshot(struct hmm_dummy_file *dfile,
 	if (ret)
 		return ret;
 	return hmm_dummy_snapshot(dfile, arg.addr, u64_to_user_ptr(arg.ptr),
-				  arg.npages);
+				  arg.npages, hmm_dummy_snap_byte);
 }
 
 static long hmm_dummy_ioc_dump(struct hmm_dummy_file *dfile, void __user *uarg)
@@ -944,131 +990,49 @@ static long hmm_dummy_native_ioctl(struct hmm_dummy_file *dfile,
 	return -ENOTTY;
 }
 
-/* -EPERM if the device still holds an exclusive mapping in [start, end). */
-static int hmm_dummy_check_exclusive(struct hmm_dummy_file *dfile,
-				     unsigned long start, unsigned long end)
-{
-	unsigned long index;
-	void *entry;
-	int ret = 0;
-
-	mutex_lock(&dfile->pt_lock);
-	xa_for_each_range(&dfile->pt, index, entry, start >> PAGE_SHIFT,
-			  (end >> PAGE_SHIFT) - 1) {
-		if (xa_is_value(entry) &&
-		    (xa_to_value(entry) & HMM_DUMMY_PTE_ATOMIC)) {
-			ret = -EPERM;
-			break;
-		}
-	}
-	mutex_unlock(&dfile->pt_lock);
-	return ret;
-}
-
 /*
- * MIGRATE_TO_DEV: move the range's pages to the device's memory, and map
- * what is there now: its own pages only, without faulting.
+ * The file mirrors its opener's address space and copies to and from the
+ * caller's: both must be the same, or one process could read another's
+ * memory through an inherited or passed file.
  */
-static int hmm_dummy_migrate_to_dev(struct hmm_dummy_file *dfile,
-				    unsigned long start, unsigned long end)
+static bool hmm_dummy_caller_ok(struct hmm_dummy_file *dfile)
 {
-	u64 moved, done = 0;
-	int ret;
-
-	ret = hmm_dummy_devmem_migrate(dfile, start, end, true, &moved);
-	if (!ret)
-		ret = hmm_dummy_populate(dfile, start, end,
-					 HMM_DUMMY_POP_OWN_ONLY, &done);
-	return ret;
+	return test_bit(0, &dfile->registered) &&
+	       current->mm == hmm_mirror_mm(&dfile->mirror);
 }
 
-/* Which commands of the test_hmm ABI this device answers. */
-static int hmm_dummy_dmirror_cmd_ok(struct hmm_dummy_file *dfile,
-				    unsigned int cmd)
+/**
+ * hmm_dummy_ioctl_begin - enter an ioctl of an open file, of either ABI
+ * @dfile: the file
+ *
+ * Context: Process context. Takes @dfile's range_sem for reading, which
+ * hmm_dummy_ioctl_end() drops: the mirror is registered, on the caller's
+ * mm, until then.
+ * Return: 0 with range_sem held; -EPERM without, if the caller is not the
+ * opener's address space or the file mirrors nothing any more.
+ */
+int hmm_dummy_ioctl_begin(struct hmm_dummy_file *dfile)
 {
-	switch (cmd) {
-	case HMM_DMIRROR_READ:
-	case HMM_DMIRROR_WRITE:
-	case HMM_DMIRROR_SNAPSHOT:
-		return 0;
-	case HMM_DMIRROR_MIGRATE_TO_DEV:
-	case HMM_DMIRROR_MIGRATE_TO_SYS:
-	case HMM_DMIRROR_RELEASE:
-		return dfile->dev->devmem ? 0 : -EOPNOTSUPP;
-	case HMM_DMIRROR_EXCLUSIVE:
-	case HMM_DMIRROR_CHECK_EXCLUSIVE:
-		return HMM_DUMMY_CAN_EXCLUSIVE ? 0 : -EOPNOTSUPP;
+	if (!hmm_dummy_caller_ok(dfile))
+		return -EPERM;
+	down_read(&dfile->range_sem);
+	if (!test_bit(0, &dfile->registered)) {
+		up_read(&dfile->range_sem);
+		return -EPERM;
 	}
-	return -ENOTTY;
-}
-
-/* The commands of lib/test_hmm.c, in its ABI. */
-static long hmm_dummy_dmirror_ioctl(struct hmm_dummy_file *dfile,
-				    unsigned int cmd, void __user *uarg)
-{
-	struct hmm_dmirror_cmd arg;
-	void __user *uptr;
-	unsigned long end;
-	long ret;
-
-	ret = hmm_dummy_dmirror_cmd_ok(dfile, cmd);
-	if (ret)
-		return ret;
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	ret = hmm_dummy_check_range(dfile, arg.addr, arg.npages, &end);
-	if (ret)
-		return ret;
-	uptr = u64_to_user_ptr(arg.ptr);
-	arg.faults = 0;
-	arg.cpages = 0;
-	switch (cmd) {
-	case HMM_DMIRROR_SNAPSHOT:
-		ret = hmm_dummy_snapshot(dfile, arg.addr, uptr, arg.npages);
-		if (!ret)
-			arg.cpages = arg.npages;
-		break;
-	case HMM_DMIRROR_READ:
-	case HMM_DMIRROR_WRITE:
-		ret = hmm_dummy_copy(dfile, arg.addr, uptr, arg.npages,
-				     cmd == HMM_DMIRROR_WRITE, false,
-				     &arg.cpages, &arg.faults);
-		break;
-	case HMM_DMIRROR_MIGRATE_TO_DEV:
-		ret = hmm_dummy_migrate_to_dev(dfile, arg.addr, end);
-		break;
-	case HMM_DMIRROR_MIGRATE_TO_SYS:
-		ret = hmm_dummy_devmem_migrate(dfile, arg.addr, end, false,
-					       &arg.cpages);
-		break;
-	case HMM_DMIRROR_RELEASE:
-		/* It evicts every process's pages from the device. */
-		if (!capable(CAP_SYS_ADMIN))
-			return -EPERM;
-		hmm_dummy_devmem_release(dfile->dev);
-		break;
-	case HMM_DMIRROR_EXCLUSIVE:
-		ret = hmm_dummy_exclusive(dfile, arg.addr, end);
-		break;
-	case HMM_DMIRROR_CHECK_EXCLUSIVE:
-		ret = hmm_dummy_check_exclusive(dfile, arg.addr, end);
-		break;
-	}
-	/*
-	 * MIGRATE_TO_DEV and EXCLUSIVE give back what the device maps now,
-	 * for the caller to check: -ENOENT where it maps nothing.
-	 */
-	if (!ret && (cmd == HMM_DMIRROR_MIGRATE_TO_DEV ||
-		     cmd == HMM_DMIRROR_EXCLUSIVE))
-		ret = hmm_dummy_copy(dfile, arg.addr, uptr, arg.npages, false,
-				     true, &arg.cpages, &arg.faults);
-	if (ret)
-		return ret;
-	if (copy_to_user(uarg, &arg, sizeof(arg)))
-		return -EFAULT;
 	return 0;
 }
 
+/**
+ * hmm_dummy_ioctl_end - leave an ioctl hmm_dummy_ioctl_begin() entered
+ * @dfile: the file
+ */
+void hmm_dummy_ioctl_end(struct hmm_dummy_file *dfile)
+{
+	up_read(&dfile->range_sem);
+}
+
+/* The native ABI, uapi/hmm_dummy.h: /dev/hmm_dummyN. */
 static long hmm_dummy_ioctl(struct file *file, unsigned int cmd,
 			    unsigned long arg)
 {
@@ -1076,17 +1040,9 @@ static long hmm_dummy_ioctl(struct file *file, unsigned int cmd,
 	void __user *uarg = (void __user *)arg;
 	long ret;
 
-	/*
-	 * The file mirrors its opener's address space and copies to and from
-	 * the caller's: both must be the same, or one process could read
-	 * another's memory through an inherited or passed file.
-	 */
-	if (!test_bit(0, &dfile->registered) ||
-	    current->mm != hmm_mirror_mm(&dfile->mirror))
-		return -EPERM;
-
-	if (cmd == HMM_DUMMY_IOC_SET_RANGE &&
-	    dfile->dev->abi == HMM_DUMMY_ABI_NATIVE) {
+	if (cmd == HMM_DUMMY_IOC_SET_RANGE) {
+		if (!hmm_dummy_caller_ok(dfile))
+			return -EPERM;
 		down_write(&dfile->range_sem);
 		ret = test_bit(0, &dfile->registered) ?
 		      hmm_dummy_ioc_set_range(dfile, uarg) : -EPERM;
@@ -1094,18 +1050,24 @@ static long hmm_dummy_ioctl(struct file *file, unsigned int cmd,
 		return ret;
 	}
 
-	down_read(&dfile->range_sem);
-	if (!test_bit(0, &dfile->registered))
-		ret = -EPERM;
-	else if (dfile->dev->abi == HMM_DUMMY_ABI_DMIRROR)
-		ret = hmm_dummy_dmirror_ioctl(dfile, cmd, uarg);
-	else
-		ret = hmm_dummy_native_ioctl(dfile, cmd, uarg);
-	up_read(&dfile->range_sem);
+	ret = hmm_dummy_ioctl_begin(dfile);
+	if (ret)
+		return ret;
+	ret = hmm_dummy_native_ioctl(dfile, cmd, uarg);
+	hmm_dummy_ioctl_end(dfile);
 	return ret;
 }
 
-static int hmm_dummy_open(struct inode *inode, struct file *file)
+/**
+ * hmm_dummy_open - open a device of either ABI: mirror the opener's mm
+ * @inode: the device node's inode
+ * @file: the file, whose private_data is the &struct miscdevice of a
+ *	&struct hmm_dummy_device, and becomes its &struct hmm_dummy_file
+ *
+ * Return: 0; -EINVAL for a caller without an mm; -ENOMEM; or what
+ * hmm_mirror_register() or the netlink family says.
+ */
+int hmm_dummy_open(struct inode *inode, struct file *file)
 {
 	struct hmm_dummy_device *dev =
 		container_of(file->private_data, struct hmm_dummy_device, misc);
@@ -1121,11 +1083,13 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 	init_rwsem(&dfile->range_sem);
 	mutex_init(&dfile->pt_lock);
 	/*
-	 * Teach lockdep pt_lock's rule: reclaim invalidates, and the
-	 * invalidation takes pt_lock, so nothing may allocate with reclaim
-	 * while holding it. Taken once inside a reclaim section, an allocation
-	 * under pt_lock is then a lockdep report the first time it happens,
-	 * not a deadlock the day memory runs short. Nothing without lockdep.
+	 * Teach lockdep pt_lock's rule, "nothing allocates with reclaim while
+	 * holding pt_lock": reclaim invalidates, and the invalidation takes
+	 * pt_lock, so an allocation that may reclaim under it can deadlock.
+	 * Taken once inside a reclaim section (fs_reclaim -> pt_lock), an
+	 * allocation under pt_lock (pt_lock -> fs_reclaim) is then a lockdep
+	 * report the first time it happens, not a deadlock the day memory
+	 * runs short. Nothing without lockdep.
 	 */
 	if (IS_ENABLED(CONFIG_LOCKDEP)) {
 		fs_reclaim_acquire(GFP_KERNEL);
@@ -1159,7 +1123,14 @@ static int hmm_dummy_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static int hmm_dummy_file_release(struct inode *inode, struct file *file)
+/**
+ * hmm_dummy_file_release - close a device of either ABI
+ * @inode: the device node's inode
+ * @file: the file hmm_dummy_open() set up
+ *
+ * Return: 0.
+ */
+int hmm_dummy_file_release(struct inode *inode, struct file *file)
 {
 	struct hmm_dummy_file *dfile = file->private_data;
 
@@ -1175,54 +1146,25 @@ static int hmm_dummy_file_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/*
- * test_hmm's devices can be mapped: fresh zeroed pages, inserted as a
- * mixed map, so that hmm-tests' "mixedmap" case sees a driver-owned page.
- * At most HMM_DUMMY_MMAP_MAX_PAGES pages (-EINVAL past it), charged to the
- * caller's memory cgroup, all allocated here, under mmap_lock.
- */
-static int hmm_dummy_mmap(struct file *file, struct vm_area_struct *vma)
-{
-	struct hmm_dummy_file *dfile = file->private_data;
-	unsigned long addr;
-	int ret;
-
-	if (dfile->dev->abi != HMM_DUMMY_ABI_DMIRROR)
-		return -ENODEV;
-	if (vma_pages(vma) > HMM_DUMMY_MMAP_MAX_PAGES)
-		return -EINVAL;
-	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		struct page *page;
-
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-		if (!page)
-			return -ENOMEM;
-		ret = vm_insert_page(vma, addr, page);
-		/* On success the mapping holds its own reference. */
-		put_page(page);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 static const struct file_operations hmm_dummy_fops = {
 	.owner = THIS_MODULE,
 	.open = hmm_dummy_open,
 	.release = hmm_dummy_file_release,
 	.unlocked_ioctl = hmm_dummy_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
-	.mmap = hmm_dummy_mmap,
 	.llseek = noop_llseek,
 };
 
 struct hmm_dummy_device *hmm_dummy_devices;
 unsigned int hmm_dummy_nr_devices;
 
-static int hmm_dummy_device_add(enum hmm_dummy_abi abi, const char *fmt,
-				unsigned int index)
+/*
+ * Add a device answering @abi through @fops, named @fmt with @index, with
+ * device memory of its own if @devmem.
+ */
+static int hmm_dummy_device_add(enum hmm_dummy_abi abi,
+				const struct file_operations *fops,
+				const char *fmt, unsigned int index, bool devmem)
 {
 	struct hmm_dummy_device *dev = &hmm_dummy_devices[hmm_dummy_nr_devices];
 	int ret;
@@ -1231,14 +1173,14 @@ static int hmm_dummy_device_add(enum hmm_dummy_abi abi, const char *fmt,
 	snprintf(dev->name, sizeof(dev->name), fmt, index);
 	dev->misc.minor = MISC_DYNAMIC_MINOR;
 	dev->misc.name = dev->name;
-	dev->misc.fops = &hmm_dummy_fops;
+	dev->misc.fops = fops;
 	/*
 	 * Root only, as the kernel's own test_hmm: a device opens the
 	 * opener's address space to kernel code. The Debian package's udev
 	 * rule lets an administrator give it to a group.
 	 */
 	dev->misc.mode = 0600;
-	if (abi == HMM_DUMMY_ABI_DMIRROR && device_memory) {
+	if (devmem) {
 		ret = hmm_dummy_devmem_init(dev);
 		if (ret)
 			return ret;
@@ -1302,9 +1244,12 @@ static int __init hmm_dummy_init(void)
 		return -ENOMEM;
 
 	for (i = 0; i < ndevices && !ret; i++)
-		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_NATIVE, "hmm_dummy%u", i);
+		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_NATIVE, &hmm_dummy_fops,
+					   "hmm_dummy%u", i, false);
 	for (i = 0; i < ndmirror && !ret; i++)
-		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_DMIRROR, "hmm_dmirror%u", i);
+		ret = hmm_dummy_device_add(HMM_DUMMY_ABI_DMIRROR,
+					   &hmm_dmirror_fops, "hmm_dmirror%u",
+					   i, device_memory);
 	if (ret)
 		goto err_devices;
 	/* The netlink family lists the devices and hears from open files. */

@@ -1,17 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * hmm_dummy_internal.h - what hmm_dummy.c shares with hmm_dummy_nl.c
+ * hmm_dummy_internal.h - the internal API of hmm_dummy's files
  *
  * The device and open-file structs, the packing of device page-table
- * entries, and the hooks by which the driver tells its generic netlink
- * family (hmm_dummy_nl.c) that a mirror was opened, invalidated, released
- * or closed.
+ * entries, the core both ioctl ABIs call (hmm_dummy.c: open and close, the
+ * ioctl envelope, populate, copy, snapshot), the device memory
+ * (hmm_dummy_devmem.c), and the hooks by which the driver tells its generic
+ * netlink family (hmm_dummy_nl.c) that a mirror was opened, invalidated,
+ * released or closed.
+ *
+ * The locks, and what each protects, are said once, at each lock's member:
+ * &hmm_dummy_file.range_sem, &hmm_dummy_file.pt_lock here;
+ * &hmm_dummy_devmem.lock and .grow_lock in hmm_dummy_devmem.c;
+ * hmm_dummy_nl_lock in hmm_dummy_nl.c. Order: hmm_dummy_nl_lock, then
+ * range_sem (never the other way), then pt_lock, the innermost: nothing
+ * allocates with reclaim while holding it.
  */
 #ifndef _HMM_DUMMY_INTERNAL_H
 #define _HMM_DUMMY_INTERNAL_H
 
 #include <linux/bitfield.h>
 #include <linux/completion.h>
+#include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
@@ -24,7 +34,7 @@
 
 struct hmm_dummy_devmem;
 
-/* Which ioctl set a device node answers. */
+/* Which ioctl set a device node answers, as the netlink family reports it. */
 enum hmm_dummy_abi {
 	HMM_DUMMY_ABI_NATIVE,
 	HMM_DUMMY_ABI_DMIRROR,
@@ -47,11 +57,9 @@ struct hmm_dummy_device {
 /**
  * struct hmm_dummy_file - an open device: one mirror of one address space
  * @mirror: registered on the opener's mm at open, unregistered at release
- * @range_sem: held for reading by every ioctl, which may use @mirror, and
- *	for writing by HMM_DUMMY_IOC_SET_RANGE, which registers it again
+ * @range_sem: see the comment at the member
  * @dev: the device opened
- * @pt_lock: taken by the invalidation callback around clearing entries, and
- *	by the populate side around hmm_mirror_range_retry() and the commit
+ * @pt_lock: see the comment at the member
  * @pt: the device page table: virtual page number -> packed entry
  * @nr_ptes: entries in @pt now
  * @counters: this file's counters
@@ -65,19 +73,29 @@ struct hmm_dummy_device {
  * @start: start of the mirrored range
  * @end: end of the mirrored range
  * @tgid: the opener's thread group, as the netlink family reports it
- *
- * @pt_lock protects @pt (its contents, not its internal locking), @nr_ptes,
- * @counters and @exclusive. Nothing may allocate with GFP_KERNEL while holding it:
- * reclaim invalidates, and the invalidation takes it. @range_sem protects
- * @start and @end, which the netlink family reads under it (down_read,
- * inside hmm_dummy_nl_lock): hmm_dummy_nl_mirror_add() and _del(), which
- * take hmm_dummy_nl_lock, must never be called with @range_sem held.
  */
 struct hmm_dummy_file {
 	struct hmm_mirror mirror;
-	struct rw_semaphore range_sem; /* protects mirror's range: start, end */
+	/*
+	 * Protects @start and @end and the registration of @mirror: held for
+	 * reading by every ioctl (hmm_dummy_ioctl_begin()), which may use
+	 * @mirror, and for writing by HMM_DUMMY_IOC_SET_RANGE, which registers
+	 * it again. The netlink family reads @start and @end under it
+	 * (down_read, inside hmm_dummy_nl_lock): hmm_dummy_nl_mirror_add() and
+	 * _del(), which take hmm_dummy_nl_lock, must never be called with it
+	 * held.
+	 */
+	struct rw_semaphore range_sem;
 	struct hmm_dummy_device *dev;
-	struct mutex pt_lock; /* protects pt, nr_ptes and counters */
+	/*
+	 * Protects @pt (its contents, not its internal locking), @nr_ptes,
+	 * @counters and @exclusive. Taken by the invalidation callback around
+	 * clearing entries, and by the populate side around
+	 * hmm_mirror_range_retry() and the commit. Nothing may allocate with
+	 * reclaim (GFP_KERNEL) while holding it: reclaim invalidates, and the
+	 * invalidation takes it. hmm_dummy_open() teaches lockdep that rule.
+	 */
+	struct mutex pt_lock;
 	struct xarray pt;
 	unsigned long nr_ptes;
 	struct hmm_dummy_counters counters;
@@ -138,11 +156,35 @@ static inline unsigned int hmm_dummy_pte_order(unsigned long pte)
 extern struct hmm_dummy_device *hmm_dummy_devices;
 extern unsigned int hmm_dummy_nr_devices;
 
+/* What a populate takes from the CPU page table. */
+#define HMM_DUMMY_POP_WRITE	BIT(0)	/* fault every page for writing */
+#define HMM_DUMMY_POP_OWN_ONLY	BIT(1)	/* no fault; the device's own pages only */
+
+/* hmm_dummy.c: the core both ABIs call */
+int hmm_dummy_open(struct inode *inode, struct file *file);
+int hmm_dummy_file_release(struct inode *inode, struct file *file);
+int hmm_dummy_ioctl_begin(struct hmm_dummy_file *dfile);
+void hmm_dummy_ioctl_end(struct hmm_dummy_file *dfile);
+int hmm_dummy_check_range(struct hmm_dummy_file *dfile, u64 addr, u64 npages,
+			  unsigned long *end);
 unsigned int hmm_dummy_event(enum mmu_notifier_event event);
 int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
 		       unsigned long pte);
+bool hmm_dummy_pt_any(struct hmm_dummy_file *dfile, unsigned long start,
+		      unsigned long end, unsigned long flags);
+int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
+		       unsigned long end, unsigned int how, u64 *done);
 int hmm_dummy_fault_write(struct hmm_dummy_file *dfile, unsigned long start,
 			  unsigned long end);
+int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
+		   char __user *ubuf, unsigned long npages, bool write,
+		   bool nofault, u64 *done, u64 *faults);
+int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
+		       u8 __user *uptr, unsigned long npages,
+		       u8 (*snap_byte)(unsigned long entry));
+
+/* hmm_dummy_dmirror.c: the test_hmm ABI, /dev/hmm_dmirrorN */
+extern const struct file_operations hmm_dmirror_fops;
 
 /* hmm_dummy_devmem.c: where the kernel has device-private memory */
 #ifdef HMM_CORE_HAVE_DEVICE_MEMORY
