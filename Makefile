@@ -44,7 +44,7 @@ KERNELS ?= 6.1 6.1-gup 6.12 7.3
 # "Debug-kernel lane"). CHECK_DEBUG=0 leaves it out.
 CHECK_DEBUG ?= 1
 SRC := $(CURDIR)
-GENERATED := $(SRC)/hmm_core/generated
+GENERATED := $(SRC)/compat/generated
 
 # Extra kbuild arguments, e.g. W=1 or C=2.
 KBUILD_ARGS ?=
@@ -61,7 +61,7 @@ help:
 # Feature probes against the target kernel, run before every build: their
 # result is a header per build, so the sources never test version numbers.
 conftest:
-	@$(SRC)/hmm_core/compat/conftest.sh "$(KDIR)" "$(GENERATED)"
+	@$(SRC)/compat/conftest.sh "$(KDIR)" "$(GENERATED)"
 
 modules: conftest
 	$(MAKE) -C "$(KDIR)" M="$(SRC)" $(KBUILD_ARGS) modules
@@ -145,7 +145,7 @@ dkms-source:
 	rm -rf "$(DKMS_DEST)"
 	mkdir -p "$(DKMS_DEST)"
 	cd "$(SRC)" && { printf '%s\0' Makefile Kbuild VERSION scripts/dkms-post-build; \
-		find hmm_core hmm_dummy_drv -path hmm_core/generated -prune -o -type f \
+		find hmm_core hmm_dummy_drv compat -path compat/generated -prune -o -type f \
 		! -name '*.o' ! -name '*.ko' ! -name '*.mod' ! -name '*.mod.c' \
 		! -name '.*.cmd' ! -name '.*.d' ! -name '*.a' ! -name '*.symvers' \
 		! -name '*.order' ! -name '*.orig' ! -name '*.rej' ! -name '*~' \

@@ -23,7 +23,6 @@
  * hmm_core's own: the driver's callback, the sequence store and two per-cpu
  * counters are all it does.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
@@ -38,7 +37,6 @@
 #include <linux/spinlock.h>
 #include <linux/wait_bit.h>
 
-#include <hmm_core_compat.h>
 #include <hmm_mirror.h>
 #include "hmm_core_internal.h"
 
@@ -457,17 +455,12 @@ void hmm_mirror_read_stats(struct hmm_mirror_stats *stats)
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_read_stats, HMM_MIRROR_NS);
 
 /*
- * The reader of CPU page tables this build uses (cpu_pt.c), for people and
- * tests: /sys/module/hmm_core/parameters/backend, read-only. With
- * "get_user_pages" (a kernel that does not export hmm_range_fault(), or a
- * build with HMM_CORE_FORCE_GUP=1) no entry ever has an order above 0.
+ * The reader of CPU page tables this build uses (cpu_pt_hmm.c or
+ * cpu_pt_gup.c), for people and tests:
+ * /sys/module/hmm_core/parameters/backend, read-only. With "get_user_pages"
+ * (a kernel that does not export hmm_range_fault(), or a build with
+ * HMM_CORE_FORCE_GUP=1) no entry ever has an order above 0.
  */
-#ifdef HMM_CORE_HAVE_HMM_RANGE_FAULT
-#define HMM_CORE_BACKEND "hmm_range_fault"
-#else
-#define HMM_CORE_BACKEND "get_user_pages"
-#endif
-
 static int hmm_core_backend_set(const char *val, const struct kernel_param *kp)
 {
 	return -EPERM;
@@ -475,7 +468,7 @@ static int hmm_core_backend_set(const char *val, const struct kernel_param *kp)
 
 static int hmm_core_backend_get(char *buf, const struct kernel_param *kp)
 {
-	return scnprintf(buf, PAGE_SIZE, "%s\n", HMM_CORE_BACKEND);
+	return scnprintf(buf, PAGE_SIZE, "%s\n", hmm_core_backend());
 }
 
 static const struct kernel_param_ops hmm_core_backend_ops = {

@@ -18,12 +18,12 @@
  * A device page-table entry is pfn, write permission and the CPU map order,
  * packed in an xarray value entry keyed by virtual page number. Where the
  * kernel has device-private memory, the test_hmm devices also have memory of
- * their own and exclusive mappings (hmm_dummy_devmem.c). The xarray
+ * their own and exclusive mappings (hmm_dummy_devmem.c,
+ * hmm_dummy_exclusive.c). The xarray
  * holds no page reference: an entry is only valid until the invalidation that
  * clears it, and the page is only touched with the lock that invalidation
  * takes held.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitfield.h>
 #include <linux/capability.h>

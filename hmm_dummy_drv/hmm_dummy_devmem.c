@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmm_dummy_devmem.c - simulated device memory and device-exclusive access
+ * hmm_dummy_devmem.c - simulated device memory
  *
- * Where the kernel has device-private memory (CONFIG_DEVICE_PRIVATE and the
- * migrate_device API: a build-time probe decides), each /dev/hmm_dmirrorN
+ * Built where the kernel has device-private memory (CONFIG_DEVICE_PRIVATE
+ * and the migrate_device API: a probe of compat/conftest.sh decides; the
+ * stubs of hmm_dummy_internal.h stand in elsewhere). Each /dev/hmm_dmirrorN
  * device owns memory of its own: ZONE_DEVICE private pages, added in chunks
  * as needed. The CPU cannot map such a page; its page table holds a
  * device-private entry, and a CPU access calls ->migrate_to_ram(), which
@@ -16,20 +17,15 @@
  * device that finds none left moves what it can and fails with -ENOMEM, the
  * pages it could not move staying in system memory.
  *
- * The test_hmm ioctls served here: MIGRATE_TO_DEV and MIGRATE_TO_SYS move the
- * private anonymous pages of a range to and from the device, RELEASE evicts
- * every page of the device back to system memory, EXCLUSIVE makes pages
- * exclusive to the device (make_device_exclusive*()), CHECK_EXCLUSIVE tells
- * whether the device still holds such a mapping.
+ * The test_hmm ioctls served here (hmm_dummy_dmirror.c): MIGRATE_TO_DEV and
+ * MIGRATE_TO_SYS move the private anonymous pages of a range to and from the
+ * device, RELEASE evicts every page of the device back to system memory.
  *
  * The device page table is only written by hmm_dummy.c's populate protocol,
  * never from here: after a migration to the device, the range is populated
  * without faulting, taking only the device's own pages (hmm_core reports them
- * in place, given the device's pgmap owner). An exclusive mapping is the one
- * exception, committed here with pt_lock held, under the page lock the
- * kernel hands over and the file's invalidation count checked.
+ * in place, given the device's pgmap owner).
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/delay.h>
 #include <linux/highmem.h>
@@ -45,8 +41,6 @@
 #include <linux/slab.h>
 
 #include "hmm_dummy_internal.h"
-
-#ifdef HMM_CORE_HAVE_DEVICE_MEMORY
 
 /* Pages per chunk of device memory (64 MiB), and at most how many chunks. */
 #define HMM_DUMMY_CHUNK_PAGES		(SZ_64M >> PAGE_SHIFT)
@@ -100,28 +94,9 @@ struct hmm_dummy_devmem {
 	unsigned int nr_chunks;
 };
 
-/* The kernel API as it is on this kernel (compat/conftest.sh). */
-static struct dev_pagemap *hmm_dummy_pgmap(struct page *page)
-{
-#ifdef HMM_CORE_HAVE_PAGE_PGMAP
-	return page_pgmap(page);
-#else
-	return page->pgmap;
-#endif
-}
-
-static void hmm_dummy_page_init(struct page *page)
-{
-#ifdef HMM_CORE_ZONE_DEVICE_PAGE_INIT_PGMAP
-	zone_device_page_init(page, hmm_dummy_pgmap(page), 0);
-#else
-	zone_device_page_init(page);
-#endif
-}
-
 static struct hmm_dummy_devmem *hmm_dummy_page_devmem(struct page *page)
 {
-	return hmm_dummy_pgmap(page)->owner;
+	return page_pgmap(page)->owner;
 }
 
 /**
@@ -154,21 +129,12 @@ static void hmm_dummy_devmem_page_free(struct page *page)
 	spin_unlock(&dm->lock);
 }
 
-#ifdef HMM_CORE_PGMAP_FOLIO_FREE
-static void hmm_dummy_devmem_folio_free(struct folio *folio)
-{
-	hmm_dummy_devmem_page_free(&folio->page);
-}
-#endif
+COMPAT_DEFINE_PGMAP_PAGE_FREE(hmm_dummy_devmem_page_free);
 
 static vm_fault_t hmm_dummy_devmem_migrate_to_ram(struct vm_fault *vmf);
 
 static const struct dev_pagemap_ops hmm_dummy_devmem_ops = {
-#ifdef HMM_CORE_PGMAP_FOLIO_FREE
-	.folio_free = hmm_dummy_devmem_folio_free,
-#else
-	.page_free = hmm_dummy_devmem_page_free,
-#endif
+	COMPAT_PGMAP_PAGE_FREE(hmm_dummy_devmem_page_free),
 	.migrate_to_ram = hmm_dummy_devmem_migrate_to_ram,
 };
 
@@ -281,7 +247,7 @@ static struct page *hmm_dummy_devmem_alloc_page(struct hmm_dummy_devmem *dm)
 		__free_page(rpage);
 		return NULL;
 	}
-	hmm_dummy_page_init(dpage);
+	zone_device_page_init(dpage, page_pgmap(dpage), 0);
 	dpage->zone_device_data = rpage;
 	return dpage;
 }
@@ -617,148 +583,3 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *dev)
 	kfree(dm);
 	dev->devmem = NULL;
 }
-
-#endif /* HMM_CORE_HAVE_DEVICE_MEMORY */
-
-#ifdef HMM_DUMMY_HAVE_EXCLUSIVE
-
-/*
- * Make @n pages from @addr exclusive to the device: pages[i] is then the
- * page, locked and referenced, or NULL if it could not be had.
- */
-static int hmm_dummy_make_exclusive(struct mm_struct *mm, unsigned long addr,
-				    unsigned long n, struct page **pages,
-				    void *owner)
-{
-	unsigned long i = 0;
-
-#ifdef HMM_CORE_HAVE_MAKE_DEVICE_EXCLUSIVE
-	for (; i < n; i++) {
-		struct folio *folio;
-		struct page *page;
-
-		page = make_device_exclusive(mm, addr + i * PAGE_SIZE, owner,
-					     &folio);
-		pages[i] = IS_ERR(page) ? NULL : page;
-	}
-#else
-	int ret = make_device_exclusive_range(mm, addr, addr + n * PAGE_SIZE,
-					      pages, owner);
-
-	if (ret < 0)
-		return ret;
-	i = ret;
-#endif
-	for (; i < n; i++)
-		pages[i] = NULL;
-	return 0;
-}
-
-/*
- * Commit @n exclusive entries from @addr, all or none. Any change of the
- * batch @ex since it was listed cancels it, but MMU_NOTIFY_EXCLUSIVE ones,
- * which do not mark it: make_device_exclusive*() makes each page
- * exclusive with the page locked, and it stays locked until after the
- * commit, so an exclusive change in the window is that conversion, never
- * the undoing of it. Anything else overlapping the batch (a zap by
- * MADV_DONTNEED, which takes no page lock) marks it, and the batch is tried
- * again; a change elsewhere in the mm does not. The range is faulted
- * writable first, so that make_device_exclusive*()'s own fault has nothing
- * to change: a copy-on-write break, or the undoing of an exclusive entry
- * of an earlier call (which some kernels report as another event), would
- * cancel every try.
- */
-static bool hmm_dummy_commit_exclusive(struct hmm_dummy_file *dfile,
-				       struct hmm_dummy_exclusive *ex,
-				       unsigned long addr, unsigned long n,
-				       struct page **pages)
-{
-	unsigned long i;
-	bool ok;
-
-	mutex_lock(&dfile->pt_lock);
-	list_del(&ex->link);
-	ok = !ex->changed;
-	for (i = 0; i < n && ok; i++)
-		ok = pages[i];
-	for (i = 0; i < n && ok; i++)
-		ok = !hmm_dummy_pt_store(dfile, addr + i * PAGE_SIZE,
-					 hmm_dummy_pte_pack(page_to_pfn(pages[i]), 0,
-							    HMM_DUMMY_PTE_WRITE |
-							    HMM_DUMMY_PTE_ATOMIC));
-	mutex_unlock(&dfile->pt_lock);
-	return ok;
-}
-
-/* One batch of hmm_dummy_exclusive(): -EBUSY if it is to be tried again. */
-static int hmm_dummy_exclusive_batch(struct hmm_dummy_file *dfile,
-				     unsigned long addr, unsigned long next)
-{
-	struct mm_struct *mm = hmm_mirror_mm(&dfile->mirror);
-	struct page *pages[HMM_DUMMY_EXCLUSIVE_BATCH];
-	struct hmm_dummy_exclusive ex = { .start = addr, .end = next };
-	unsigned long i, n = (next - addr) >> PAGE_SHIFT;
-	int ret;
-
-	ret = hmm_dummy_fault_write(dfile, addr, next);
-	if (ret)
-		return ret;
-	mutex_lock(&dfile->pt_lock);
-	list_add(&ex.link, &dfile->exclusive);
-	mutex_unlock(&dfile->pt_lock);
-
-	mmap_read_lock(mm);
-	ret = hmm_dummy_make_exclusive(mm, addr, n, pages, dfile->dev);
-	mmap_read_unlock(mm);
-	if (ret) {
-		mutex_lock(&dfile->pt_lock);
-		list_del(&ex.link);
-		mutex_unlock(&dfile->pt_lock);
-		return ret;
-	}
-	if (!hmm_dummy_commit_exclusive(dfile, &ex, addr, n, pages))
-		ret = -EBUSY;
-	for (i = 0; i < n; i++) {
-		if (!pages[i])
-			continue;
-		folio_unlock(page_folio(pages[i]));
-		folio_put(page_folio(pages[i]));
-	}
-	return ret;
-}
-
-/**
- * hmm_dummy_exclusive - map a range for exclusive (atomic) device access
- * @dfile: an open /dev/hmm_dmirrorN of the caller's mm
- * @start: first address, page aligned
- * @end: end of the range, page aligned
- *
- * The CPU loses access to the pages until it touches one, which takes it
- * back and invalidates the device's entry. A batch that another change of
- * its pages cancelled is tried again, for HMM_MIRROR_RANGE_TIMEOUT_MS at
- * most, as hmm_core bounds a populate.
- *
- * Context: Process context; takes the mm's mmap_lock for reading.
- * Return: 0; -EBUSY if a page could not be made exclusive or the batch kept
- * changing until the deadline; -EINTR on a fatal signal; -ENOMEM.
- */
-int hmm_dummy_exclusive(struct hmm_dummy_file *dfile, unsigned long start,
-			unsigned long end)
-{
-	unsigned long addr, next, timeout;
-	int ret = 0;
-
-	for (addr = start; addr < end && !ret; addr = next) {
-		next = min(end, addr + HMM_DUMMY_EXCLUSIVE_BATCH * PAGE_SIZE);
-		timeout = jiffies + msecs_to_jiffies(HMM_MIRROR_RANGE_TIMEOUT_MS);
-		while ((ret = hmm_dummy_exclusive_batch(dfile, addr, next)) ==
-		       -EBUSY && !time_after(jiffies, timeout)) {
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			cond_resched();
-		}
-	}
-	return ret;
-}
-
-#endif /* HMM_DUMMY_HAVE_EXCLUSIVE */

@@ -28,7 +28,6 @@
 #include <linux/rwsem.h>
 #include <linux/xarray.h>
 
-#include <hmm_core_compat.h>
 #include <hmm_mirror.h>
 #include "uapi/hmm_dummy.h"
 
@@ -186,8 +185,8 @@ int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
 /* hmm_dummy_dmirror.c: the test_hmm ABI, /dev/hmm_dmirrorN */
 extern const struct file_operations hmm_dmirror_fops;
 
-/* hmm_dummy_devmem.c: where the kernel has device-private memory */
-#ifdef HMM_CORE_HAVE_DEVICE_MEMORY
+/* hmm_dummy_devmem.c: built where the kernel has device-private memory */
+#ifdef COMPAT_HAVE_DEVICE_MEMORY
 #define HMM_DUMMY_CAN_DEVMEM	true
 int hmm_dummy_devmem_init(struct hmm_dummy_device *dev);
 void hmm_dummy_devmem_fini(struct hmm_dummy_device *dev);
@@ -224,9 +223,9 @@ static inline unsigned long hmm_dummy_devmem_backing_pfn(unsigned long pfn)
 }
 #endif
 
-#if defined(HMM_CORE_HAVE_MAKE_DEVICE_EXCLUSIVE) || \
-	defined(HMM_CORE_HAVE_MAKE_DEVICE_EXCLUSIVE_RANGE)
-#define HMM_DUMMY_HAVE_EXCLUSIVE 1
+/* hmm_dummy_exclusive.c: built where the kernel has device-exclusive pages */
+#if defined(COMPAT_HAVE_MAKE_DEVICE_EXCLUSIVE) || \
+	defined(COMPAT_HAVE_MAKE_DEVICE_EXCLUSIVE_RANGE)
 #define HMM_DUMMY_CAN_EXCLUSIVE	true
 /* Pages one make_device_exclusive step takes. */
 #define HMM_DUMMY_EXCLUSIVE_BATCH	64

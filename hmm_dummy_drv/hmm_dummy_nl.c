@@ -58,7 +58,6 @@
  * nothing here allocates with GFP_KERNEL or touches user memory with a
  * file's pt_lock held: the dumps fill an skb the netlink core allocated.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
 #include <linux/capability.h>
@@ -73,14 +72,8 @@
 #include <linux/xarray.h>
 #include <net/genetlink.h>
 
-#include <hmm_core_compat.h>
 #include "hmm_dummy_internal.h"
 #include "uapi/hmm_dummy_nl.h"
-
-#if !defined(HMM_CORE_HAVE_GENL_MCAST_CAP) && \
-	!defined(HMM_CORE_HAVE_GENL_FAMILY_BIND)
-#error "this kernel can restrict a genl multicast group neither by flag nor by bind callback"
-#endif
 
 /* The open files by mirror id. */
 static DEFINE_XARRAY_ALLOC1(hmm_dummy_mirrors);
@@ -106,11 +99,7 @@ static struct genl_family hmm_dummy_nl_family;
 
 static const struct nlattr *const *hmm_dummy_nl_dump_attrs(struct netlink_callback *cb)
 {
-#ifdef HMM_CORE_HAVE_GENL_INFO_DUMP
 	return (const struct nlattr *const *)genl_info_dump(cb)->attrs;
-#else
-	return (const struct nlattr *const *)genl_dumpit_info(cb)->attrs;
-#endif
 }
 
 static void *hmm_dummy_nl_dump_put(struct sk_buff *skb,
@@ -592,22 +581,10 @@ static const struct genl_ops hmm_dummy_nl_ops[] = {
 	},
 };
 
-#ifndef HMM_CORE_HAVE_GENL_MCAST_CAP
-/* No group flag: refuse the join here, as the flag would. */
-static int hmm_dummy_nl_bind(int group)
-{
-	if (group == HMM_DUMMY_NLGRP_EVENTS && !capable(CAP_NET_ADMIN))
-		return -EPERM;
-	return 0;
-}
-#endif
-
 static const struct genl_multicast_group hmm_dummy_nl_mcgrps[] = {
 	[HMM_DUMMY_NLGRP_EVENTS] = {
 		.name = HMM_DUMMY_MCGRP_EVENTS,
-#ifdef HMM_CORE_HAVE_GENL_MCAST_CAP
 		.flags = GENL_MCAST_CAP_NET_ADMIN,
-#endif
 	},
 };
 
@@ -626,9 +603,8 @@ static struct genl_family hmm_dummy_nl_family __ro_after_init = {
 	.resv_start_op = HMM_DUMMY_CMD_DEV_GET,
 	.mcgrps = hmm_dummy_nl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(hmm_dummy_nl_mcgrps),
-#ifndef HMM_CORE_HAVE_GENL_MCAST_CAP
-	.bind = hmm_dummy_nl_bind,
-#endif
+	/* Where the kernel has no group flag, a bind callback (compat.h). */
+	COMPAT_GENL_MCAST_CAP_BIND
 };
 
 /* Room for the largest event message. */
