@@ -46,7 +46,7 @@
  *	users count (the kernel's) is the number of mirrors, and the last
  *	mmu_notifier_put() frees this object after an SRCU grace period
  * @releasing: the mirror whose ->release() is running now, or NULL
- * @lock: protects the fields below it, and @releasing
+ * @lock: the lock of the lists (what it protects: at the member)
  * @nr_mirrors: mirrors registered on the mm
  * @mirrors: mirrors whose ->release() has not run
  * @released: mirrors whose ->release() ran or is running

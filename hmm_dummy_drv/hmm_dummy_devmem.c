@@ -66,8 +66,8 @@ MODULE_PARM_DESC(devmem_max_mb,
 
 /**
  * struct hmm_dummy_devmem - the memory of one simulated device
- * @lock: protects @free, @nr_free, @nr_used and @evicting; a spinlock, as
- *	->page_free() may be called wherever a page reference is dropped
+ * @lock: the lock of the free list (what it protects: at the member); a
+ *	spinlock, as ->page_free() may be called wherever a page is dropped
  * @free: free device pages, linked through page->zone_device_data
  * @nr_free: pages on @free
  * @nr_used: pages handed out and not freed yet: mapped by a process, or on
@@ -75,7 +75,7 @@ MODULE_PARM_DESC(devmem_max_mb,
  * @evicting: evictions running: no page is handed out meanwhile, so that
  *	the pages in use can only go until every one is back
  * @max_pages: devmem_max_mb, in pages, as it was at init
- * @grow_lock: serializes adding chunks, evicting, and @chunks/@nr_chunks
+ * @grow_lock: the lock of the chunks (what it protects: at the member)
  * @chunks: the memory added so far
  * @nr_chunks: entries of @chunks in use; only grows until the module goes
  *
@@ -83,13 +83,14 @@ MODULE_PARM_DESC(devmem_max_mb,
  * page of this owner in place, and migrations name it.
  */
 struct hmm_dummy_devmem {
-	spinlock_t lock; /* protects free, nr_free, nr_used, evicting */
+	spinlock_t lock; /* protects free, nr_free, nr_used and evicting */
 	struct page *free;
 	unsigned long nr_free;
 	unsigned long nr_used;
 	unsigned int evicting;
 	unsigned long max_pages;
-	struct mutex grow_lock; /* protects chunks, nr_chunks */
+	/* Serializes growth and eviction; protects chunks and nr_chunks. */
+	struct mutex grow_lock;
 	struct dev_pagemap *chunks[HMM_DUMMY_MAX_CHUNKS];
 	unsigned int nr_chunks;
 };

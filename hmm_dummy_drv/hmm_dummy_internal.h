@@ -56,9 +56,11 @@ struct hmm_dummy_device {
 /**
  * struct hmm_dummy_file - an open device: one mirror of one address space
  * @mirror: registered on the opener's mm at open, unregistered at release
- * @range_sem: see the comment at the member
+ * @range_sem: the lock of the mirrored range (what it protects: at the
+ *	member)
  * @dev: the device opened
- * @pt_lock: see the comment at the member
+ * @pt_lock: the lock of the device page table (what it protects: at the
+ *	member)
  * @pt: the device page table: virtual page number -> packed entry
  * @nr_ptes: entries in @pt now
  * @counters: this file's counters
