@@ -4,10 +4,12 @@
  *
  * The device and open-file structs, the packing of device page-table
  * entries, the core both ioctl ABIs call (hmm_dummy.c: open and close, the
- * ioctl envelope, populate, copy, snapshot), the device memory
- * (hmm_dummy_devmem.c), and the hooks by which the driver tells its generic
- * netlink family (hmm_dummy_nl.c) that a mirror was opened, invalidated,
- * released or closed.
+ * ioctl envelope, populate, copy, snapshot; the native ABI is there too,
+ * test_hmm's in hmm_dummy_dmirror.c), the device memory and exclusive
+ * access (hmm_dummy_devmem.c, hmm_dummy_exclusive.c: stubs here where the
+ * kernel has no such thing), and the hooks by which the driver tells its
+ * generic netlink family (hmm_dummy_nl.c) that a mirror was opened,
+ * invalidated, released or closed.
  *
  * The locks, and what each protects, are said once, at each lock's member:
  * &hmm_dummy_file.range_sem, &hmm_dummy_file.pt_lock here;
