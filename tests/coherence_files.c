@@ -21,25 +21,8 @@
 
 enum kind { TMPFS, MEMFD };
 
-FIXTURE(files)
-{
-	int fd;			/* /dev/hmm_dummy0 */
-	struct oracle o;	/* over fd */
-};
-
-FIXTURE_SETUP(files)
-{
-	self->fd = dummy_open(0);
-	ASSERT_LE(0, self->fd)
-		TH_LOG("open /dev/hmm_dummy0: %s", strerror(errno));
-	self->o.fd = self->fd;
-	self->o.abi = ABI_NATIVE;
-}
-
-FIXTURE_TEARDOWN(files)
-{
-	close(self->fd);
-}
+/* self->fd: /dev/hmm_dummy0, self->o: the oracle over it */
+ORACLE_FIXTURE(files)
 
 static int file_open(enum kind kind)
 {

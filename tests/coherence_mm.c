@@ -28,25 +28,8 @@
 
 #define HPAGES	(HPAGE / PAGE)	/* 512 */
 
-FIXTURE(mm)
-{
-	int fd;			/* /dev/hmm_dummy0 */
-	struct oracle o;	/* over fd */
-};
-
-FIXTURE_SETUP(mm)
-{
-	self->fd = dummy_open(0);
-	ASSERT_LE(0, self->fd)
-		TH_LOG("open /dev/hmm_dummy0: %s", strerror(errno));
-	self->o.fd = self->fd;
-	self->o.abi = ABI_NATIVE;
-}
-
-FIXTURE_TEARDOWN(mm)
-{
-	close(self->fd);
-}
+/* self->fd: /dev/hmm_dummy0, self->o: the oracle over it */
+ORACLE_FIXTURE(mm)
 
 /* The device's entries over [p, +n) with an order > 0. */
 static long huge_entries(int fd, void *p, uint64_t n)

@@ -23,25 +23,8 @@
 
 static char *self_exe;
 
-FIXTURE(proc)
-{
-	int fd;			/* /dev/hmm_dummy0 */
-	struct oracle o;	/* over fd */
-};
-
-FIXTURE_SETUP(proc)
-{
-	self->fd = dummy_open(0);
-	ASSERT_LE(0, self->fd)
-		TH_LOG("open /dev/hmm_dummy0: %s", strerror(errno));
-	self->o.fd = self->fd;
-	self->o.abi = ABI_NATIVE;
-}
-
-FIXTURE_TEARDOWN(proc)
-{
-	close(self->fd);
-}
+/* self->fd: /dev/hmm_dummy0, self->o: the oracle over it */
+ORACLE_FIXTURE(proc)
 
 /* The child pid exited with status 0. */
 static void wait_ok(struct __test_metadata *_metadata, pid_t pid)

@@ -25,25 +25,8 @@
 
 #define N 16
 
-FIXTURE(vm)
-{
-	int fd;			/* /dev/hmm_dummy0 */
-	struct oracle o;	/* over fd */
-};
-
-FIXTURE_SETUP(vm)
-{
-	self->fd = dummy_open(0);
-	ASSERT_LE(0, self->fd)
-		TH_LOG("open /dev/hmm_dummy0: %s", strerror(errno));
-	self->o.fd = self->fd;
-	self->o.abi = ABI_NATIVE;
-}
-
-FIXTURE_TEARDOWN(vm)
-{
-	close(self->fd);
-}
+/* self->fd: /dev/hmm_dummy0, self->o: the oracle over it */
+ORACLE_FIXTURE(vm)
 
 /* n pages filled with seed, mirrored with writable device entries. */
 static char *mirrored(struct __test_metadata *_metadata,

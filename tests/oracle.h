@@ -457,6 +457,42 @@ static inline long oracle_coherent(const struct oracle *o, void *addr,
 }
 
 /*
+ * One device READ (write 0, into buf) or WRITE (write 1, from buf) of
+ * [addr, +npages) through o's ABI, again while it answers EBUSY. Returns
+ * 0, 1 if a test_hmm-ABI command did not take every page (cpages), or -1
+ * if it failed (diagnosed either way).
+ */
+static inline long oracle_transfer(const struct oracle *o, int write,
+				   void *addr, void *buf, uint64_t npages)
+{
+	const char *what = write ? "WRITE" : "READ";
+	uint64_t done = 0, cp = 0;
+
+	if (o->abi == ABI_DMIRROR) {
+		if (RETRY_EBUSY(dmirror_cmd(o->fd, write ? HMM_DMIRROR_WRITE :
+					    HMM_DMIRROR_READ, addr, buf,
+					    npages, &cp))) {
+			hmm_diag("device %s of %p: %s", what, addr,
+				 oracle_errname(errno));
+			return -1;
+		}
+		if (cp == npages)
+			return 0;
+		hmm_diag("device %s of %p: cpages %llu, not %llu", what, addr,
+			 (unsigned long long)cp, (unsigned long long)npages);
+		return 1;
+	}
+	if (RETRY_EBUSY(dummy_rw(o->fd, write ? HMM_DUMMY_IOC_WRITE :
+				 HMM_DUMMY_IOC_READ, addr, buf, npages, &done,
+				 NULL))) {
+		hmm_diag("oracle: device %s of %p: %s after %llu pages", what,
+			 addr, strerror(errno), (unsigned long long)done);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Device READ of [addr, +npages) against the CPU's view of the same pages
  * (read after the device's). Returns the number of pages that differ (a
  * test_hmm-ABI READ that did not give every page counts one more), or -1
@@ -466,37 +502,14 @@ static inline long oracle_read_agrees(const struct oracle *o, void *addr,
 				      uint64_t npages)
 {
 	char *buf = malloc(npages * PAGE);
-	uint64_t done = 0, cp = 0;
 	long bad;
 
 	if (!buf)
 		return -1;
-	if (o->abi == ABI_DMIRROR) {
-		memset(buf, 0xa5, npages * PAGE);
-		if (RETRY_EBUSY(dmirror_cmd(o->fd, HMM_DMIRROR_READ, addr, buf,
-					    npages, &cp))) {
-			hmm_diag("device READ of %p: %s", addr,
-				 oracle_errname(errno));
-			free(buf);
-			return -1;
-		}
-		if (cp != npages)
-			hmm_diag("device READ of %p: cpages %llu, not %llu",
-				 addr, (unsigned long long)cp,
-				 (unsigned long long)npages);
-		bad = oracle_pages_differ(buf, addr, npages, "reads", "") +
-		      (cp != npages);
-		free(buf);
-		return bad;
-	}
-	if (RETRY_EBUSY(dummy_rw(o->fd, HMM_DUMMY_IOC_READ, addr, buf, npages,
-				 &done, NULL))) {
-		hmm_diag("oracle: device READ of %p: %s after %llu pages", addr,
-			 strerror(errno), (unsigned long long)done);
-		free(buf);
-		return -1;
-	}
-	bad = oracle_pages_differ(buf, addr, npages, "reads", "");
+	memset(buf, 0xa5, npages * PAGE);
+	bad = oracle_transfer(o, 0, addr, buf, npages);
+	if (bad >= 0)
+		bad += oracle_pages_differ(buf, addr, npages, "reads", "");
 	free(buf);
 	return bad;
 }
@@ -511,37 +524,15 @@ static inline long oracle_write_seen(const struct oracle *o, void *addr,
 				     uint64_t npages, uint32_t seed)
 {
 	char *buf = malloc(npages * PAGE);
-	uint64_t done = 0, cp = 0;
 	long bad;
 
 	if (!buf)
 		return -1;
 	fill_pattern(buf, npages, seed);
-	if (o->abi == ABI_DMIRROR) {
-		if (RETRY_EBUSY(dmirror_cmd(o->fd, HMM_DMIRROR_WRITE, addr, buf,
-					    npages, &cp))) {
-			hmm_diag("device WRITE of %p: %s", addr,
-				 oracle_errname(errno));
-			free(buf);
-			return -1;
-		}
-		if (cp != npages)
-			hmm_diag("device WRITE of %p: cpages %llu, not %llu",
-				 addr, (unsigned long long)cp,
-				 (unsigned long long)npages);
-		bad = oracle_pages_differ(buf, addr, npages, "wrote",
-					  " reads") + (cp != npages);
-		free(buf);
-		return bad;
-	}
-	if (RETRY_EBUSY(dummy_rw(o->fd, HMM_DUMMY_IOC_WRITE, addr, buf, npages,
-				 &done, NULL))) {
-		hmm_diag("oracle: device WRITE of %p: %s after %llu pages", addr,
-			 strerror(errno), (unsigned long long)done);
-		free(buf);
-		return -1;
-	}
-	bad = oracle_pages_differ(buf, addr, npages, "wrote", " reads");
+	bad = oracle_transfer(o, 1, addr, buf, npages);
+	if (bad >= 0)
+		bad += oracle_pages_differ(buf, addr, npages, "wrote",
+					   " reads");
 	free(buf);
 	return bad;
 }
@@ -582,6 +573,30 @@ static inline long oracle_write_seen(const struct oracle *o, void *addr,
 	ASSERT_EQ(0, _w);						\
 	ASSERT_COHERENT(o, addr, npages);				\
 } while (0)
+
+/*
+ * ORACLE_FIXTURE(name): the fixture of a coherence program over the native
+ * ABI: self->fd is /dev/hmm_dummy0, self->o the oracle over it; the setup
+ * opens it, the teardown closes it.
+ */
+#define ORACLE_FIXTURE(name)						\
+	FIXTURE(name) {							\
+		int fd;			/* /dev/hmm_dummy0 */		\
+		struct oracle o;	/* over fd */			\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		self->fd = dummy_open(0);				\
+		ASSERT_LE(0, self->fd)					\
+			TH_LOG("open /dev/hmm_dummy0: %s",		\
+			       strerror(errno));			\
+		self->o.fd = self->fd;					\
+		self->o.abi = ABI_NATIVE;				\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		close(self->fd);					\
+	}
 
 /* The number of native device entries over the range must be n. */
 #define ASSERT_ENTRIES(fd, addr, npages, n)				\
