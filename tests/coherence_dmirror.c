@@ -215,6 +215,16 @@ static int reap(pid_t pid)
 	return 0;
 }
 
+/* A forked child's own /dev/hmm_dmirror0 and its oracle. */
+static struct oracle child_oracle(struct __test_metadata *_metadata)
+{
+	struct oracle co = { .fd = dmirror_open(0), .abi = ABI_DMIRROR };
+
+	ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
+				   strerror(errno));
+	return co;
+}
+
 #define CHILD_WAIT(s)	ASSERT_EQ(0, take((s).go[0]))
 #define CHILD_DONE(s)	ASSERT_EQ(0, give((s).done[1]))
 #define PARENT_GO(s)	ASSERT_EQ(0, give((s).go[1]))
@@ -345,8 +355,7 @@ TEST_F_TIMEOUT(dmirror, munmap_mmap_same_address, 60)
 	ASSERT_COHERENT_DATA(o, p, N);
 	ASSERT_TRUE(is_zero(p, N * PAGE));
 	fill_pattern(p, N, 12);
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 12));
+	ASSERT_COHERENT_PATTERN(o, p, N, 12);
 	ASSERT_WRITE_SEEN(o, p, N, 13);
 	/* and once more with the device's entries writable when unmapped */
 	ASSERT_EQ(0, munmap(p, N * PAGE));
@@ -354,8 +363,7 @@ TEST_F_TIMEOUT(dmirror, munmap_mmap_same_address, 60)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	ASSERT_TRUE(q == p);
 	fill_pattern(p, N, 14);
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 14));
+	ASSERT_COHERENT_PATTERN(o, p, N, 14);
 }
 
 /* MADV_DONTNEED: the dropped pages read as zeros, by the device too. */
@@ -395,15 +403,13 @@ TEST_F_TIMEOUT(dmirror, mremap_move, 60)
 	snap_all(_metadata, o, p, N, HMM_DMIRROR_PROT_ERROR, "moved away");
 	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_READ, p, buf, 1, NULL),
 		       EFAULT, EFAULT, "device READ of the old address");
-	ASSERT_COHERENT_DATA(o, dst, N);
-	ASSERT_EQ(-1, check_pattern(dst, N, 19));
+	ASSERT_COHERENT_PATTERN(o, dst, N, 19);
 	ASSERT_WRITE_SEEN(o, dst, N, 20);
 	/* back again, its entries writable */
 	q = mremap(dst, N * PAGE, N * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p);
 	ASSERT_TRUE(q == p);
 	snap_all(_metadata, o, dst, N, HMM_DMIRROR_PROT_ERROR, "moved back");
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 20));
+	ASSERT_COHERENT_PATTERN(o, p, N, 20);
 }
 
 /* fork; the parent's device writes: the child keeps the old data. */
@@ -418,14 +424,11 @@ TEST_F_TIMEOUT(dmirror, fork_cow_parent_device_write, 60)
 	populate(_metadata, o, p, N, 21, 22);
 	ASSERT_LE(0, split(&s));
 	if (s.pid == 0) {
-		struct oracle co = { .fd = dmirror_open(0), .abi = ABI_DMIRROR };
+		struct oracle co = child_oracle(_metadata);
 
-		ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
-					   strerror(errno));
 		CHILD_WAIT(s);
 		/* the parent's device wrote 23: not here */
-		ASSERT_COHERENT_DATA(&co, p, N);
-		ASSERT_EQ(-1, check_pattern(p, N, 22));
+		ASSERT_COHERENT_PATTERN(&co, p, N, 22);
 		/* and the child's own device write stays here */
 		ASSERT_WRITE_SEEN(&co, p, N, 24);
 		CHILD_DONE(s);
@@ -438,8 +441,7 @@ TEST_F_TIMEOUT(dmirror, fork_cow_parent_device_write, 60)
 	ASSERT_WRITE_SEEN(o, p, N, 23);
 	PARENT_GO(s);
 	PARENT_WAIT(s);
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 23));
+	ASSERT_COHERENT_PATTERN(o, p, N, 23);
 	self->kid = -1;
 	ASSERT_EQ(0, reap(s.pid));
 }
@@ -460,19 +462,15 @@ TEST_F_TIMEOUT(dmirror, fork_cow_child_device_write, 60)
 	populate(_metadata, o, p, N, 25, 26);
 	ASSERT_LE(0, split(&s));
 	if (s.pid == 0) {
-		struct oracle co = { .fd = dmirror_open(0), .abi = ABI_DMIRROR };
+		struct oracle co = child_oracle(_metadata);
 
-		ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
-					   strerror(errno));
 		CHILD_WAIT(s);
-		ASSERT_COHERENT_DATA(&co, p, N);
-		ASSERT_EQ(-1, check_pattern(p, N, 26));
+		ASSERT_COHERENT_PATTERN(&co, p, N, 26);
 		ASSERT_WRITE_SEEN(&co, p, N, 27);
 		CHILD_DONE(s);
 		CHILD_WAIT(s);
 		/* the parent's device wrote 29 meanwhile: not here */
-		ASSERT_COHERENT_DATA(&co, p, N);
-		ASSERT_EQ(-1, check_pattern(p, N, 27));
+		ASSERT_COHERENT_PATTERN(&co, p, N, 27);
 		_exit(0);
 	}
 	self->kid = s.pid;
@@ -481,14 +479,12 @@ TEST_F_TIMEOUT(dmirror, fork_cow_child_device_write, 60)
 	PARENT_GO(s);
 	PARENT_WAIT(s);
 	/* the parent's device reads its own data, not the child's 27 */
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 28));
+	ASSERT_COHERENT_PATTERN(o, p, N, 28);
 	ASSERT_WRITE_SEEN(o, p, N, 29);
 	PARENT_GO(s);
 	self->kid = -1;
 	ASSERT_EQ(0, reap(s.pid));
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 29));
+	ASSERT_COHERENT_PATTERN(o, p, N, 29);
 }
 
 /*
@@ -530,11 +526,8 @@ TEST_F_TIMEOUT(dmirror, fork_inherited_fd, 60)
 				       EPERM, 0, "SNAPSHOT from another address space");
 		}
 		/* a file of its own mirrors the child */
-		co.fd = dmirror_open(0);
-		ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
-					   strerror(errno));
-		ASSERT_COHERENT_DATA(&co, p, N);
-		ASSERT_EQ(-1, check_pattern(p, N, 32));
+		co = child_oracle(_metadata);
+		ASSERT_COHERENT_PATTERN(&co, p, N, 32);
 		CHILD_DONE(s);
 		CHILD_WAIT(s);
 		_exit(0);
@@ -609,8 +602,7 @@ TEST_F_TIMEOUT(dmirror, thp_split_mprotect, 120)
 	ASSERT_EQ(0, mprotect(ro, PAGE, PROT_READ));
 	ASSERT_EQ(0, snap_count(o, p, HPAGES, HMM_DMIRROR_PROT_PMD));
 	ASSERT_EQ(0, snap_count(o, ro, 1, HMM_DMIRROR_PROT_WRITE));
-	ASSERT_COHERENT_DATA(o, p, HPAGES);
-	ASSERT_EQ(-1, check_pattern(p, HPAGES, 35));
+	ASSERT_COHERENT_PATTERN(o, p, HPAGES, 35);
 	fill_pattern(buf, 1, 36);
 	ASSERT_DRV_ERR(dm(fd, HMM_DMIRROR_WRITE, ro, buf, 1, NULL),
 		       EPERM, EPERM, "device WRITE of the read-only page of a split THP");
@@ -645,8 +637,7 @@ TEST_F_TIMEOUT(dmirror, memfd_shared_pread, 60)
 	ASSERT_EQ((ssize_t)(N * PAGE), pwrite(mfd, buf, N * PAGE, 0));
 	p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	ASSERT_TRUE(p != MAP_FAILED);
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 41));
+	ASSERT_COHERENT_PATTERN(o, p, N, 41);
 	/* the device writes the file's pages: pread() reads it */
 	ASSERT_WRITE_SEEN(o, p, N, 42);
 	ASSERT_EQ((ssize_t)(N * PAGE), pread(mfd, buf, N * PAGE, 0));
@@ -681,24 +672,19 @@ TEST_F_TIMEOUT(dmirror, shared_anon_with_child, 60)
 	populate(_metadata, o, p, N, 45, 46);
 	ASSERT_LE(0, split(&s));
 	if (s.pid == 0) {
-		struct oracle co = { .fd = dmirror_open(0), .abi = ABI_DMIRROR };
+		struct oracle co = child_oracle(_metadata);
 
-		ASSERT_LE(0, co.fd) TH_LOG("child: /dev/hmm_dmirror0: %s",
-					   strerror(errno));
-		ASSERT_COHERENT_DATA(&co, p, N);
-		ASSERT_EQ(-1, check_pattern(p, N, 46));
+		ASSERT_COHERENT_PATTERN(&co, p, N, 46);
 		ASSERT_WRITE_SEEN(&co, p, N, 47);
 		CHILD_DONE(s);
 		CHILD_WAIT(s);
-		ASSERT_COHERENT_DATA(&co, p, N);
-		ASSERT_EQ(-1, check_pattern(p, N, 48));
+		ASSERT_COHERENT_PATTERN(&co, p, N, 48);
 		_exit(0);
 	}
 	self->kid = s.pid;
 	PARENT_WAIT(s);
 	/* the parent's device entries still point at the shared pages */
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 47));
+	ASSERT_COHERENT_PATTERN(o, p, N, 47);
 	ASSERT_WRITE_SEEN(o, p, N, 48);
 	PARENT_GO(s);
 	self->kid = -1;
@@ -807,8 +793,7 @@ TEST_F_TIMEOUT(dmirror, prot_none, 60)
 	ASSERT_COHERENT_DATA(o, p + 12 * PAGE, 4);
 	/* back to read-write: the data is there, untouched by the device */
 	ASSERT_EQ(0, mprotect(p + 4 * PAGE, 8 * PAGE, PROT_READ | PROT_WRITE));
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(-1, check_pattern(p, N, 55));
+	ASSERT_COHERENT_PATTERN(o, p, N, 55);
 	ASSERT_WRITE_SEEN(o, p, N, 57);
 	/* a range mapped PROT_NONE from the start */
 	q = mmap(NULL, N * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -76,8 +76,7 @@ static void shared_case(struct __test_metadata *_metadata,
 	/* write() through the fd: the device reads it (same pages). */
 	fill_pattern(buf, N, 3);
 	ASSERT_EQ((ssize_t)(N * PAGE), pwrite(f, buf, N * PAGE, 0));
-	ASSERT_COHERENT_DATA(o, p, N);
-	ASSERT_EQ(check_pattern(p, N, 3), -1);
+	ASSERT_COHERENT_PATTERN(o, p, N, 3);
 	/* A second mapping of the same file, then the first unmapped. */
 	q = mmap(NULL, N * PAGE, PROT_READ, MAP_SHARED, f, 0);
 	ASSERT_NE(MAP_FAILED, q);
@@ -86,8 +85,7 @@ static void shared_case(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, munmap(p, N * PAGE));
 	ASSERT_COHERENT(o, p, N);
 	ASSERT_ENTRIES(o->fd, p, N, 0);
-	ASSERT_COHERENT_DATA(o, q, N);
-	ASSERT_EQ(check_pattern(q, N, 3), -1);
+	ASSERT_COHERENT_PATTERN(o, q, N, 3);
 }
 
 static void private_case(struct __test_metadata *_metadata,
@@ -165,8 +163,7 @@ TEST_F_TIMEOUT(files, truncate, 60)
 	ASSERT_EQ(EFAULT, errno);
 	ASSERT_EQ(-1, dummy_fault(self->fd, p + (N - 1) * PAGE, 1, 0, NULL));
 	ASSERT_EQ(EFAULT, errno);
-	ASSERT_COHERENT_DATA(&self->o, p, N / 2);
-	ASSERT_EQ(check_pattern(p, N / 2, 9), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N / 2, 9);
 	/* Grown again: zeros. */
 	ASSERT_EQ(0, ftruncate(f, N * PAGE));
 	ASSERT_COHERENT_DATA(&self->o, p, N);

@@ -138,8 +138,7 @@ TEST_F_TIMEOUT(mm, thp_split_mprotect, 60)
 	ASSERT_TRUE(!(snap & HMM_DUMMY_SNAP_HUGE));
 	ASSERT_COHERENT(&self->o, p, HPAGES);
 	ASSERT_EQ(huge_entries(self->fd, p, HPAGES), 0);
-	ASSERT_COHERENT_DATA(&self->o, p, HPAGES);
-	ASSERT_EQ(check_pattern(p, HPAGES, 3), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, HPAGES, 3);
 	ASSERT_EQ(0, mprotect(p + 100 * PAGE, 10 * PAGE, PROT_READ | PROT_WRITE));
 	ASSERT_WRITE_SEEN(&self->o, p, HPAGES, 4);
 }
@@ -192,8 +191,7 @@ TEST_F_TIMEOUT(mm, thp_madv_collapse, 60)
 	}
 	ASSERT_COHERENT(&self->o, p, HPAGES);
 	ASSERT_ENTRIES(self->fd, p, HPAGES, 0);	/* all copied to the huge page */
-	ASSERT_COHERENT_DATA(&self->o, p, HPAGES);
-	ASSERT_EQ(check_pattern(p, HPAGES, 7), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, HPAGES, 7);
 	ASSERT_WRITE_SEEN(&self->o, p, HPAGES, 8);
 }
 
@@ -322,8 +320,7 @@ TEST_F_TIMEOUT(mm, migrate_move_pages_numa, 60)
 	ASSERT_EQ(moved, MPAGES);
 	ASSERT_COHERENT(&self->o, p, MPAGES);
 	ASSERT_ENTRIES(self->fd, p, MPAGES, 0);
-	ASSERT_COHERENT_DATA(&self->o, p, MPAGES);
-	ASSERT_EQ(check_pattern(p, MPAGES, 14), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, MPAGES, 14);
 	ASSERT_WRITE_SEEN(&self->o, p, MPAGES, 15);
 	/* And back, with read-only entries this time. */
 	ASSERT_EQ(0, dummy_fault(self->fd, p, MPAGES, 0, NULL));
@@ -331,8 +328,7 @@ TEST_F_TIMEOUT(mm, migrate_move_pages_numa, 60)
 		nodes[i] = from;
 	ASSERT_EQ(0, move_pages(pages, nodes, status, MPAGES));
 	ASSERT_COHERENT(&self->o, p, MPAGES);
-	ASSERT_COHERENT_DATA(&self->o, p, MPAGES);
-	ASSERT_EQ(check_pattern(p, MPAGES, 15), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, MPAGES, 15);
 }
 
 #define CPAGES 2048	/* 8 MiB, every other page freed */
@@ -420,8 +416,7 @@ TEST_F_TIMEOUT(mm, swap_out_and_in, 60)
 	/* The device faults them back in, and reads the right data. */
 	ASSERT_EQ(0, dummy_fault(self->fd, p, SPAGES, 0, NULL));
 	ASSERT_COHERENT(&self->o, p, SPAGES);
-	ASSERT_COHERENT_DATA(&self->o, p, SPAGES);
-	ASSERT_EQ(check_pattern(p, SPAGES, 18), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, SPAGES, 18);
 	/* Out again, then the device writes them back in. */
 	ASSERT_EQ(0, madvise(p, SPAGES * PAGE, MADV_PAGEOUT));
 	ASSERT_COHERENT(&self->o, p, SPAGES);

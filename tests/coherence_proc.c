@@ -148,14 +148,12 @@ TEST_F_TIMEOUT(proc, fork_cow_child_cpu_write, 60)
 		_exit(0);
 	}
 	ASSERT_EQ(1, read(done[0], &c, 1));
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_EQ(check_pattern(p, N, 4), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N, 4);
 	/* The parent writes too, now: its pages become its own again. */
 	ASSERT_WRITE_SEEN(&self->o, p, N, 7);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_EQ(check_pattern(p, N, 7), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N, 7);
 }
 
 /*

@@ -72,8 +72,7 @@ TEST_F_TIMEOUT(vm, munmap_part, 60)
 	ASSERT_EQ(0, munmap(p + N / 2 * PAGE, N / 2 * PAGE));
 	ASSERT_COHERENT(&self->o, p, N);
 	ASSERT_ENTRIES(self->fd, p + N / 2 * PAGE, N / 2, 0);
-	ASSERT_COHERENT_DATA(&self->o, p, N / 2);
-	ASSERT_EQ(check_pattern(p, N / 2, 2), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N / 2, 2);
 	ASSERT_WRITE_SEEN(&self->o, p, N / 2, 22);
 	read_fails(_metadata, self->fd, p + N / 2 * PAGE, 1, EFAULT);
 }
@@ -149,8 +148,7 @@ TEST_F_TIMEOUT(vm, mremap_shrink, 60)
 	ASSERT_TRUE(q == p);
 	ASSERT_COHERENT(&self->o, p, N);
 	ASSERT_ENTRIES(self->fd, p + 4 * PAGE, N - 4, 0);
-	ASSERT_COHERENT_DATA(&self->o, p, 4);
-	ASSERT_EQ(check_pattern(p, 4, 6), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, 4, 6);
 	ASSERT_WRITE_SEEN(&self->o, p, 4, 66);
 	read_fails(_metadata, self->fd, p + 4 * PAGE, 1, EFAULT);
 }
@@ -168,8 +166,7 @@ TEST_F_TIMEOUT(vm, mremap_move, 60)
 	ASSERT_COHERENT(&self->o, p, N);
 	ASSERT_COHERENT(&self->o, dst, N);
 	ASSERT_ENTRIES(self->fd, p, N, 0);
-	ASSERT_COHERENT_DATA(&self->o, dst, N);
-	ASSERT_EQ(check_pattern(dst, N, 7), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, dst, N, 7);
 	ASSERT_WRITE_SEEN(&self->o, dst, N, 77);
 	read_fails(_metadata, self->fd, p, N, EFAULT);
 }
@@ -249,8 +246,7 @@ TEST_F_TIMEOUT(vm, madvise_free, 60)
 	ASSERT_WRITE_SEEN(&self->o, p, N, 1212);
 	madvise(p, N * PAGE, MADV_PAGEOUT);
 	ASSERT_COHERENT(&self->o, p, N);
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_EQ(check_pattern(p, N, 1212), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N, 1212);
 }
 
 TEST_F_TIMEOUT(vm, madvise_cold, 60)
@@ -260,8 +256,7 @@ TEST_F_TIMEOUT(vm, madvise_cold, 60)
 	p = mirrored(_metadata, &self->o, N, 13);
 	if (madvise(p, N * PAGE, MADV_COLD))
 		SKIP(return, "MADV_COLD: %s", strerror(errno));
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_EQ(check_pattern(p, N, 13), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N, 13);
 	ASSERT_WRITE_SEEN(&self->o, p, N, 1313);
 }
 
@@ -282,8 +277,7 @@ TEST_F_TIMEOUT(vm, madvise_pageout, 60)
 		swapped += !!(pm[i] & PM_SWAP);
 	TH_LOG("%d of %d pages swapped out", swapped, N);
 	ASSERT_TRUE(swapped > 0);
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_EQ(check_pattern(p, N, 14), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N, 14);
 	ASSERT_WRITE_SEEN(&self->o, p, N, 1414);
 }
 
@@ -333,8 +327,7 @@ TEST_F_TIMEOUT(vm, madvise_wipeonfork, 60)
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(WEXITSTATUS(status), 0);
 	/* The parent keeps its data, its device table coherent. */
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_EQ(check_pattern(p, N, 16), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N, 16);
 	ASSERT_WRITE_SEEN(&self->o, p, N, 1616);
 }
 
@@ -387,8 +380,7 @@ TEST_F_TIMEOUT(vm, prot_none_holes, 60)
 		ASSERT_COHERENT_DATA(&self->o, p + i * PAGE, 3);
 	for (i = 3; i < N; i += 4)
 		ASSERT_EQ(0, mprotect(p + i * PAGE, PAGE, PROT_READ | PROT_WRITE));
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_EQ(check_pattern(p, N, 18), -1);
+	ASSERT_COHERENT_PATTERN(&self->o, p, N, 18);
 	ASSERT_WRITE_SEEN(&self->o, p, N, 1818);
 }
 

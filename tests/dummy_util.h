@@ -383,4 +383,27 @@ static inline long meminfo_kb(const char *field)
 	return v;
 }
 
+#ifdef __KSELFTEST_HARNESS_H
+/* Harness assertions on a call's result (need _metadata in scope). */
+
+/* expr must be -1 with errno == err (errno cleared first). */
+#define ASSERT_ERRNO(expr, err) do {					\
+	errno = 0;							\
+	long _r = (long)(expr);						\
+	int _e = errno;							\
+	ASSERT_TRUE(_r == -1 && _e == (err))				\
+		TH_LOG("%s: want -1/%s, got %ld/%s", #expr,		\
+		       strerror(err), _r,				\
+		       _r == -1 ? strerror(_e) : "no error");		\
+} while (0)
+
+/* expr must be 0. */
+#define ASSERT_OK(expr) do {						\
+	errno = 0;							\
+	long _r = (long)(expr);						\
+	ASSERT_EQ(0, _r)						\
+		TH_LOG("%s: errno %d: %s", #expr, errno, strerror(errno)); \
+} while (0)
+#endif /* __KSELFTEST_HARNESS_H */
+
 #endif /* HMM_TESTS_DUMMY_UTIL_H */

@@ -22,58 +22,22 @@
 
 #define PARAM_DIR	"/sys/module/hmm_dummy/parameters/"
 
-/* expr must be -1 with errno == err (errno cleared first). */
-#define ASSERT_ERRNO(expr, err) do {					\
-	errno = 0;							\
-	long _r = (long)(expr);						\
-	int _e = errno;							\
-	ASSERT_TRUE(_r == -1 && _e == (err))				\
-		TH_LOG("%s: want -1/%s, got %ld/%s", #expr,		\
-		       strerror(err), _r,				\
-		       _r == -1 ? strerror(_e) : "no error");		\
-} while (0)
-
-/* expr must be 0. */
-#define ASSERT_OK(expr) do {						\
-	errno = 0;							\
-	long _r = (long)(expr);						\
-	ASSERT_EQ(0, _r)						\
-		TH_LOG("%s: errno %d: %s", #expr, errno, strerror(errno)); \
-} while (0)
-
 /* Write a module parameter: 0, or -1 with errno set by the kernel. */
 static int param_write(const char *name, const char *val)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -1 : 0;
+	return write_str(path, val);
 }
 
+/* Read a module parameter, its newline dropped: 0 or -1. */
 static int param_read(const char *name, char *val, size_t len)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, val, len - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	val[n] = '\0';
-	val[strcspn(val, "\n")] = '\0';
-	return 0;
+	return read_str(path, val, len);
 }
 
 static int drop_to_nobody(void)

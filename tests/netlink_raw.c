@@ -41,14 +41,6 @@
 static int family_id, events_grp;
 static unsigned int random_seed;
 
-/* expr must be 0. */
-#define ASSERT_OK(expr) do {						\
-	errno = 0;							\
-	long _r = (long)(expr);						\
-	ASSERT_EQ(0, _r)						\
-		TH_LOG("%s: errno %d: %s", #expr, errno, strerror(errno)); \
-} while (0)
-
 /* Send m, read to its ACK, error or end: see nl_xfer(). */
 static int xfer(int s, struct nl_msg *m, int *n)
 {

@@ -598,6 +598,12 @@ static inline long oracle_write_seen(const struct oracle *o, void *addr,
 		close(self->fd);					\
 	}
 
+/* ... and what the CPU reads there is seed's pattern. */
+#define ASSERT_COHERENT_PATTERN(o, addr, npages, seed) do {		\
+	ASSERT_COHERENT_DATA(o, addr, npages);				\
+	ASSERT_EQ(-1, check_pattern((addr), (npages), (seed)));	\
+} while (0)
+
 /* The number of native device entries over the range must be n. */
 #define ASSERT_ENTRIES(fd, addr, npages, n)				\
 	ASSERT_EQ((long)(n), dummy_nr_entries((fd), (addr), (npages)))
@@ -616,21 +622,32 @@ static inline int write_str(const char *path, const char *s)
 	return r == len ? 0 : -1;
 }
 
-/* Read a number from a sysfs/procfs file, -1 on error. */
-static inline long long read_num(const char *path)
+/*
+ * Read a sysfs/procfs file into buf (len bytes with the NUL), its first
+ * line's newline dropped: 0, or -1 on error or if it is empty.
+ */
+static inline int read_str(const char *path, char *buf, size_t len)
 {
-	char buf[64];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t r;
 
 	if (fd < 0)
 		return -1;
-	r = read(fd, buf, sizeof(buf) - 1);
+	r = read(fd, buf, len - 1);
 	close(fd);
 	if (r <= 0)
 		return -1;
 	buf[r] = '\0';
-	return strtoll(buf, NULL, 0);
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/* Read a number from a sysfs/procfs file, -1 on error. */
+static inline long long read_num(const char *path)
+{
+	char buf[64];
+
+	return read_str(path, buf, sizeof(buf)) ? -1 : strtoll(buf, NULL, 0);
 }
 
 /* A private anonymous mapping of npages, filled with seed's pattern. */

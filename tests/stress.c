@@ -279,25 +279,6 @@ struct worker {
 	uint64_t rs;
 };
 
-static void *mutator(void *arg)
-{
-	struct worker *wk = arg;
-	uint64_t *buf = malloc(512 * PAGE);
-
-	pthread_barrier_wait(&start_line);
-	while (!atomic_load(&stop) && buf) {
-		struct slot *s = &slots[rnd(&wk->rs) % NSLOTS];
-
-		pthread_rwlock_rdlock(&world);
-		pthread_mutex_lock(&s->lock);
-		mutate(s, &wk->rs, buf);
-		pthread_mutex_unlock(&s->lock);
-		pthread_rwlock_unlock(&world);
-	}
-	free(buf);
-	return NULL;
-}
-
 /* Device READ of part of a slot, every word checked against generations. */
 static void device_read(struct slot *s, uint64_t *rs, uint64_t *buf)
 {
@@ -330,7 +311,24 @@ static void device_read(struct slot *s, uint64_t *rs, uint64_t *buf)
 	atomic_fetch_add(&nops[OP_READ], 1);
 }
 
-static void *device(void *arg)
+/* A device thread's access to slot s: READ (2 in 3) or FAULT. */
+static void device_op(struct slot *s, uint64_t *rs, uint64_t *buf)
+{
+	unsigned int i, n;
+
+	if (rnd(rs) % 3) {
+		device_read(s, rs, buf);
+		return;
+	}
+	i = (unsigned int)(rnd(rs) % s->npages);
+	n = 1 + (unsigned int)(rnd(rs) % (s->npages - i));
+	dummy_fault(dev, s->addr + (size_t)i * PAGE, n,
+		    rnd(rs) & 1 ? HMM_DUMMY_FAULT_WRITE : 0, NULL);
+	atomic_fetch_add(&nops[OP_FAULT], 1);
+}
+
+/* A mutator or a device thread: one slot at a time, world read-locked. */
+static void *worker(void *arg)
 {
 	struct worker *wk = arg;
 	uint64_t *buf = malloc(512 * PAGE);
@@ -340,17 +338,12 @@ static void *device(void *arg)
 		struct slot *s = &slots[rnd(&wk->rs) % NSLOTS];
 
 		pthread_rwlock_rdlock(&world);
-		if (rnd(&wk->rs) % 3) {
-			device_read(s, &wk->rs, buf);
+		if (wk->kind) {
+			device_op(s, &wk->rs, buf);
 		} else {
-			unsigned int i = (unsigned int)(rnd(&wk->rs) % s->npages);
-			unsigned int n = 1 + (unsigned int)(rnd(&wk->rs) %
-							    (s->npages - i));
-
-			dummy_fault(dev, s->addr + (size_t)i * PAGE, n,
-				    rnd(&wk->rs) & 1 ? HMM_DUMMY_FAULT_WRITE : 0,
-				    NULL);
-			atomic_fetch_add(&nops[OP_FAULT], 1);
+			pthread_mutex_lock(&s->lock);
+			mutate(s, &wk->rs, buf);
+			pthread_mutex_unlock(&s->lock);
 		}
 		pthread_rwlock_unlock(&world);
 	}
@@ -449,8 +442,7 @@ TEST_F(arena, stress)
 	for (i = 0; i < 5; i++) {
 		wk[i].kind = i >= 2;
 		wk[i].rs = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
-		ASSERT_EQ(0, pthread_create(&wk[i].th, NULL,
-					    wk[i].kind ? device : mutator,
+		ASSERT_EQ(0, pthread_create(&wk[i].th, NULL, worker,
 					    &wk[i]));
 	}
 	ASSERT_EQ(0, pthread_create(&chk, NULL, checker, NULL));
