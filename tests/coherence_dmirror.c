@@ -179,8 +179,11 @@ static int take(int rfd)
 	return read(rfd, &c, 1) == 1 ? 0 : -1;
 }
 
-/* fork: the pid in the parent, 0 in the child, -1 on error. */
-static pid_t split(struct sides *s)
+/*
+ * fork: the pid in the parent (kept in *kid too, for the teardown to kill
+ * if the case fails), 0 in the child, -1 on error.
+ */
+static pid_t split(struct sides *s, pid_t *kid)
 {
 	if (pipe(s->go) || pipe(s->done))
 		return -1;
@@ -191,16 +194,23 @@ static pid_t split(struct sides *s)
 		close(s->go[1]);
 		close(s->done[0]);
 	} else if (s->pid > 0) {
+		*kid = s->pid;
 		close(s->go[0]);
 		close(s->done[1]);
 	}
 	return s->pid;
 }
 
-/* Wait for the child: 0 if it exited with status 0, else -1 (diagnosed). */
-static int reap(pid_t pid)
+/*
+ * Wait for the child *kid (no longer the teardown's to kill): 0 if it
+ * exited with status 0, else -1 (diagnosed).
+ */
+static int reap(pid_t *kid)
 {
+	pid_t pid = *kid;
 	int st;
+
+	*kid = -1;
 
 	if (waitpid(pid, &st, 0) != pid) {
 		hmm_diag("waitpid %d: %s", pid, strerror(errno));
@@ -422,7 +432,7 @@ TEST_F_TIMEOUT(dmirror, fork_cow_parent_device_write, 60)
 
 	ASSERT_TRUE(fd >= 0 && p);
 	populate(_metadata, o, p, N, 21, 22);
-	ASSERT_LE(0, split(&s));
+	ASSERT_LE(0, split(&s, &self->kid));
 	if (s.pid == 0) {
 		struct oracle co = child_oracle(_metadata);
 
@@ -434,7 +444,6 @@ TEST_F_TIMEOUT(dmirror, fork_cow_parent_device_write, 60)
 		CHILD_DONE(s);
 		_exit(0);
 	}
-	self->kid = s.pid;
 	/* both sides share the pages read-only now */
 	ASSERT_EQ(0, snap_count(o, p, N, HMM_DMIRROR_PROT_WRITE));
 	ASSERT_COHERENT_DATA(o, p, N);
@@ -442,8 +451,7 @@ TEST_F_TIMEOUT(dmirror, fork_cow_parent_device_write, 60)
 	PARENT_GO(s);
 	PARENT_WAIT(s);
 	ASSERT_COHERENT_PATTERN(o, p, N, 23);
-	self->kid = -1;
-	ASSERT_EQ(0, reap(s.pid));
+	ASSERT_EQ(0, reap(&self->kid));
 }
 
 /*
@@ -460,7 +468,7 @@ TEST_F_TIMEOUT(dmirror, fork_cow_child_device_write, 60)
 
 	ASSERT_TRUE(fd >= 0 && p);
 	populate(_metadata, o, p, N, 25, 26);
-	ASSERT_LE(0, split(&s));
+	ASSERT_LE(0, split(&s, &self->kid));
 	if (s.pid == 0) {
 		struct oracle co = child_oracle(_metadata);
 
@@ -473,7 +481,6 @@ TEST_F_TIMEOUT(dmirror, fork_cow_child_device_write, 60)
 		ASSERT_COHERENT_PATTERN(&co, p, N, 27);
 		_exit(0);
 	}
-	self->kid = s.pid;
 	fill_pattern(p, N, 28);
 	ASSERT_COHERENT_DATA(o, p, N);
 	PARENT_GO(s);
@@ -482,8 +489,7 @@ TEST_F_TIMEOUT(dmirror, fork_cow_child_device_write, 60)
 	ASSERT_COHERENT_PATTERN(o, p, N, 28);
 	ASSERT_WRITE_SEEN(o, p, N, 29);
 	PARENT_GO(s);
-	self->kid = -1;
-	ASSERT_EQ(0, reap(s.pid));
+	ASSERT_EQ(0, reap(&self->kid));
 	ASSERT_COHERENT_PATTERN(o, p, N, 29);
 }
 
@@ -504,7 +510,7 @@ TEST_F_TIMEOUT(dmirror, fork_inherited_fd, 60)
 
 	ASSERT_TRUE(fd >= 0 && p && buf);
 	populate(_metadata, o, p, N, 30, 31);
-	ASSERT_LE(0, split(&s));
+	ASSERT_LE(0, split(&s, &self->kid));
 	if (s.pid == 0) {
 		struct oracle co = { .fd = -1, .abi = ABI_DMIRROR };
 
@@ -532,7 +538,6 @@ TEST_F_TIMEOUT(dmirror, fork_inherited_fd, 60)
 		CHILD_WAIT(s);
 		_exit(0);
 	}
-	self->kid = s.pid;
 	PARENT_WAIT(s);
 	ASSERT_COHERENT_DATA(o, p, N);
 	if (drv == DRV_TEST_HMM) {
@@ -543,8 +548,7 @@ TEST_F_TIMEOUT(dmirror, fork_inherited_fd, 60)
 		ASSERT_EQ(-1, check_pattern(p, N, 31));
 	}
 	PARENT_GO(s);
-	self->kid = -1;
-	ASSERT_EQ(0, reap(s.pid));
+	ASSERT_EQ(0, reap(&self->kid));
 }
 
 /*
@@ -670,7 +674,7 @@ TEST_F_TIMEOUT(dmirror, shared_anon_with_child, 60)
 
 	ASSERT_TRUE(fd >= 0 && p != MAP_FAILED);
 	populate(_metadata, o, p, N, 45, 46);
-	ASSERT_LE(0, split(&s));
+	ASSERT_LE(0, split(&s, &self->kid));
 	if (s.pid == 0) {
 		struct oracle co = child_oracle(_metadata);
 
@@ -681,14 +685,12 @@ TEST_F_TIMEOUT(dmirror, shared_anon_with_child, 60)
 		ASSERT_COHERENT_PATTERN(&co, p, N, 48);
 		_exit(0);
 	}
-	self->kid = s.pid;
 	PARENT_WAIT(s);
 	/* the parent's device entries still point at the shared pages */
 	ASSERT_COHERENT_PATTERN(o, p, N, 47);
 	ASSERT_WRITE_SEEN(o, p, N, 48);
 	PARENT_GO(s);
-	self->kid = -1;
-	ASSERT_EQ(0, reap(s.pid));
+	ASSERT_EQ(0, reap(&self->kid));
 	ASSERT_COHERENT_DATA(o, p, N);
 }
 

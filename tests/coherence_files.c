@@ -56,6 +56,25 @@ static int file_has(int f, size_t i, size_t n, uint32_t seed)
 	return !memcmp(buf, ref, n * PAGE);
 }
 
+/*
+ * A file of this kind, N pages mapped shared, filled with seed's pattern
+ * and faulted in writable by the device: the mapping, the file in *f.
+ */
+static char *shared_mirrored(struct __test_metadata *_metadata,
+			     const struct oracle *o, enum kind kind,
+			     uint32_t seed, int *f)
+{
+	char *p;
+
+	*f = file_open(kind);
+	ASSERT_LE(0, *f);
+	p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, *f, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(p, N, seed);
+	ASSERT_EQ(0, dummy_fault(o->fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	return p;
+}
+
 static void shared_case(struct __test_metadata *_metadata,
 			const struct oracle *o, enum kind kind)
 {
@@ -63,12 +82,7 @@ static void shared_case(struct __test_metadata *_metadata,
 	char *p, *q;
 	int f;
 
-	f = file_open(kind);
-	ASSERT_LE(0, f);
-	p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	fill_pattern(p, N, 1);
-	ASSERT_EQ(0, dummy_fault(o->fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	p = shared_mirrored(_metadata, o, kind, 1, &f);
 	ASSERT_COHERENT_DATA(o, p, N);
 	/* The device writes the file's pages: the fd reads them. */
 	ASSERT_WRITE_SEEN(o, p, N, 2);
@@ -148,12 +162,7 @@ TEST_F_TIMEOUT(files, truncate, 60)
 	char *p, *q;
 	int f;
 
-	f = file_open(TMPFS);
-	ASSERT_LE(0, f);
-	p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	fill_pattern(p, N, 9);
-	ASSERT_EQ(0, dummy_fault(self->fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	p = shared_mirrored(_metadata, &self->o, TMPFS, 9, &f);
 	ASSERT_EQ(0, ftruncate(f, N / 2 * PAGE));
 	ASSERT_COHERENT(&self->o, p, N);
 	ASSERT_ENTRIES(self->fd, p + N / 2 * PAGE, N / 2, 0);
@@ -191,12 +200,7 @@ TEST_F_TIMEOUT(files, fallocate_punch_hole, 60)
 	int f, i;
 	char *p;
 
-	f = file_open(MEMFD);
-	ASSERT_LE(0, f);
-	p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	fill_pattern(p, N, 11);
-	ASSERT_EQ(0, dummy_fault(self->fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	p = shared_mirrored(_metadata, &self->o, MEMFD, 11, &f);
 	ASSERT_EQ(0, fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			       4 * PAGE, 8 * PAGE));
 	ASSERT_COHERENT(&self->o, p, N);
@@ -207,12 +211,7 @@ TEST_F_TIMEOUT(files, fallocate_punch_hole, 60)
 	ASSERT_EQ(check_pattern(p, 4, 11), -1);
 	ASSERT_WRITE_SEEN(&self->o, p, N, 12);
 	/* On a tmpfs file as well. */
-	f = file_open(TMPFS);
-	ASSERT_LE(0, f);
-	p = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	fill_pattern(p, N, 13);
-	ASSERT_EQ(0, dummy_fault(self->fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
+	p = shared_mirrored(_metadata, &self->o, TMPFS, 13, &f);
 	ASSERT_EQ(0, fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
 			       N * PAGE));
 	ASSERT_COHERENT(&self->o, p, N);

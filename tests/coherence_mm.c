@@ -71,8 +71,8 @@ static int cpu_thp(const void *addr)
 }
 
 /*
- * One 2 MiB aligned THP, filled with seed; NULL, the case skipped (with a
- * reason), if none. hmm_range_fault() reports a THP (snapshot HUGE).
+ * One 2 MiB aligned THP, filled with seed and faulted in writable by the
+ * device; NULL, the case skipped (with a reason), if none. hmm_range_fault() reports a THP (snapshot HUGE).
  * hmm_core's get_user_pages back end reports every page at order 0, which
  * is as right (never more than the CPU gives): there kpageflags tells
  * whether the CPU has a THP, and the snapshot must say read-write, not
@@ -99,6 +99,7 @@ static char *thp_map(struct __test_metadata *_metadata, int fd,
 		ASSERT_EQ(HMM_DUMMY_SNAP_READ | HMM_DUMMY_SNAP_WRITE, snap);
 	}
 	fill_pattern(p, HPAGES, seed);
+	ASSERT_EQ(0, dummy_fault(fd, p, HPAGES, HMM_DUMMY_FAULT_WRITE, NULL));
 	return p;
 }
 
@@ -109,7 +110,6 @@ TEST_F_TIMEOUT(mm, thp_fault_huge, 60)
 	p = thp_map(_metadata, self->fd, 1);
 	if (!p)
 		return;	/* skipped */
-	ASSERT_EQ(0, dummy_fault(self->fd, p, HPAGES, HMM_DUMMY_FAULT_WRITE, NULL));
 	ASSERT_ENTRIES(self->fd, p, HPAGES, HPAGES);
 	TH_LOG("%ld of %lu device entries huge",
 	       huge_entries(self->fd, p, HPAGES), HPAGES);
@@ -132,7 +132,6 @@ TEST_F_TIMEOUT(mm, thp_split_mprotect, 60)
 	p = thp_map(_metadata, self->fd, 3);
 	if (!p)
 		return;	/* skipped */
-	ASSERT_EQ(0, dummy_fault(self->fd, p, HPAGES, HMM_DUMMY_FAULT_WRITE, NULL));
 	ASSERT_EQ(0, mprotect(p + 100 * PAGE, 10 * PAGE, PROT_READ));
 	ASSERT_EQ(0, dummy_snapshot(self->fd, p, 1, &snap));
 	ASSERT_TRUE(!(snap & HMM_DUMMY_SNAP_HUGE));
@@ -150,7 +149,6 @@ TEST_F_TIMEOUT(mm, thp_split_munmap, 60)
 	p = thp_map(_metadata, self->fd, 5);
 	if (!p)
 		return;	/* skipped */
-	ASSERT_EQ(0, dummy_fault(self->fd, p, HPAGES, HMM_DUMMY_FAULT_WRITE, NULL));
 	ASSERT_EQ(0, munmap(p + 200 * PAGE, PAGE));
 	ASSERT_COHERENT(&self->o, p, HPAGES);
 	ASSERT_ENTRIES(self->fd, p + 200 * PAGE, 1, 0);

@@ -28,6 +28,19 @@
 /* self->fd: /dev/hmm_dummy0, self->o: the oracle over it */
 ORACLE_FIXTURE(vm)
 
+/*
+ * n pages at q, inside the N pages at p, were dropped: no device entry
+ * there, zeros for the device as for the CPU, the rest coherent, and a
+ * device WRITE of seed's pattern over all N seen by the CPU.
+ */
+#define ASSERT_DROPPED(o, p, q, n, seed) do {				\
+	ASSERT_COHERENT(o, p, N);					\
+	ASSERT_ENTRIES((o)->fd, q, n, 0);				\
+	ASSERT_COHERENT_DATA(o, p, N);					\
+	ASSERT_TRUE(is_zero(q, (n) * PAGE));				\
+	ASSERT_WRITE_SEEN(o, p, N, seed);				\
+} while (0)
+
 /* n pages filled with seed, mirrored with writable device entries. */
 static char *mirrored(struct __test_metadata *_metadata,
 		      const struct oracle *o, size_t n, uint32_t seed)
@@ -100,11 +113,7 @@ TEST_F_TIMEOUT(vm, mmap_fixed_over, 60)
 	q = mmap(p + 2 * PAGE, 8 * PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	ASSERT_TRUE(q == p + 2 * PAGE);
-	ASSERT_COHERENT(&self->o, p, N);
-	ASSERT_ENTRIES(self->fd, q, 8, 0);
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_TRUE(is_zero(q, 8 * PAGE));
-	ASSERT_WRITE_SEEN(&self->o, p, N, 44);
+	ASSERT_DROPPED(&self->o, p, q, 8, 44);
 }
 
 TEST_F_TIMEOUT(vm, mremap_grow, 60)
@@ -224,11 +233,7 @@ TEST_F_TIMEOUT(vm, madvise_dontneed, 60)
 
 	p = mirrored(_metadata, &self->o, N, 11);
 	ASSERT_EQ(0, madvise(p + 2 * PAGE, 6 * PAGE, MADV_DONTNEED));
-	ASSERT_COHERENT(&self->o, p, N);
-	ASSERT_ENTRIES(self->fd, p + 2 * PAGE, 6, 0);
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_TRUE(is_zero(p + 2 * PAGE, 6 * PAGE));
-	ASSERT_WRITE_SEEN(&self->o, p, N, 1111);
+	ASSERT_DROPPED(&self->o, p, p + 2 * PAGE, 6, 1111);
 }
 
 TEST_F_TIMEOUT(vm, madvise_free, 60)
@@ -295,11 +300,7 @@ TEST_F_TIMEOUT(vm, madvise_remove_memfd, 60)
 	ASSERT_EQ(0, dummy_fault(self->fd, p, N, HMM_DUMMY_FAULT_WRITE, NULL));
 	ASSERT_COHERENT_DATA(&self->o, p, N);
 	ASSERT_EQ(0, madvise(p + 4 * PAGE, 8 * PAGE, MADV_REMOVE));
-	ASSERT_COHERENT(&self->o, p, N);
-	ASSERT_ENTRIES(self->fd, p + 4 * PAGE, 8, 0);
-	ASSERT_COHERENT_DATA(&self->o, p, N);
-	ASSERT_TRUE(is_zero(p + 4 * PAGE, 8 * PAGE));
-	ASSERT_WRITE_SEEN(&self->o, p, N, 1515);
+	ASSERT_DROPPED(&self->o, p, p + 4 * PAGE, 8, 1515);
 }
 
 TEST_F_TIMEOUT(vm, madvise_wipeonfork, 60)

@@ -180,6 +180,15 @@ TEST_F_TIMEOUT(ioctl, rw_roundtrip_and_faults, 60)
 	ASSERT_COHERENT(&self->o, p, 8);
 }
 
+/*
+ * A device READ or WRITE (cmd) of n pages at addr through buf fails with
+ * err after done_want pages.
+ */
+#define ASSERT_RW_STOPS(cmd, addr, n, err, done_want) do {		\
+	ASSERT_ERRNO(dummy_rw(fd, cmd, addr, buf, n, &done, &faults), err); \
+	ASSERT_EQ(done, done_want);					\
+} while (0)
+
 TEST_F_TIMEOUT(ioctl, read_prot_none_and_unmapped, 60)
 {
 	uint64_t done, faults;
@@ -191,21 +200,13 @@ TEST_F_TIMEOUT(ioctl, read_prot_none_and_unmapped, 60)
 	/* PROT_NONE page 2: EFAULT, done = the 2 pages before it, copied */
 	ASSERT_EQ(0, mprotect(p + 2 * PAGE, PAGE, PROT_NONE)) TH_LOG("%s", strerror(errno));
 	memset(buf, 0, 4 * PAGE);
-	ASSERT_EQ(-1, dummy_rw(fd, RD, p, buf, 4, &done, &faults));
-	ASSERT_EQ(EFAULT, errno);
-	ASSERT_EQ(done, 2);
+	ASSERT_RW_STOPS(RD, p, 4, EFAULT, 2);
 	ASSERT_EQ(memcmp(buf, p, 2 * PAGE), 0);
-	ASSERT_EQ(-1, dummy_rw(fd, RD, p + 2 * PAGE, buf, 1, &done, &faults));
-	ASSERT_EQ(EFAULT, errno);
-	ASSERT_EQ(done, 0);
+	ASSERT_RW_STOPS(RD, p + 2 * PAGE, 1, EFAULT, 0);
 	/* unmapped pages 6, 7 */
 	ASSERT_EQ(0, munmap(p + 6 * PAGE, 2 * PAGE)) TH_LOG("%s", strerror(errno));
-	ASSERT_EQ(-1, dummy_rw(fd, RD, p + 3 * PAGE, buf, 5, &done, &faults));
-	ASSERT_EQ(EFAULT, errno);
-	ASSERT_EQ(done, 3);
-	ASSERT_EQ(-1, dummy_rw(fd, WR, p + 3 * PAGE, buf, 5, &done, &faults));
-	ASSERT_EQ(EFAULT, errno);
-	ASSERT_EQ(done, 3);
+	ASSERT_RW_STOPS(RD, p + 3 * PAGE, 5, EFAULT, 3);
+	ASSERT_RW_STOPS(WR, p + 3 * PAGE, 5, EFAULT, 3);
 	ASSERT_COHERENT(&self->o, p, 8);
 }
 
@@ -220,9 +221,7 @@ TEST_F_TIMEOUT(ioctl, write_readonly_eperm, 60)
 	/* read-only mapping: EPERM, nothing written */
 	ASSERT_EQ(0, mprotect(p, 4 * PAGE, PROT_READ)) TH_LOG("%s", strerror(errno));
 	fill_pattern(buf, 4, 5);
-	ASSERT_EQ(-1, dummy_rw(fd, WR, p, buf, 4, &done, &faults));
-	ASSERT_EQ(EPERM, errno);
-	ASSERT_EQ(done, 0);
+	ASSERT_RW_STOPS(WR, p, 4, EPERM, 0);
 	ASSERT_EQ(check_pattern(p, 4, 4), -1);
 	/* but READ works and the entries are read-only */
 	ASSERT_EQ(0, dummy_rw(fd, RD, p, buf, 4, &done, &faults)) TH_LOG("%s", strerror(errno));
@@ -232,9 +231,7 @@ TEST_F_TIMEOUT(ioctl, write_readonly_eperm, 60)
 	/* pages 0-1 writable again: WRITE gets 2 pages in, then EPERM */
 	ASSERT_EQ(0, mprotect(p, 2 * PAGE, PROT_READ | PROT_WRITE)) TH_LOG("%s", strerror(errno));
 	fill_pattern(buf, 4, 6);
-	ASSERT_EQ(-1, dummy_rw(fd, WR, p, buf, 4, &done, &faults));
-	ASSERT_EQ(EPERM, errno);
-	ASSERT_EQ(done, 2);
+	ASSERT_RW_STOPS(WR, p, 4, EPERM, 2);
 	ASSERT_EQ(memcmp(p, buf, 2 * PAGE), 0);
 	fill_pattern(buf, 4, 4);
 	ASSERT_EQ(memcmp(p + 2 * PAGE, buf + 2 * PAGE, 2 * PAGE), 0);
@@ -796,6 +793,16 @@ TEST_F_TIMEOUT(ioctl, bad_range_einval, 60)
 	}
 }
 
+/*
+ * The valid argument v0, one field of it set to bad, in v: cmd refuses it
+ * with EINVAL.
+ */
+#define ASSERT_REFUSED(cmd, v, v0, field, bad) do {			\
+	v = v0;								\
+	v.field = bad;							\
+	ASSERT_ERRNO(ioctl(fd, cmd, &v), EINVAL);			\
+} while (0)
+
 TEST_F_TIMEOUT(ioctl, bad_reserved_flags_einval, 60)
 {
 	struct hmm_dummy_fault f, f0;
@@ -815,55 +822,37 @@ TEST_F_TIMEOUT(ioctl, bad_reserved_flags_einval, 60)
 	d0 = (struct hmm_dummy_dump){ .addr = (uintptr_t)p, .npages = 4,
 				      .ptr = (uintptr_t)ents, .max_entries = 4 };
 	/* the all-zero versions work */
-	f = f0; ASSERT_EQ(0, ioctl(fd, HMM_DUMMY_IOC_FAULT, &f)) TH_LOG("%s", strerror(errno));
-	rw = rw0; ASSERT_EQ(0, ioctl(fd, RD, &rw)) TH_LOG("%s", strerror(errno));
-	rw = rw0; ASSERT_EQ(0, ioctl(fd, WR, &rw)) TH_LOG("%s", strerror(errno));
-	s = s0; ASSERT_EQ(0, ioctl(fd, HMM_DUMMY_IOC_SNAPSHOT, &s)) TH_LOG("%s", strerror(errno));
-	d = d0; ASSERT_EQ(0, ioctl(fd, HMM_DUMMY_IOC_DUMP, &d)) TH_LOG("%s", strerror(errno));
+	f = f0; ASSERT_OK(ioctl(fd, HMM_DUMMY_IOC_FAULT, &f));
+	rw = rw0; ASSERT_OK(ioctl(fd, RD, &rw));
+	rw = rw0; ASSERT_OK(ioctl(fd, WR, &rw));
+	s = s0; ASSERT_OK(ioctl(fd, HMM_DUMMY_IOC_SNAPSHOT, &s));
+	d = d0; ASSERT_OK(ioctl(fd, HMM_DUMMY_IOC_DUMP, &d));
 
-	f = f0; f.flags = 1U << 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_FAULT, &f));
-	ASSERT_EQ(EINVAL, errno);
-	f = f0; f.flags = 1U << 31; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_FAULT, &f));
-	ASSERT_EQ(EINVAL, errno);
-	f = f0; f.reserved0 = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_FAULT, &f));
-	ASSERT_EQ(EINVAL, errno);
-	f = f0; f.reserved[0] = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_FAULT, &f));
-	ASSERT_EQ(EINVAL, errno);
-	f = f0; f.reserved[1] = 1ULL << 63; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_FAULT, &f));
-	ASSERT_EQ(EINVAL, errno);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_FAULT, f, f0, flags, 1U << 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_FAULT, f, f0, flags, 1U << 31);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_FAULT, f, f0, reserved0, 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_FAULT, f, f0, reserved[0], 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_FAULT, f, f0, reserved[1], 1ULL << 63);
 
 	for (int w = 0; w < 2; w++) {
 		unsigned long cmd = w ? WR : RD;
 
-		rw = rw0; rw.flags = 1; ASSERT_EQ(-1, ioctl(fd, cmd, &rw));
-		ASSERT_EQ(EINVAL, errno);
-		rw = rw0; rw.flags = 1U << 31; ASSERT_EQ(-1, ioctl(fd, cmd, &rw));
-		ASSERT_EQ(EINVAL, errno);
-		rw = rw0; rw.reserved0 = 1; ASSERT_EQ(-1, ioctl(fd, cmd, &rw));
-		ASSERT_EQ(EINVAL, errno);
-		rw = rw0; rw.reserved[0] = 1; ASSERT_EQ(-1, ioctl(fd, cmd, &rw));
-		ASSERT_EQ(EINVAL, errno);
-		rw = rw0; rw.reserved[1] = 1; ASSERT_EQ(-1, ioctl(fd, cmd, &rw));
-		ASSERT_EQ(EINVAL, errno);
+		ASSERT_REFUSED(cmd, rw, rw0, flags, 1);
+		ASSERT_REFUSED(cmd, rw, rw0, flags, 1U << 31);
+		ASSERT_REFUSED(cmd, rw, rw0, reserved0, 1);
+		ASSERT_REFUSED(cmd, rw, rw0, reserved[0], 1);
+		ASSERT_REFUSED(cmd, rw, rw0, reserved[1], 1);
 	}
 
-	s = s0; s.flags = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_SNAPSHOT, &s));
-	ASSERT_EQ(EINVAL, errno);
-	s = s0; s.reserved0 = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_SNAPSHOT, &s));
-	ASSERT_EQ(EINVAL, errno);
-	s = s0; s.reserved[0] = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_SNAPSHOT, &s));
-	ASSERT_EQ(EINVAL, errno);
-	s = s0; s.reserved[1] = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_SNAPSHOT, &s));
-	ASSERT_EQ(EINVAL, errno);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_SNAPSHOT, s, s0, flags, 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_SNAPSHOT, s, s0, reserved0, 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_SNAPSHOT, s, s0, reserved[0], 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_SNAPSHOT, s, s0, reserved[1], 1);
 
-	d = d0; d.flags = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_DUMP, &d));
-	ASSERT_EQ(EINVAL, errno);
-	d = d0; d.reserved0 = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_DUMP, &d));
-	ASSERT_EQ(EINVAL, errno);
-	d = d0; d.reserved[0] = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_DUMP, &d));
-	ASSERT_EQ(EINVAL, errno);
-	d = d0; d.reserved[1] = 1; ASSERT_EQ(-1, ioctl(fd, HMM_DUMMY_IOC_DUMP, &d));
-	ASSERT_EQ(EINVAL, errno);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_DUMP, d, d0, flags, 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_DUMP, d, d0, reserved0, 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_DUMP, d, d0, reserved[0], 1);
+	ASSERT_REFUSED(HMM_DUMMY_IOC_DUMP, d, d0, reserved[1], 1);
 }
 
 TEST_F_TIMEOUT(ioctl, bad_user_ptr_efault, 60)

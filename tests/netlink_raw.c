@@ -374,19 +374,20 @@ static char event_dev[32];
 
 static void event_parse(const struct nlmsghdr *nlh)
 {
-	struct genlmsghdr *gh = NLMSG_DATA(nlh);
-	struct nlattr *a = (void *)((char *)gh + GENL_HDRLEN);
-	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	const struct genlmsghdr *gh = NLMSG_DATA(nlh);
+	const struct nlattr *a, *next;
+	int len;
 
 	event_cmd = gh->cmd;
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len), a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	for (a = nl_msg_attrs(nlh, &len); (next = nl_attr_next(a, &len));
+	     a = next) {
 		if (a->nla_type == HMM_DUMMY_A_EVENT_TGID && a->nla_len == 8)
-			event_tgid = *(uint32_t *)(a + 1);
+			event_tgid = *(const uint32_t *)nl_attr_data(a);
 		if (a->nla_type == HMM_DUMMY_A_EVENT_MIRROR_ID && a->nla_len == 8)
-			event_id = *(uint32_t *)(a + 1);
+			event_id = *(const uint32_t *)nl_attr_data(a);
 		if (a->nla_type == HMM_DUMMY_A_EVENT_DEV_NAME)
-			snprintf(event_dev, sizeof(event_dev), "%s", (char *)(a + 1));
+			snprintf(event_dev, sizeof(event_dev), "%s",
+				 (const char *)nl_attr_data(a));
 	}
 }
 
@@ -501,26 +502,26 @@ struct seen {
 
 static void mirror_cb(const struct nlmsghdr *nlh, void *arg)
 {
-	struct genlmsghdr *gh = NLMSG_DATA(nlh);
-	struct nlattr *a = (void *)((char *)gh + GENL_HDRLEN);
-	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	const struct genlmsghdr *gh = NLMSG_DATA(nlh);
+	const struct nlattr *a, *next;
 	struct seen *seen = arg;
+	int len;
 	struct seen_mirror *sm;
 
 	if (gh->cmd != HMM_DUMMY_CMD_MIRROR_GET || seen->n == MAX_SEEN)
 		return;
 	sm = &seen->m[seen->n++];
 	memset(sm, 0, sizeof(*sm));
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len), a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	for (a = nl_msg_attrs(nlh, &len); (next = nl_attr_next(a, &len));
+	     a = next) {
 		if (a->nla_type == HMM_DUMMY_A_MIRROR_ID && a->nla_len == 8)
-			sm->id = *(uint32_t *)(a + 1);
+			sm->id = *(const uint32_t *)nl_attr_data(a);
 		if (a->nla_type == HMM_DUMMY_A_MIRROR_TGID && a->nla_len == 8)
-			sm->tgid = *(uint32_t *)(a + 1);
+			sm->tgid = *(const uint32_t *)nl_attr_data(a);
 		if (a->nla_type == HMM_DUMMY_A_MIRROR_START && a->nla_len == 12)
-			memcpy(&sm->start, a + 1, 8);
+			memcpy(&sm->start, nl_attr_data(a), 8);
 		if (a->nla_type == HMM_DUMMY_A_MIRROR_END && a->nla_len == 12)
-			memcpy(&sm->end, a + 1, 8);
+			memcpy(&sm->end, nl_attr_data(a), 8);
 	}
 }
 
@@ -563,17 +564,17 @@ static const struct seen_mirror *find_tgid(const struct seen *seen,
 
 static void dev_cb(const struct nlmsghdr *nlh, void *arg)
 {
-	struct nlattr *a = (void *)((char *)NLMSG_DATA(nlh) + GENL_HDRLEN);
-	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	const struct nlattr *a, *next;
 	uint32_t index = UINT32_MAX, mirrors = 0;
 	uint32_t *out = arg;
+	int len;
 
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len), a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	for (a = nl_msg_attrs(nlh, &len); (next = nl_attr_next(a, &len));
+	     a = next) {
 		if (a->nla_type == HMM_DUMMY_A_DEV_INDEX && a->nla_len == 8)
-			index = *(uint32_t *)(a + 1);
+			index = *(const uint32_t *)nl_attr_data(a);
 		if (a->nla_type == HMM_DUMMY_A_DEV_MIRRORS && a->nla_len == 8)
-			mirrors = *(uint32_t *)(a + 1);
+			mirrors = *(const uint32_t *)nl_attr_data(a);
 	}
 	if (index < 4)
 		out[index] = mirrors;
