@@ -369,6 +369,19 @@ static void *r_argp(struct worker *w, int *bad)
 	return w->arg;
 }
 
+/* r_argp(), with the well-formed argument v (len bytes) copied in if good. */
+static void *r_arg(struct worker *w, const void *v, size_t len, int *bad)
+{
+	void *a = r_argp(w, bad);
+
+	if (!*bad)
+		memcpy(a, v, len);
+	return a;
+}
+
+/* Any of a native argument's reserved fields set. */
+#define RESERVED_SET(x)	((x).reserved0 || (x).reserved[0] || (x).reserved[1])
+
 /* ---- checking ---- */
 
 static int fail(struct worker *w, const char *fmt, ...)
@@ -561,17 +574,14 @@ static void do_fault(struct worker *w)
 	}
 	f.done = done_in;
 	write = !!(f.flags & HMM_DUMMY_FAULT_WRITE);
-	a = r_argp(w, &bad_arg);
-	if (!bad_arg)
-		memcpy(a, &f, sizeof(f));
+	a = r_arg(w, &f, sizeof(f), &bad_arg);
 	snprintf(w->desc, sizeof(w->desc), "FAULT(addr 0x%llx, npages %llu, flags 0x%x%s)%s",
 		 (unsigned long long)f.addr, (unsigned long long)f.npages,
-		 f.flags, f.reserved0 || f.reserved[0] || f.reserved[1] ?
+		 f.flags, RESERVED_SET(f) ?
 		 ", reserved" : "", bad_arg ? " bad arg" : "");
 	if (bad_arg) {
 		want = E(EFAULT);
-	} else if ((f.flags & ~HMM_DUMMY_FAULT_WRITE) || f.reserved0 ||
-		   f.reserved[0] || f.reserved[1] ||
+	} else if ((f.flags & ~HMM_DUMMY_FAULT_WRITE) || RESERVED_SET(f) ||
 		   range_bad(w, f.addr, f.npages)) {
 		want = E(EINVAL);
 	} else {
@@ -682,8 +692,7 @@ static void *r_range_arg(struct worker *w, enum range_op op,
 		ra->reserved[0] = 0;
 		ra->reserved[1] = 0;
 	}
-	*bad_fields = ra->flags || ra->reserved0 || ra->reserved[0] ||
-		      ra->reserved[1];
+	*bad_fields = ra->flags || RESERVED_SET(*ra);
 	a = r_argp(w, bad_arg);
 	if (!*bad_arg)
 		put_range_arg(w, op, ra, a);
@@ -786,19 +795,17 @@ static void do_dump(struct worker *w)
 	errset want;
 	int bad_arg, r, e;
 
-	a = r_argp(w, &bad_arg);
-	if (!bad_arg)
-		memcpy(a, &d, sizeof(d));
+	a = r_arg(w, &d, sizeof(d), &bad_arg);
 	snprintf(w->desc, sizeof(w->desc),
 		 "DUMP(addr 0x%llx, npages %llu, ptr 0x%llx, max %llu%s)%s",
 		 (unsigned long long)d.addr, (unsigned long long)d.npages,
 		 (unsigned long long)d.ptr, (unsigned long long)d.max_entries,
-		 d.flags || d.reserved0 || d.reserved[0] || d.reserved[1] ?
+		 d.flags || RESERVED_SET(d) ?
 		 ", flags/reserved" : "", bad_arg ? " bad arg" : "");
 	room = d.max_entries < d.npages ? d.max_entries : d.npages;
 	if (bad_arg)
 		want = E(EFAULT);
-	else if (d.flags || d.reserved0 || d.reserved[0] || d.reserved[1] ||
+	else if (d.flags || RESERVED_SET(d) ||
 		 range_bad(w, d.addr, d.npages))
 		want = E(EINVAL);
 	else if (bytes_ok(w, d.ptr, room * sizeof(*ents), 1))
@@ -906,12 +913,10 @@ static void do_set_range(struct worker *w, int own)
 			break;
 		}
 	}
-	a = r_argp(w, &bad_arg);
-	if (!bad_arg)
-		memcpy(a, &rg, sizeof(rg));
+	a = r_arg(w, &rg, sizeof(rg), &bad_arg);
 	snprintf(w->desc, sizeof(w->desc), "SET_RANGE(addr 0x%llx, npages %llu, flags 0x%x%s)%s",
 		 (unsigned long long)rg.addr, (unsigned long long)rg.npages,
-		 rg.flags, rg.reserved0 || rg.reserved[0] || rg.reserved[1] ?
+		 rg.flags, RESERVED_SET(rg) ?
 		 ", reserved" : "", bad_arg ? " bad arg" : "");
 	errno = 0;
 	r = ioctl(w->fd, HMM_DUMMY_IOC_SET_RANGE, a);
@@ -961,9 +966,7 @@ static void do_dmirror_other(struct worker *w)
 	}
 	if (cmd == HMM_DMIRROR_RELEASE && chance(w, 70))
 		cmd = HMM_DMIRROR_CHECK_EXCLUSIVE, k = 3;	/* RELEASE is heavy */
-	a = r_argp(w, &bad_arg);
-	if (!bad_arg)
-		memcpy(a, &c, sizeof(c));
+	a = r_arg(w, &c, sizeof(c), &bad_arg);
 	snprintf(w->desc, sizeof(w->desc), "%s(addr 0x%llx, ptr 0x%llx, npages %llu)%s",
 		 names[k], (unsigned long long)c.addr, (unsigned long long)c.ptr,
 		 (unsigned long long)c.npages, bad_arg ? " bad arg" : "");

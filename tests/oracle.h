@@ -544,33 +544,33 @@ static inline long oracle_write_seen(const struct oracle *o, void *addr,
  * a violation, naming its call site.
  */
 
-/* The device's view of the range is coherent with the CPU's. */
-#define ASSERT_COHERENT(o, addr, npages) do {				\
-	long _bad = oracle_coherent((o), (addr), (npages));		\
+/* An oracle's count of violations (expr) over the range named is 0. */
+#define ORACLE_ASSERT_NONE(expr, what, range) do {			\
+	long _bad = (expr);						\
 	if (_bad)							\
-		hmm_diag("%s:%d: oracle: device page table not coherent " \
-			 "over %s (%ld)", __func__, __LINE__, #addr, _bad); \
+		hmm_diag("%s:%d: oracle: %s over %s (%ld)", __func__,	\
+			 __LINE__, (what), (range), _bad);		\
 	ASSERT_EQ(0, _bad);						\
 } while (0)
+
+/* The device's view of the range is coherent with the CPU's. */
+#define ASSERT_COHERENT(o, addr, npages)				\
+	ORACLE_ASSERT_NONE(oracle_coherent((o), (addr), (npages)),	\
+			   "device page table not coherent", #addr)
 
 /* ... and the device reads what the CPU reads there. */
 #define ASSERT_COHERENT_DATA(o, addr, npages) do {			\
 	ASSERT_COHERENT(o, addr, npages);				\
-	long _d = oracle_read_agrees((o), (addr), (npages));		\
-	if (_d)								\
-		hmm_diag("%s:%d: oracle: device and CPU disagree over %s (%ld)", \
-			 __func__, __LINE__, #addr, _d);		\
-	ASSERT_EQ(0, _d);						\
+	ORACLE_ASSERT_NONE(oracle_read_agrees((o), (addr), (npages)),	\
+			   "device and CPU disagree", #addr);		\
 	ASSERT_COHERENT(o, addr, npages);				\
 } while (0)
 
 /* A device WRITE of seed's pattern is what the CPU then reads. */
 #define ASSERT_WRITE_SEEN(o, addr, npages, seed) do {			\
-	long _w = oracle_write_seen((o), (addr), (npages), (seed));	\
-	if (_w)								\
-		hmm_diag("%s:%d: oracle: device WRITE over %s not seen by the CPU (%ld)", \
-			 __func__, __LINE__, #addr, _w);		\
-	ASSERT_EQ(0, _w);						\
+	ORACLE_ASSERT_NONE(oracle_write_seen((o), (addr), (npages),	\
+					     (seed)),			\
+			   "device WRITE not seen by the CPU", #addr);	\
 	ASSERT_COHERENT(o, addr, npages);				\
 } while (0)
 
