@@ -211,7 +211,6 @@ static int reap(pid_t *kid)
 	int st;
 
 	*kid = -1;
-
 	if (waitpid(pid, &st, 0) != pid) {
 		hmm_diag("waitpid %d: %s", pid, strerror(errno));
 		return -1;

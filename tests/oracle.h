@@ -27,9 +27,11 @@
  * stays. EBUSY from a look is tried again too.
  *
  * In a kselftest_harness.h case (include the harness first), ASSERT_COHERENT(),
- * ASSERT_COHERENT_DATA(), ASSERT_WRITE_SEEN() and ASSERT_ENTRIES() stop the
- * case on a violation, with a diagnostic naming the call site. Diagnostics
- * are "# ..." lines (hmm_diag()). Needs root (pagemap's pfns).
+ * ASSERT_COHERENT_DATA(), ASSERT_COHERENT_PATTERN(), ASSERT_WRITE_SEEN() and
+ * ASSERT_ENTRIES() stop the case on a violation, with a diagnostic naming
+ * the call site; ORACLE_FIXTURE() declares the native fixture the
+ * coherence programs share. Diagnostics are "# ..." lines (hmm_diag()).
+ * Needs root (pagemap's pfns).
  */
 #ifndef HMM_TESTS_ORACLE_H
 #define HMM_TESTS_ORACLE_H
