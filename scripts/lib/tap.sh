@@ -2,7 +2,8 @@
 # shellcheck shell=bash disable=SC2034,SC2004 # the counters are the caller's
 #
 # scripts/lib/tap.sh - the one TAP/KTAP parser of the scripts, sourced
-# (bash) by scripts/check, scripts/check-debug and the self-check
+# (bash) by scripts/lib/lane.sh (scripts/check, scripts/check-debug),
+# scripts/mutation-check, scripts/dkms-check and the self-check
 # scripts/lib/tap-selftest.
 #
 # It reads, with one set of rules:
