@@ -37,12 +37,12 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 # and the newest, 7.3 (trixie-backports). The trixie and sid lines build in
 # a chroot of their suite. Each stock line costs about 3 minutes warm; a
 # cold fresh-clone CI run took 31 of its 90 minutes before the two were
-# added (README.md, "Supported kernels").
+# added (doc/compat.rst, "The kernel lines").
 KERNELS ?= 6.1 6.1-gup 6.12 6.12-trixie 7.2 7.3
 # make check also runs the debug-kernel lane (scripts/check-debug) after the
 # stock lines: the whole of it takes about 22 minutes on 2 cores with the
-# kernels built, about half an hour from a fresh clone (README.md,
-# "Debug-kernel lane"). CHECK_DEBUG=0 leaves it out.
+# kernels built, about half an hour from a fresh clone (doc/testing.rst,
+# "The debug-kernel lane"). CHECK_DEBUG=0 leaves it out.
 CHECK_DEBUG ?= 1
 SRC := $(CURDIR)
 GENERATED := $(SRC)/compat/generated
