@@ -11,6 +11,7 @@
 
 #include <hmm_mirror.h>
 #include "hmm_core_internal.h"
+#include "hmm_core_trace.h"
 
 const char *hmm_core_backend(void)
 {
@@ -80,6 +81,7 @@ int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 		/* Sent back: again, unless the range's deadline has passed. */
 		if (ret != -EBUSY || time_after(jiffies, range->timeout))
 			break;
+		trace_hmm_core_retry(mirror, range, false);
 	}
 	if (ret)
 		return ret;

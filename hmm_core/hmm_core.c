@@ -21,11 +21,14 @@
  *
  * The invalidation path therefore takes no lock and touches no atomic of
  * hmm_core's own: the driver's callback, the sequence store and two per-cpu
- * counters are all it does.
+ * counters are all it does. Its trace events (hmm_core_trace.h) are static
+ * keys: off, they cost a patched-out jump; the callback's duration is only
+ * measured while hmm_core_invalidate is on.
  */
 
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
+#include <linux/kallsyms.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -35,10 +38,15 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
 #include <linux/wait_bit.h>
 
 #include <hmm_mirror.h>
 #include "hmm_core_internal.h"
+
+#define CREATE_TRACE_POINTS
+#include "hmm_core_trace.h"
 
 /**
  * struct hmm_mirror_mm - hmm_core's state for one mm, shared by its mirrors
@@ -94,6 +102,46 @@ static inline unsigned long hmm_mirror_end(const struct hmm_mirror *mirror)
 	return mirror->interval.interval_tree.last + 1;
 }
 
+/* The trace events' driver names: one kallsyms buffer, for enabled events. */
+static DEFINE_RAW_SPINLOCK(hmm_core_ksym_lock);
+static char hmm_core_ksym[KSYM_SYMBOL_LEN]; /* protected by hmm_core_ksym_lock */
+
+/**
+ * hmm_core_driver_name() - the name of a mirror's driver, for trace events
+ * @ops: the mirror's ops
+ * @name: MODULE_NAME_LEN bytes, filled with the name of the module
+ *	@ops->sync_cpu_device_pagetables() is in, or "vmlinux" for code built
+ *	into the kernel
+ *
+ * A kallsyms lookup: only ever called from the TP_fast_assign() of an
+ * enabled event. Modules cannot look a module up by address otherwise
+ * (__module_address() is not exported), and struct hmm_mirror_ops has no
+ * owner field.
+ *
+ * Context: Any context but NMI; takes a raw spinlock.
+ */
+void hmm_core_driver_name(const struct hmm_mirror_ops *ops, char *name)
+{
+	unsigned long fn = (unsigned long)ops->sync_cpu_device_pagetables;
+	unsigned long flags;
+	const char *mod;
+	size_t len;
+
+	raw_spin_lock_irqsave(&hmm_core_ksym_lock, flags);
+	sprint_symbol_no_offset(hmm_core_ksym, fn);
+	/* "symbol [module]", or "symbol" for the kernel's own code. */
+	mod = strrchr(hmm_core_ksym, '[');
+	if (mod) {
+		mod++;
+		len = min_t(size_t, strcspn(mod, " ]"), MODULE_NAME_LEN - 1);
+		memcpy(name, mod, len);
+		name[len] = '\0';
+	} else {
+		strscpy(name, "vmlinux", MODULE_NAME_LEN);
+	}
+	raw_spin_unlock_irqrestore(&hmm_core_ksym_lock, flags);
+}
+
 /*
  * Called by the kernel, under its interval-tree protection, for every
  * invalidation overlapping the mirror. The sequence is set before the driver
@@ -113,11 +161,18 @@ static bool hmm_mirror_invalidate(struct mmu_interval_notifier *interval,
 		.event = range->event,
 		.blockable = mmu_notifier_range_blockable(range),
 	};
+	u64 t0 = 0;
 	int ret;
 
 	mmu_interval_set_seq(interval, cur_seq);
 	this_cpu_inc(hmm_core_counters.invalidations[hmm_core_event_index(update.event)]);
+	if (trace_hmm_core_invalidate_enabled())
+		t0 = ktime_get_ns();
 	ret = mirror->ops->sync_cpu_device_pagetables(mirror, &update);
+	/* Enabled during the callback: no start time, no event. */
+	if (t0)
+		trace_hmm_core_invalidate(mirror, &update, ktime_get_ns() - t0,
+					  ret);
 	if (likely(!ret))
 		return true;
 
@@ -133,6 +188,25 @@ static bool hmm_mirror_invalidate(struct mmu_interval_notifier *interval,
 static const struct mmu_interval_notifier_ops hmm_mirror_interval_ops = {
 	.invalidate = hmm_mirror_invalidate,
 };
+
+/*
+ * ->release(), timed for the trace event while it is on. The callback may
+ * unregister and free @mirror: what the event shows is read before.
+ */
+static void hmm_mirror_release_one(struct hmm_mirror *mirror)
+{
+	const struct hmm_mirror_ops *ops = mirror->ops;
+	unsigned long start = hmm_mirror_start(mirror);
+	unsigned long end = hmm_mirror_end(mirror);
+	bool traced = trace_hmm_core_release_enabled();
+	u64 t0 = traced ? ktime_get_ns() : 0;
+
+	if (ops->release)
+		ops->release(mirror);
+	if (traced)
+		trace_hmm_core_release(mirror, ops, start, end,
+				       ops->release ? ktime_get_ns() - t0 : 0);
+}
 
 /*
  * The mm's last user is gone: exit_mmap() is about to tear the address space
@@ -152,8 +226,7 @@ static void hmm_mirror_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 		mirror_mm->releasing = mirror;
 		spin_unlock(&mirror_mm->lock);
 
-		if (mirror->ops->release)
-			mirror->ops->release(mirror);
+		hmm_mirror_release_one(mirror);
 
 		spin_lock(&mirror_mm->lock);
 		mirror_mm->releasing = NULL;
@@ -224,12 +297,16 @@ int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 	if (!mirror->ops || !mirror->ops->sync_cpu_device_pagetables)
 		return -EINVAL;
 	if (start >= end || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) ||
-	    end > mm->task_size)
-		return -EINVAL;
+	    end > mm->task_size) {
+		ret = -EINVAL;
+		goto out;
+	}
 
 	mn = mmu_notifier_get(&hmm_mirror_mm_ops, mm);
-	if (IS_ERR(mn))
-		return PTR_ERR(mn);
+	if (IS_ERR(mn)) {
+		ret = PTR_ERR(mn);
+		goto out;
+	}
 	mirror_mm = to_mirror_mm(mn);
 
 	ret = mmu_interval_notifier_insert(&mirror->interval, mm, start,
@@ -237,7 +314,7 @@ int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 					   &hmm_mirror_interval_ops);
 	if (ret) {
 		mmu_notifier_put(mn);
-		return ret;
+		goto out;
 	}
 
 	mirror->mirror_mm = mirror_mm;
@@ -246,7 +323,9 @@ int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 	mirror_mm->nr_mirrors++;
 	spin_unlock(&mirror_mm->lock);
 	atomic_long_inc(&hmm_core_nr_mirrors);
-	return 0;
+out:
+	trace_hmm_core_register(mirror, start, end, ret);
+	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_register_range, HMM_MIRROR_NS);
 
@@ -283,11 +362,14 @@ EXPORT_SYMBOL_NS_GPL(hmm_mirror_register, HMM_MIRROR_NS);
 void hmm_mirror_unregister(struct hmm_mirror *mirror)
 {
 	struct hmm_mirror_mm *mirror_mm = mirror->mirror_mm;
+	unsigned long start, end;
 
 	might_sleep();
 	/* Never registered, or unregistered already: a driver bug. */
 	if (WARN_ON_ONCE(!mirror_mm))
 		return;
+	start = hmm_mirror_start(mirror);
+	end = hmm_mirror_end(mirror);
 
 	/* No invalidation callback is running or will run once it returns. */
 	mmu_interval_notifier_remove(&mirror->interval);
@@ -307,6 +389,7 @@ void hmm_mirror_unregister(struct hmm_mirror *mirror)
 	atomic_long_dec(&hmm_core_nr_mirrors);
 	mirror->mirror_mm = NULL;
 	mmu_notifier_put(&mirror_mm->notifier);
+	trace_hmm_core_unregister(mirror, start, end);
 }
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_unregister, HMM_MIRROR_NS);
 
@@ -350,6 +433,20 @@ static int hmm_mirror_range_read(struct hmm_mirror *mirror,
 	return ret;
 }
 
+/* A read of a range, with its trace event. */
+static int hmm_mirror_range_read_traced(struct hmm_mirror *mirror,
+					struct hmm_mirror_range *range,
+					bool fault)
+{
+	int ret = hmm_mirror_range_read(mirror, range, fault);
+
+	if (fault)
+		trace_hmm_core_range_fault(mirror, range, ret);
+	else
+		trace_hmm_core_range_snapshot(mirror, range, ret);
+	return ret;
+}
+
 /**
  * hmm_mirror_range_fault() - fault a range of CPU pages in for the device
  * @mirror: the registered mirror the range lies in
@@ -376,7 +473,7 @@ static int hmm_mirror_range_read(struct hmm_mirror *mirror,
 int hmm_mirror_range_fault(struct hmm_mirror *mirror,
 			   struct hmm_mirror_range *range)
 {
-	return hmm_mirror_range_read(mirror, range, true);
+	return hmm_mirror_range_read_traced(mirror, range, true);
 }
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_fault, HMM_MIRROR_NS);
 
@@ -398,7 +495,7 @@ EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_fault, HMM_MIRROR_NS);
 int hmm_mirror_range_snapshot(struct hmm_mirror *mirror,
 			      struct hmm_mirror_range *range)
 {
-	return hmm_mirror_range_read(mirror, range, false);
+	return hmm_mirror_range_read_traced(mirror, range, false);
 }
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_snapshot, HMM_MIRROR_NS);
 
@@ -425,6 +522,7 @@ bool hmm_mirror_range_retry(struct hmm_mirror *mirror,
 	if (!mmu_interval_read_retry(&mirror->interval, range->seq))
 		return false;
 	this_cpu_inc(hmm_core_counters.retries);
+	trace_hmm_core_retry(mirror, range, true);
 	return true;
 }
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_retry, HMM_MIRROR_NS);
