@@ -102,32 +102,25 @@ static inline unsigned long hmm_mirror_end(const struct hmm_mirror *mirror)
 	return mirror->interval.interval_tree.last + 1;
 }
 
-/* The trace events' driver names: one kallsyms buffer, for enabled events. */
-static DEFINE_RAW_SPINLOCK(hmm_core_ksym_lock);
+/* The kallsyms buffer of hmm_core_driver_name(). */
+static DEFINE_SPINLOCK(hmm_core_ksym_lock);
 static char hmm_core_ksym[KSYM_SYMBOL_LEN]; /* protected by hmm_core_ksym_lock */
 
-/**
- * hmm_core_driver_name() - the name of a mirror's driver, for trace events
- * @ops: the mirror's ops
- * @name: MODULE_NAME_LEN bytes, filled with the name of the module
- *	@ops->sync_cpu_device_pagetables() is in, or "vmlinux" for code built
- *	into the kernel
- *
- * A kallsyms lookup: only ever called from the TP_fast_assign() of an
- * enabled event. Modules cannot look a module up by address otherwise
- * (__module_address() is not exported), and struct hmm_mirror_ops has no
- * owner field.
- *
- * Context: Any context but NMI; takes a raw spinlock.
+/*
+ * The name of the module @ops->sync_cpu_device_pagetables() is in, or
+ * "vmlinux" for code built into the kernel, into @name (MODULE_NAME_LEN
+ * bytes): once per mirror, at register, for its trace events. Modules cannot
+ * look a module up by address otherwise (__module_address() is not
+ * exported). The buffer is static: KSYM_SYMBOL_LEN is too large for the
+ * stack of a caller that may be deep in a driver.
  */
-void hmm_core_driver_name(const struct hmm_mirror_ops *ops, char *name)
+static void hmm_core_driver_name(const struct hmm_mirror_ops *ops, char *name)
 {
 	unsigned long fn = (unsigned long)ops->sync_cpu_device_pagetables;
-	unsigned long flags;
 	const char *mod;
 	size_t len;
 
-	raw_spin_lock_irqsave(&hmm_core_ksym_lock, flags);
+	spin_lock(&hmm_core_ksym_lock);
 	sprint_symbol_no_offset(hmm_core_ksym, fn);
 	/* "symbol [module]", or "symbol" for the kernel's own code. */
 	mod = strrchr(hmm_core_ksym, '[');
@@ -139,7 +132,7 @@ void hmm_core_driver_name(const struct hmm_mirror_ops *ops, char *name)
 	} else {
 		strscpy(name, "vmlinux", MODULE_NAME_LEN);
 	}
-	raw_spin_unlock_irqrestore(&hmm_core_ksym_lock, flags);
+	spin_unlock(&hmm_core_ksym_lock);
 }
 
 /*
@@ -199,12 +192,17 @@ static void hmm_mirror_release_one(struct hmm_mirror *mirror)
 	unsigned long start = hmm_mirror_start(mirror);
 	unsigned long end = hmm_mirror_end(mirror);
 	bool traced = trace_hmm_core_release_enabled();
-	u64 t0 = traced ? ktime_get_ns() : 0;
+	char driver[MODULE_NAME_LEN];
+	u64 t0 = 0;
 
+	if (traced) {
+		memcpy(driver, mirror->driver, sizeof(driver));
+		t0 = ktime_get_ns();
+	}
 	if (ops->release)
 		ops->release(mirror);
 	if (traced)
-		trace_hmm_core_release(mirror, ops, start, end,
+		trace_hmm_core_release(mirror, driver, start, end,
 				       ops->release ? ktime_get_ns() - t0 : 0);
 }
 
@@ -296,6 +294,7 @@ int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 
 	if (!mirror->ops || !mirror->ops->sync_cpu_device_pagetables)
 		return -EINVAL;
+	hmm_core_driver_name(mirror->ops, mirror->driver);
 	if (start >= end || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) ||
 	    end > mm->task_size) {
 		ret = -EINVAL;

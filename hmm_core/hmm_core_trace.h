@@ -7,8 +7,8 @@
  * same mirror gives the same value) and its driver: the name of the module
  * the mirror's ->sync_cpu_device_pagetables() is in, "vmlinux" for code built
  * into the kernel. Each tracepoint is a static key: disabled, it costs a
- * patched-out jump. The durations and the driver's name are only measured
- * and looked up when the event is on (trace_*_enabled()).
+ * patched-out jump. The durations are only measured when the event is on
+ * (trace_*_enabled()); the driver's name is looked up once, at register.
  *
  * Defined (CREATE_TRACE_POINTS) in hmm_core.c; found by define_trace.h
  * through TRACE_INCLUDE_PATH below and Kbuild's -I of this directory.
@@ -24,9 +24,6 @@
 #include <linux/tracepoint.h>
 
 #include <hmm_mirror.h>
-
-/* The module name of @ops's driver into @name (MODULE_NAME_LEN bytes). */
-void hmm_core_driver_name(const struct hmm_mirror_ops *ops, char *name);
 
 TRACE_DEFINE_ENUM(MMU_NOTIFY_UNMAP);
 TRACE_DEFINE_ENUM(MMU_NOTIFY_CLEAR);
@@ -60,7 +57,7 @@ TRACE_EVENT(hmm_core_register,
 			     __field(int, ret)
 	    ),
 	    TP_fast_assign(__entry->mirror = mirror;
-			   hmm_core_driver_name(mirror->ops, __entry->driver);
+			   memcpy(__entry->driver, mirror->driver, MODULE_NAME_LEN);
 			   __entry->start = start;
 			   __entry->end = end;
 			   __entry->ret = ret;
@@ -81,7 +78,7 @@ TRACE_EVENT(hmm_core_unregister,
 			     __field(unsigned long, end)
 	    ),
 	    TP_fast_assign(__entry->mirror = mirror;
-			   hmm_core_driver_name(mirror->ops, __entry->driver);
+			   memcpy(__entry->driver, mirror->driver, MODULE_NAME_LEN);
 			   __entry->start = start;
 			   __entry->end = end;
 	    ),
@@ -96,10 +93,9 @@ TRACE_EVENT(hmm_core_unregister,
  * and the rest was read before.
  */
 TRACE_EVENT(hmm_core_release,
-	    TP_PROTO(const struct hmm_mirror *mirror,
-		     const struct hmm_mirror_ops *ops, unsigned long start,
-		     unsigned long end, u64 ns),
-	    TP_ARGS(mirror, ops, start, end, ns),
+	    TP_PROTO(const struct hmm_mirror *mirror, const char *driver,
+		     unsigned long start, unsigned long end, u64 ns),
+	    TP_ARGS(mirror, driver, start, end, ns),
 	    TP_STRUCT__entry(__field(const void *, mirror)
 			     __array(char, driver, MODULE_NAME_LEN)
 			     __field(unsigned long, start)
@@ -107,7 +103,7 @@ TRACE_EVENT(hmm_core_release,
 			     __field(u64, ns)
 	    ),
 	    TP_fast_assign(__entry->mirror = mirror;
-			   hmm_core_driver_name(ops, __entry->driver);
+			   memcpy(__entry->driver, driver, MODULE_NAME_LEN);
 			   __entry->start = start;
 			   __entry->end = end;
 			   __entry->ns = ns;
@@ -136,7 +132,7 @@ TRACE_EVENT(hmm_core_invalidate,
 			     __field(int, ret)
 	    ),
 	    TP_fast_assign(__entry->mirror = mirror;
-			   hmm_core_driver_name(mirror->ops, __entry->driver);
+			   memcpy(__entry->driver, mirror->driver, MODULE_NAME_LEN);
 			   __entry->start = update->start;
 			   __entry->end = update->end;
 			   __entry->event = update->event;
@@ -162,7 +158,7 @@ DECLARE_EVENT_CLASS(hmm_core_range,
 				     __field(int, ret)
 		    ),
 		    TP_fast_assign(__entry->mirror = mirror;
-				   hmm_core_driver_name(mirror->ops, __entry->driver);
+				   memcpy(__entry->driver, mirror->driver, MODULE_NAME_LEN);
 				   __entry->start = range->start;
 				   __entry->pages = (range->end - range->start) >> PAGE_SHIFT;
 				   __entry->write = range->write;
@@ -204,7 +200,7 @@ TRACE_EVENT(hmm_core_retry,
 			     __field(bool, commit)
 	    ),
 	    TP_fast_assign(__entry->mirror = mirror;
-			   hmm_core_driver_name(mirror->ops, __entry->driver);
+			   memcpy(__entry->driver, mirror->driver, MODULE_NAME_LEN);
 			   __entry->start = range->start;
 			   __entry->pages = (range->end - range->start) >> PAGE_SHIFT;
 			   __entry->commit = commit;

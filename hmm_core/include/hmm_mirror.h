@@ -67,6 +67,7 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
+#include <linux/module.h>
 #include <linux/types.h>
 
 struct hmm_mirror;
@@ -137,6 +138,8 @@ struct hmm_mirror_ops {
  * @ops: the driver's callbacks, set before hmm_mirror_register()
  * @mirror_mm: the per-mm core object; private to hmm_core
  * @mm_list: entry in @mirror_mm's list; private to hmm_core
+ * @driver: the name of the module @ops's callbacks are in, for the trace
+ *	events; set by hmm_mirror_register(); private to hmm_core
  *
  * Embedded in the driver's own per-mirror object. Only @ops is the driver's
  * to set; the rest belongs to hmm_core between hmm_mirror_register() and the
@@ -147,6 +150,7 @@ struct hmm_mirror {
 	const struct hmm_mirror_ops *ops;
 	struct hmm_mirror_mm *mirror_mm;
 	struct list_head mm_list;
+	char driver[MODULE_NAME_LEN];
 };
 
 int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm);
