@@ -56,6 +56,151 @@ static inline int compat_genl_bind_cap_net_admin(int group)
 #define COMPAT_GENL_MCAST_CAP_BIND .bind = compat_genl_bind_cap_net_admin
 #endif
 
+/*
+ * 6.2: split ops, a command's do and dump as two struct genl_split_ops
+ * entries (GENL_CMD_CAP_DO, GENL_CMD_CAP_DUMP), each with its own policy:
+ * the ops table scripts/ynl-gen generates. A family registers with them by
+ * compat_genl_register_family() (which gives any of them past the family's
+ * resv_start_op without a policy one rejecting every attribute, as the core
+ * does for struct genl_ops), and unregisters with
+ * compat_genl_unregister_family(). Before 6.2 a family has one struct
+ * genl_ops per command: a command's entries are merged into one at
+ * registration (a dump with no policy of its own takes the do's; a command
+ * whose do and dump have two different policies cannot be had).
+ */
+#include <net/genetlink.h>
+#ifdef COMPAT_HAVE_GENL_SPLIT_OPS
+#include <linux/slab.h>
+
+/*
+ * The core rejects every attribute of a struct genl_ops command past
+ * resv_start_op that has no policy, but parses nothing of a split op that
+ * has none: an attribute would be ignored. Registered here, such a split
+ * op gets the core's own reject-all policy instead (in a copy of the ops,
+ * freed by compat_genl_unregister_family()), as the core's policy dump
+ * already shows it.
+ */
+static inline int compat_genl_register_family(struct genl_family *family,
+					      const struct genl_split_ops *sops,
+					      unsigned int n)
+{
+	static const struct nla_policy reject_all[] = {
+		{ .type = NLA_REJECT },
+		{ .type = NLA_REJECT },
+	};
+	struct genl_split_ops *ops;
+	unsigned int i;
+	int ret;
+
+	ops = kmemdup(sops, n * sizeof(*sops), GFP_KERNEL);
+	if (!ops)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (ops[i].policy || ops[i].cmd < family->resv_start_op)
+			continue;
+		ops[i].policy = reject_all;
+		ops[i].maxattr = ARRAY_SIZE(reject_all) - 1;
+	}
+	family->split_ops = ops;
+	family->n_split_ops = n;
+	ret = genl_register_family(family);
+	if (!ret)
+		return 0;
+	family->split_ops = NULL;
+	family->n_split_ops = 0;
+	kfree(ops);
+	return ret;
+}
+
+static inline int compat_genl_unregister_family(struct genl_family *family)
+{
+	int ret = genl_unregister_family(family);
+
+	/* The family may be __ro_after_init by now: leave its pointer. */
+	kfree(family->split_ops);
+	return ret;
+}
+#else
+#include <linux/slab.h>
+
+/* GENL_CMD_CAP_DO and _DUMP are the uapi's, the flags of CTRL_ATTR_OPS. */
+struct genl_split_ops {
+	int (*doit)(struct sk_buff *skb, struct genl_info *info);
+	int (*start)(struct netlink_callback *cb);
+	int (*dumpit)(struct sk_buff *skb, struct netlink_callback *cb);
+	int (*done)(struct netlink_callback *cb);
+	const struct nla_policy *policy;
+	unsigned int maxattr;
+	u8 cmd;
+	u8 internal_flags;
+	u8 flags;
+	u8 validate;
+};
+
+static inline int compat_genl_split_merge(struct genl_ops *op,
+					  const struct genl_split_ops *sop)
+{
+	if (sop->policy && op->policy && op->policy != sop->policy)
+		return -EINVAL;
+	if (sop->policy) {
+		op->policy = sop->policy;
+		op->maxattr = sop->maxattr;
+	}
+	op->cmd = sop->cmd;
+	op->internal_flags |= sop->internal_flags;
+	op->flags |= sop->flags & ~(GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP |
+				    GENL_CMD_CAP_HASPOL);
+	op->validate |= sop->validate;
+	if (sop->flags & GENL_CMD_CAP_DO) {
+		op->doit = sop->doit;
+	} else {
+		op->start = sop->start;
+		op->dumpit = sop->dumpit;
+		op->done = sop->done;
+	}
+	return 0;
+}
+
+static inline int compat_genl_register_family(struct genl_family *family,
+					      const struct genl_split_ops *sops,
+					      unsigned int n)
+{
+	struct genl_ops *ops;
+	unsigned int i, n_ops = 0;
+	int ret;
+
+	ops = kcalloc(n, sizeof(*ops), GFP_KERNEL);
+	if (!ops)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (!n_ops || ops[n_ops - 1].cmd != sops[i].cmd)
+			n_ops++;
+		ret = compat_genl_split_merge(&ops[n_ops - 1], &sops[i]);
+		if (ret)
+			goto err;
+	}
+	family->ops = ops;
+	family->n_ops = n_ops;
+	ret = genl_register_family(family);
+	if (!ret)
+		return 0;
+	family->ops = NULL;
+	family->n_ops = 0;
+err:
+	kfree(ops);
+	return ret;
+}
+
+static inline int compat_genl_unregister_family(struct genl_family *family)
+{
+	int ret = genl_unregister_family(family);
+
+	/* The family may be __ro_after_init by now: leave its pointer. */
+	kfree(family->ops);
+	return ret;
+}
+#endif
+
 /* 6.15: page_pgmap() instead of page->pgmap. */
 #ifndef COMPAT_HAVE_PAGE_PGMAP
 #include <linux/mm_types.h>

@@ -82,6 +82,19 @@ probe genl_mcast_cap <<'C'
 u8 conftest = GENL_MCAST_CAP_NET_ADMIN;
 C
 
+# Split ops (6.2): a family's do and dump of a command as two entries,
+# each with its own policy; what ynl-gen-c.py's ops table is made of.
+probe genl_split_ops <<'C'
+#include <net/genetlink.h>
+static const struct genl_split_ops conftest_ops[] = {
+	{ .cmd = 1, .flags = GENL_CMD_CAP_DUMP },
+};
+struct genl_family conftest = {
+	.split_ops = conftest_ops,
+	.n_split_ops = ARRAY_SIZE(conftest_ops),
+};
+C
+
 # The family's bind callback, called as a socket joins a group (not in 6.1).
 probe genl_family_bind <<'C'
 #include <net/genetlink.h>
@@ -188,6 +201,9 @@ new=$tmp/compat_probes.h
 	fi
 	if have genl_family_bind; then
 		echo '#define COMPAT_HAVE_GENL_FAMILY_BIND 1'
+	fi
+	if have genl_split_ops; then
+		echo '#define COMPAT_HAVE_GENL_SPLIT_OPS 1'
 	fi
 	if have device_memory && exported memremap_pages &&
 		exported migrate_vma_setup && exported migrate_device_range &&

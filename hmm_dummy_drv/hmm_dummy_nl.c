@@ -2,10 +2,13 @@
 /*
  * hmm_dummy_nl - the hmm_dummy generic netlink family
  *
- * netlink/hmm_dummy.yaml is the source of truth for what this file speaks;
- * uapi/hmm_dummy_nl.h gives its numbers. Four operations, every one strict
- * (resv_start_op covers them all: an attribute an operation does not take
- * is rejected by the core, and so is a non-zero reserved header field):
+ * netlink/hmm_dummy.yaml is the source of truth for what this file speaks:
+ * scripts/ynl-gen generates from it uapi/hmm_dummy_nl.h (the numbers) and
+ * hmm_dummy_nl_gen.[ch] (the policies and the split ops table naming the
+ * handlers below). This file has the handlers and the family. Four
+ * operations, every one strict (resv_start_op covers them all: an
+ * attribute an operation does not take, one its do or dump has no policy
+ * for, is rejected by the core, and so is a non-zero reserved header field):
  *
  *	DEV_GET		dump: the devices
  *	MIRROR_GET	dump: the open files, each one mirror; do: one of them
@@ -73,7 +76,7 @@
 #include <net/genetlink.h>
 
 #include "hmm_dummy_internal.h"
-#include "uapi/hmm_dummy_nl.h"
+#include "hmm_dummy_nl_gen.h"
 
 /* The open files by mirror id. */
 static DEFINE_XARRAY_ALLOC1(hmm_dummy_mirrors);
@@ -87,10 +90,6 @@ static bool hmm_dummy_nl_ready;
 static atomic64_t hmm_dummy_events_seq;
 static atomic64_t hmm_dummy_events_sent;
 static atomic64_t hmm_dummy_events_dropped;
-
-enum hmm_dummy_nl_group {
-	HMM_DUMMY_NLGRP_EVENTS,
-};
 
 static struct genl_family hmm_dummy_nl_family;
 
@@ -202,8 +201,8 @@ static unsigned int hmm_dummy_nl_dev_mirrors(const struct hmm_dummy_device *dev,
 	return n;
 }
 
-static int hmm_dummy_nl_dev_dump(struct sk_buff *skb,
-				 struct netlink_callback *cb)
+int hmm_dummy_nl_dev_get_dumpit(struct sk_buff *skb,
+				struct netlink_callback *cb)
 {
 	bool admin = netlink_capable(cb->skb, CAP_SYS_ADMIN);
 	unsigned int i;
@@ -298,16 +297,12 @@ static int hmm_dummy_nl_mirror_fill(struct sk_buff *skb, u32 portid, u32 seq,
 	return 0;
 }
 
-/* MIRROR_GET's policy: the do's mirror id; the dump takes none. */
-static const struct nla_policy hmm_dummy_nl_mirror_policy[HMM_DUMMY_A_MIRROR_ID + 1] = {
-	[HMM_DUMMY_A_MIRROR_ID] = NLA_POLICY_MIN(NLA_U32, 1),
-};
-
-static int hmm_dummy_nl_mirror_start(struct netlink_callback *cb)
+int hmm_dummy_nl_mirror_get_start(struct netlink_callback *cb)
 {
 	const struct nlattr *const *attrs = hmm_dummy_nl_dump_attrs(cb);
 
-	if (attrs[HMM_DUMMY_A_MIRROR_ID]) {
+	/* Before 6.2 the dump shares the do's policy: see compat.h. */
+	if (attrs && attrs[HMM_DUMMY_A_MIRROR_ID]) {
 		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[HMM_DUMMY_A_MIRROR_ID],
 				    "the dump lists every mirror: it takes no id");
 		return -EINVAL;
@@ -315,8 +310,8 @@ static int hmm_dummy_nl_mirror_start(struct netlink_callback *cb)
 	return 0;
 }
 
-static int hmm_dummy_nl_mirror_dump(struct sk_buff *skb,
-				    struct netlink_callback *cb)
+int hmm_dummy_nl_mirror_get_dumpit(struct sk_buff *skb,
+				   struct netlink_callback *cb)
 {
 	bool admin = netlink_capable(cb->skb, CAP_SYS_ADMIN);
 	struct hmm_dummy_file *dfile;
@@ -342,7 +337,7 @@ static int hmm_dummy_nl_mirror_dump(struct sk_buff *skb,
 	return ret;
 }
 
-static int hmm_dummy_nl_mirror_doit(struct sk_buff *skb, struct genl_info *info)
+int hmm_dummy_nl_mirror_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	const struct nlattr *a_id = info->attrs[HMM_DUMMY_A_MIRROR_ID];
 	bool admin = netlink_capable(skb, CAP_SYS_ADMIN);
@@ -375,13 +370,7 @@ static int hmm_dummy_nl_mirror_doit(struct sk_buff *skb, struct genl_info *info)
 }
 
 /* PTE_GET: cb->args[0] mirror id, [1] next page index, [2] last one. */
-static const struct nla_policy hmm_dummy_nl_pte_policy[HMM_DUMMY_A_PTE_END + 1] = {
-	[HMM_DUMMY_A_PTE_MIRROR_ID] = NLA_POLICY_MIN(NLA_U32, 1),
-	[HMM_DUMMY_A_PTE_START] = { .type = NLA_U64 },
-	[HMM_DUMMY_A_PTE_END] = { .type = NLA_U64 },
-};
-
-static int hmm_dummy_nl_pte_start(struct netlink_callback *cb)
+int hmm_dummy_nl_pte_get_start(struct netlink_callback *cb)
 {
 	const struct nlattr *const *attrs = hmm_dummy_nl_dump_attrs(cb);
 	const struct nlattr *a_id = attrs[HMM_DUMMY_A_PTE_MIRROR_ID];
@@ -461,8 +450,8 @@ static int hmm_dummy_nl_pte_fill(struct sk_buff *skb,
 	return 0;
 }
 
-static int hmm_dummy_nl_pte_dump(struct sk_buff *skb,
-				 struct netlink_callback *cb)
+int hmm_dummy_nl_pte_get_dumpit(struct sk_buff *skb,
+				struct netlink_callback *cb)
 {
 	unsigned long index = cb->args[1], last = cb->args[2];
 	struct hmm_dummy_file *dfile;
@@ -505,7 +494,7 @@ static int hmm_dummy_nl_pte_dump(struct sk_buff *skb,
 	return ret;
 }
 
-static int hmm_dummy_nl_stats_doit(struct sk_buff *skb, struct genl_info *info)
+int hmm_dummy_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	u64 counts[HMM_DUMMY_NR_EVENTS] = {};
 	struct hmm_mirror_stats stats;
@@ -550,38 +539,10 @@ static int hmm_dummy_nl_stats_doit(struct sk_buff *skb, struct genl_info *info)
 }
 
 /*
- * Every operation is at or past resv_start_op: the core validates each
- * request strictly against the operation's policy, and an operation with no
- * policy takes no attribute at all.
+ * The group of hmm_dummy_nl_gen.c, but with its flag: ynl-gen-c.py of 6.12
+ * cannot say a group needs CAP_NET_ADMIN.
  */
-static const struct genl_ops hmm_dummy_nl_ops[] = {
-	{
-		.cmd = HMM_DUMMY_CMD_DEV_GET,
-		.dumpit = hmm_dummy_nl_dev_dump,
-	},
-	{
-		.cmd = HMM_DUMMY_CMD_MIRROR_GET,
-		.doit = hmm_dummy_nl_mirror_doit,
-		.start = hmm_dummy_nl_mirror_start,
-		.dumpit = hmm_dummy_nl_mirror_dump,
-		.policy = hmm_dummy_nl_mirror_policy,
-		.maxattr = HMM_DUMMY_A_MIRROR_ID,
-	},
-	{
-		.cmd = HMM_DUMMY_CMD_PTE_GET,
-		.flags = GENL_ADMIN_PERM,
-		.start = hmm_dummy_nl_pte_start,
-		.dumpit = hmm_dummy_nl_pte_dump,
-		.policy = hmm_dummy_nl_pte_policy,
-		.maxattr = HMM_DUMMY_A_PTE_END,
-	},
-	{
-		.cmd = HMM_DUMMY_CMD_STATS_GET,
-		.doit = hmm_dummy_nl_stats_doit,
-	},
-};
-
-static const struct genl_multicast_group hmm_dummy_nl_mcgrps[] = {
+static const struct genl_multicast_group hmm_dummy_nl_mcgrps_cap[] = {
 	[HMM_DUMMY_NLGRP_EVENTS] = {
 		.name = HMM_DUMMY_MCGRP_EVENTS,
 		.flags = GENL_MCAST_CAP_NET_ADMIN,
@@ -598,11 +559,9 @@ static struct genl_family hmm_dummy_nl_family __ro_after_init = {
 	.version = HMM_DUMMY_FAMILY_VERSION,
 	.parallel_ops = true,
 	.module = THIS_MODULE,
-	.ops = hmm_dummy_nl_ops,
-	.n_ops = ARRAY_SIZE(hmm_dummy_nl_ops),
 	.resv_start_op = HMM_DUMMY_CMD_DEV_GET,
-	.mcgrps = hmm_dummy_nl_mcgrps,
-	.n_mcgrps = ARRAY_SIZE(hmm_dummy_nl_mcgrps),
+	.mcgrps = hmm_dummy_nl_mcgrps_cap,
+	.n_mcgrps = ARRAY_SIZE(hmm_dummy_nl_mcgrps_cap),
 	/* Where the kernel has no group flag, a bind callback (compat.h). */
 	COMPAT_GENL_MCAST_CAP_BIND
 };
@@ -748,14 +707,17 @@ void hmm_dummy_nl_release(struct hmm_dummy_file *dfile)
 }
 
 /**
- * hmm_dummy_nl_init() - register the family
+ * hmm_dummy_nl_init() - register the family, with its generated ops
  *
  * Context: Module init, after the devices are created.
  * Return: 0 or genl_register_family()'s error.
  */
 int hmm_dummy_nl_init(void)
 {
-	int ret = genl_register_family(&hmm_dummy_nl_family);
+	/* hmm_dummy_nl_gen.c's, from the spec; each op is strict (see top). */
+	int ret = compat_genl_register_family(&hmm_dummy_nl_family,
+					      hmm_dummy_nl_ops,
+					      ARRAY_SIZE(hmm_dummy_nl_ops));
 
 	if (ret) {
 		pr_err("cannot register the %s generic netlink family: %d\n",
@@ -774,6 +736,6 @@ int hmm_dummy_nl_init(void)
 void hmm_dummy_nl_exit(void)
 {
 	WRITE_ONCE(hmm_dummy_nl_ready, false);
-	genl_unregister_family(&hmm_dummy_nl_family);
+	compat_genl_unregister_family(&hmm_dummy_nl_family);
 	WARN_ON(!xa_empty(&hmm_dummy_mirrors));
 }
