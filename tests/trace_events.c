@@ -189,6 +189,29 @@ static int find(const struct trace *t, int from, int to, const char *name,
 	return -1;
 }
 
+/*
+ * Every invalidate event of @mirror from event @from up to event @to: of
+ * hmm_dummy, over [@start, @end), for @event, blockable, timed, and
+ * successful.
+ */
+static void expect_invalidations(struct __test_metadata *_metadata,
+				 const struct trace *t, int from, int to,
+				 const char *mirror, uintptr_t start,
+				 uintptr_t end, const char *event)
+{
+	int i;
+
+	for (i = from; i >= 0; i = find(t, i + 1, to, "invalidate", mirror)) {
+		EXPECT_STREQ("hmm_dummy", t->ev[i].driver);
+		EXPECT_EQ(start, t->ev[i].start);
+		EXPECT_EQ(end, t->ev[i].end);
+		EXPECT_STREQ(event, t->ev[i].event);
+		EXPECT_EQ(1, t->ev[i].blockable);
+		EXPECT_LT(0, t->ev[i].ns);
+		EXPECT_EQ(0, t->ev[i].ret);
+	}
+}
+
 static int count(const struct trace *t, const char *prefix)
 {
 	int i, n = 0;
@@ -373,28 +396,14 @@ TEST_F_TIMEOUT(trace, sequence, 60)
 	/* munmap: pages 12-15, and nothing else of the mirror. */
 	unmap = find(t, unmap_at, prot_at, "invalidate", mirror);
 	ASSERT_LE(0, unmap) TH_LOG("no invalidate event for the munmap");
-	for (i = unmap; i >= 0; i = find(t, i + 1, prot_at, "invalidate", mirror)) {
-		EXPECT_STREQ("hmm_dummy", t->ev[i].driver);
-		EXPECT_EQ(base_addr + 12 * pg, t->ev[i].start);
-		EXPECT_EQ(base_addr + 16 * pg, t->ev[i].end);
-		EXPECT_STREQ("unmap", t->ev[i].event);
-		EXPECT_EQ(1, t->ev[i].blockable);
-		EXPECT_LT(0, t->ev[i].ns);
-		EXPECT_EQ(0, t->ev[i].ret);
-	}
+	expect_invalidations(_metadata, t, unmap, prot_at, mirror,
+			     base_addr + 12 * pg, base_addr + 16 * pg, "unmap");
 
 	/* mprotect: pages 0-3, a protection change of the vma. */
 	prot = find(t, prot_at, snap_at, "invalidate", mirror);
 	ASSERT_LE(0, prot) TH_LOG("no invalidate event for the mprotect");
-	for (i = prot; i >= 0; i = find(t, i + 1, snap_at, "invalidate", mirror)) {
-		EXPECT_STREQ("hmm_dummy", t->ev[i].driver);
-		EXPECT_EQ(base_addr, t->ev[i].start);
-		EXPECT_EQ(base_addr + 4 * pg, t->ev[i].end);
-		EXPECT_STREQ("protection_vma", t->ev[i].event);
-		EXPECT_EQ(1, t->ev[i].blockable);
-		EXPECT_LT(0, t->ev[i].ns);
-		EXPECT_EQ(0, t->ev[i].ret);
-	}
+	expect_invalidations(_metadata, t, prot, snap_at, mirror, base_addr,
+			     base_addr + 4 * pg, "protection_vma");
 
 	/* SNAPSHOT: pages 0-7, nothing faulted. */
 	snap = find(t, snap_at, close_at, "range_snapshot", mirror);
