@@ -157,6 +157,18 @@ struct page *conftest(struct mm_struct *mm, struct folio **folio)
 }
 C
 
+# 7.1: two-pass interval notifiers, ->invalidate_start() handing back a
+# struct mmu_interval_notifier_finish and ->invalidate_finish().
+probe interval_finish <<'C'
+#include <linux/mmu_notifier.h>
+static void conftest_finish(struct mmu_interval_notifier_finish *finish)
+{
+}
+struct mmu_interval_notifier_ops conftest = {
+	.invalidate_finish = conftest_finish,
+};
+C
+
 printf 'obj-m += %s.o\n' "${probes[@]}" > "$tmp/Kbuild"
 make -k -C "$kdir" M="$tmp" MODVERDIR= KBUILD_MODPOST_NOFINAL=1 \
 	"${probes[@]/%/.o}" > "$tmp/log" 2>&1 || true
@@ -218,6 +230,9 @@ new=$tmp/compat_probes.h
 	fi
 	if have page_pgmap; then
 		echo '#define COMPAT_HAVE_PAGE_PGMAP 1'
+	fi
+	if have interval_finish; then
+		echo '#define COMPAT_HAVE_INTERVAL_FINISH 1'
 	fi
 	if have make_device_exclusive && exported make_device_exclusive; then
 		echo '#define COMPAT_HAVE_MAKE_DEVICE_EXCLUSIVE 1'

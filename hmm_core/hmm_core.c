@@ -16,14 +16,24 @@
  * - Each mm with mirrors has one &struct hmm_mirror_mm, a classic mmu
  *   notifier found and counted by mmu_notifier_get()/mmu_notifier_put() (one
  *   user per mirror). It hears the mm's release and lists the mm's mirrors.
- *   It has no invalidate callback, so it adds nothing to the invalidation
- *   path.
+ *   Being on the mm's list of classic notifiers is not free: the kernel
+ *   walks that list inside an SRCU read section on every invalidation of
+ *   the mm, whether or not the notifier has an invalidate callback.
  *
- * The invalidation path therefore takes no lock and touches no atomic of
- * hmm_core's own: the driver's callback, the sequence store and two per-cpu
- * counters are all it does. Its trace events (hmm_core_trace.h) are static
- * keys: off, they cost a patched-out jump; the callback's duration is only
- * measured while hmm_core_invalidate is on.
+ * Two-pass mirrors (->invalidate_start()/->invalidate_finish()): where the
+ * kernel has two-pass interval notifiers (7.1+), it calls both passes
+ * (twopass_kernel.c). Before that (twopass_hlist.c), the kernel calls every
+ * interval subscription and then, in the same call and before the CPU page
+ * table changes, the classic notifiers: hmm_mirror_mm's
+ * invalidate_range_start runs the second passes queued by the first ones of
+ * that very invalidation. With nothing queued it reads one list head.
+ *
+ * The invalidation path therefore takes no lock of hmm_core's own but when
+ * a two-pass mirror queues its second pass (a per-mm spinlock, twice): the
+ * driver's callback, the sequence store and two per-cpu counters are all it
+ * does. Its trace events (hmm_core_trace.h) are static keys: off, they cost
+ * a patched-out jump; the callback's duration is only measured while
+ * hmm_core_invalidate is on.
  */
 
 #include <linux/hmm.h>
@@ -59,6 +69,8 @@
  * @mirrors: mirrors whose ->release() has not run
  * @released: mirrors whose ->release() ran or is running
  * @release_task: the task running ->release() callbacks, or NULL
+ * @pending: second passes queued by first passes of invalidations in
+ *	flight, where hmm_core calls them itself (twopass_hlist.c)
  *
  * The layout keeps what the kernel reads on every invalidation (the
  * notifier's list linkage and ops) on the first cache line, and what
@@ -78,6 +90,8 @@ struct hmm_mirror_mm {
 	struct list_head mirrors;
 	struct list_head released;
 	struct task_struct *release_task;
+	/* The queued second passes (twopass_hlist.c only). */
+	struct hmm_core_pending pending;
 };
 
 /* Counters of the invalidation path: per cpu, so no atomic is shared. */
@@ -90,6 +104,16 @@ static atomic_long_t hmm_core_nr_mirrors = ATOMIC_LONG_INIT(0);
 static inline struct hmm_mirror_mm *to_mirror_mm(struct mmu_notifier *mn)
 {
 	return container_of(mn, struct hmm_mirror_mm, notifier);
+}
+
+struct hmm_core_pending *hmm_core_mm_pending(struct mmu_notifier *mn)
+{
+	return &to_mirror_mm(mn)->pending;
+}
+
+struct hmm_core_pending *hmm_core_mirror_pending(struct hmm_mirror *mirror)
+{
+	return &mirror->mirror_mm->pending;
 }
 
 static inline unsigned long hmm_mirror_start(const struct hmm_mirror *mirror)
@@ -116,7 +140,9 @@ static char hmm_core_ksym[KSYM_SYMBOL_LEN]; /* protected by hmm_core_ksym_lock *
  */
 static void hmm_core_driver_name(const struct hmm_mirror_ops *ops, char *name)
 {
-	unsigned long fn = (unsigned long)ops->sync_cpu_device_pagetables;
+	unsigned long fn = ops->sync_cpu_device_pagetables ?
+		(unsigned long)ops->sync_cpu_device_pagetables :
+		(unsigned long)ops->invalidate_start;
 	const char *mod;
 	size_t len;
 
@@ -136,18 +162,19 @@ static void hmm_core_driver_name(const struct hmm_mirror_ops *ops, char *name)
 }
 
 /*
- * Called by the kernel, under its interval-tree protection, for every
- * invalidation overlapping the mirror. The sequence is set before the driver
- * clears its entries: a populate that committed before the driver's lock was
- * taken here is cleared by the driver; one that commits after sees the new
- * sequence (the driver's lock orders the two) and retries.
+ * The first (or only) pass of one mirror, called by the kernel under its
+ * interval-tree protection for every invalidation overlapping the mirror.
+ * The sequence is set before the driver clears its entries: a populate that
+ * committed before the driver's lock was taken here is cleared by the
+ * driver; one that commits after sees the new sequence (the driver's lock
+ * orders the two) and retries. With @finish, the mirror is a two-pass one
+ * and its first pass may leave its second pass in *@finish.
  */
-static bool hmm_mirror_invalidate(struct mmu_interval_notifier *interval,
-				  const struct mmu_notifier_range *range,
-				  unsigned long cur_seq)
+bool hmm_core_invalidate(struct hmm_mirror *mirror,
+			 const struct mmu_notifier_range *range,
+			 unsigned long cur_seq, struct hmm_mirror_finish **finish)
 {
-	struct hmm_mirror *mirror =
-		container_of(interval, struct hmm_mirror, interval);
+	const struct hmm_mirror_ops *ops = mirror->ops;
 	struct hmm_update update = {
 		.start = max(range->start, hmm_mirror_start(mirror)),
 		.end = min(range->end, hmm_mirror_end(mirror)),
@@ -157,30 +184,46 @@ static bool hmm_mirror_invalidate(struct mmu_interval_notifier *interval,
 	u64 t0 = 0;
 	int ret;
 
-	mmu_interval_set_seq(interval, cur_seq);
+	mmu_interval_set_seq(&mirror->interval, cur_seq);
 	this_cpu_inc(hmm_core_counters.invalidations[hmm_core_event_index(update.event)]);
 	if (trace_hmm_core_invalidate_enabled())
 		t0 = ktime_get_ns();
-	ret = mirror->ops->sync_cpu_device_pagetables(mirror, &update);
+	if (ops->invalidate_start)
+		ret = ops->invalidate_start(mirror, &update, finish);
+	else
+		ret = ops->sync_cpu_device_pagetables(mirror, &update);
 	/* Enabled during the callback: no start time, no event. */
 	if (t0)
 		trace_hmm_core_invalidate(mirror, &update, ktime_get_ns() - t0,
 					  ret);
+	if (*finish) {
+		(*finish)->mirror = mirror;
+		/* A failed first pass leaves no second one: finish it here. */
+		if (WARN_ON_ONCE(ret)) {
+			hmm_core_finish(*finish);
+			*finish = NULL;
+		}
+	}
 	if (likely(!ret))
 		return true;
 
 	/* Only a non-blocking invalidation may fail, and only with -EAGAIN. */
 	WARN_ONCE(update.blockable || ret != -EAGAIN,
 		  "hmm_core: %ps returned %d on a %s invalidation\n",
-		  mirror->ops->sync_cpu_device_pagetables, ret,
-		  update.blockable ? "blockable" : "non-blocking");
+		  ops->invalidate_start ? (void *)ops->invalidate_start :
+		  (void *)ops->sync_cpu_device_pagetables,
+		  ret, update.blockable ? "blockable" : "non-blocking");
 	this_cpu_inc(hmm_core_counters.nonblock_failures);
 	return update.blockable;
 }
 
-static const struct mmu_interval_notifier_ops hmm_mirror_interval_ops = {
-	.invalidate = hmm_mirror_invalidate,
-};
+/* The second pass of a two-pass mirror: @finish is the driver's again. */
+void hmm_core_finish(struct hmm_mirror_finish *finish)
+{
+	struct hmm_mirror *mirror = finish->mirror;
+
+	mirror->ops->invalidate_finish(mirror, finish);
+}
 
 /*
  * ->release(), timed for the trace event while it is on. The callback may
@@ -238,6 +281,17 @@ static void hmm_mirror_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	spin_unlock(&mirror_mm->lock);
 }
 
+/*
+ * The mm's release: the second passes still queued first (twopass_hlist.c),
+ * while their mirrors are sure to be registered, then ->release().
+ */
+static void hmm_mirror_mm_release_all(struct mmu_notifier *mn,
+				      struct mm_struct *mm)
+{
+	hmm_core_pending_release(&to_mirror_mm(mn)->pending);
+	hmm_mirror_mm_release(mn, mm);
+}
+
 static struct mmu_notifier *hmm_mirror_mm_alloc(struct mm_struct *mm)
 {
 	struct hmm_mirror_mm *mirror_mm;
@@ -248,6 +302,7 @@ static struct mmu_notifier *hmm_mirror_mm_alloc(struct mm_struct *mm)
 	spin_lock_init(&mirror_mm->lock);
 	INIT_LIST_HEAD(&mirror_mm->mirrors);
 	INIT_LIST_HEAD(&mirror_mm->released);
+	hmm_core_pending_init(&mirror_mm->pending);
 	atomic_long_inc(&hmm_core_nr_mms);
 	return &mirror_mm->notifier;
 }
@@ -258,12 +313,15 @@ static void hmm_mirror_mm_free(struct mmu_notifier *mn)
 	struct hmm_mirror_mm *mirror_mm = to_mirror_mm(mn);
 
 	WARN_ON(mirror_mm->nr_mirrors);
+	/* A second pass queued and never called: the device may still map. */
+	WARN_ON(!list_empty(&mirror_mm->pending.list));
 	atomic_long_dec(&hmm_core_nr_mms);
 	kfree(mirror_mm);
 }
 
 static const struct mmu_notifier_ops hmm_mirror_mm_ops = {
-	.release = hmm_mirror_mm_release,
+	HMM_CORE_MM_OPS_TWOPASS
+	.release = hmm_mirror_mm_release_all,
 	.alloc_notifier = hmm_mirror_mm_alloc,
 	.free_notifier = hmm_mirror_mm_free,
 };
@@ -282,19 +340,23 @@ static const struct mmu_notifier_ops hmm_mirror_mm_ops = {
  *
  * Context: Process context. Takes @mm's mmap_lock for writing, so the caller
  * must hold neither it nor any lock ->sync_cpu_device_pagetables() takes.
- * Return: 0 on success; -EINVAL if @mirror has no ops or the range is empty,
+ * Return: 0 on success; -EINVAL if @mirror has no ops (neither
+ * ->sync_cpu_device_pagetables() nor the pair of passes, or only one of the
+ * pair) or the range is empty,
  * not page aligned or beyond @mm's address space; -ENOMEM if memory ran out.
  */
 int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 			      unsigned long start, unsigned long end)
 {
+	const struct hmm_mirror_ops *ops = mirror->ops;
 	struct hmm_mirror_mm *mirror_mm;
 	struct mmu_notifier *mn;
 	int ret;
 
-	if (!mirror->ops || !mirror->ops->sync_cpu_device_pagetables)
+	if (!ops || !ops->invalidate_start != !ops->invalidate_finish ||
+	    (!ops->sync_cpu_device_pagetables && !ops->invalidate_start))
 		return -EINVAL;
-	hmm_core_driver_name(mirror->ops, mirror->driver);
+	hmm_core_driver_name(ops, mirror->driver);
 	if (start >= end || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) ||
 	    end > mm->task_size) {
 		ret = -EINVAL;
@@ -310,7 +372,7 @@ int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 
 	ret = mmu_interval_notifier_insert(&mirror->interval, mm, start,
 					   end - start,
-					   &hmm_mirror_interval_ops);
+					   hmm_core_interval_ops(ops));
 	if (ret) {
 		mmu_notifier_put(mn);
 		goto out;

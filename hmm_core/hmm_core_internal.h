@@ -3,8 +3,53 @@
 #ifndef _HMM_CORE_INTERNAL_H
 #define _HMM_CORE_INTERNAL_H
 
+#include <linux/list.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <hmm_mirror.h>
+
+/*
+ * The second passes hmm_core calls itself (twopass_hlist.c), per mm: those
+ * queued by the first passes of the invalidations in flight, each keyed by
+ * its invalidation's range. Unused where the kernel calls them.
+ */
+struct hmm_core_pending {
+	spinlock_t lock; /* protects @list and @dead */
+	bool dead;
+	struct list_head list;
+};
+
+static inline void hmm_core_pending_init(struct hmm_core_pending *pending)
+{
+	spin_lock_init(&pending->lock);
+	INIT_LIST_HEAD(&pending->list);
+}
+
+/* hmm_core.c: one mirror's passes, and the per-mm state */
+bool hmm_core_invalidate(struct hmm_mirror *mirror,
+			 const struct mmu_notifier_range *range,
+			 unsigned long cur_seq, struct hmm_mirror_finish **finish);
+void hmm_core_finish(struct hmm_mirror_finish *finish);
+struct hmm_core_pending *hmm_core_mm_pending(struct mmu_notifier *mn);
+struct hmm_core_pending *hmm_core_mirror_pending(struct hmm_mirror *mirror);
+
+/*
+ * twopass_kernel.c (7.1+: the kernel calls both passes) or twopass_hlist.c
+ * (hmm_core's per-mm notifier calls the second ones), chosen by Kbuild: the
+ * interval ops for a mirror with @ops, and what hmm_mirror_mm's notifier
+ * adds to its ops.
+ */
+const struct mmu_interval_notifier_ops *
+hmm_core_interval_ops(const struct hmm_mirror_ops *ops);
+void hmm_core_pending_release(struct hmm_core_pending *pending);
+#ifdef COMPAT_HAVE_INTERVAL_FINISH
+#define HMM_CORE_MM_OPS_TWOPASS
+#else
+int hmm_core_mm_invalidate_start(struct mmu_notifier *mn,
+				 const struct mmu_notifier_range *range);
+#define HMM_CORE_MM_OPS_TWOPASS \
+	.invalidate_range_start = hmm_core_mm_invalidate_start,
+#endif
 
 /**
  * struct hmm_core_counters - one CPU's counters of the invalidation path

@@ -95,9 +95,48 @@ struct hmm_update {
 	bool blockable;
 };
 
+/*
+ * Private to hmm_core: how a pending second pass is found again. Where the
+ * kernel has two-pass interval notifiers (7.1+, a build probe decides), it
+ * is the kernel's own object; elsewhere hmm_core's per-mm notifier keys it
+ * by the invalidation it belongs to.
+ */
+#ifdef COMPAT_HAVE_INTERVAL_FINISH
+struct hmm_mirror_finish_link {
+	struct mmu_interval_notifier_finish kernel;
+};
+#else
+struct hmm_mirror_finish_link {
+	struct list_head node;
+	const struct mmu_notifier_range *range;
+};
+#endif
+
+/**
+ * struct hmm_mirror_finish - one pending second pass of a two-pass mirror
+ * @link: private to hmm_core
+ * @mirror: the mirror whose first pass returned this; set by hmm_core
+ *
+ * The driver's per-invalidation state between its two passes: embed it in a
+ * larger object holding what the second pass needs (the device flush to wait
+ * for), allocated in ->invalidate_start() with GFP_NOWAIT or taken from a
+ * pool. Invalidations of one mm run concurrently on several CPUs, each with
+ * its own objects: never share one between two calls. It belongs to the
+ * driver again when its ->invalidate_finish() is called. The kernel's own
+ * &struct mmu_interval_notifier_finish (7.1+) is the same thing.
+ */
+struct hmm_mirror_finish {
+	struct hmm_mirror_finish_link link;
+	struct hmm_mirror *mirror;
+};
+
 /**
  * struct hmm_mirror_ops - what a driver does when the CPU page table changes
- * @sync_cpu_device_pagetables: make the device stop using the range
+ * @sync_cpu_device_pagetables: make the device stop using the range, in one
+ *	pass; a driver sets it, or the pair below, or all three
+ * @invalidate_start: first pass of a two-pass driver; optional
+ * @invalidate_finish: second pass of a two-pass driver; set with, and only
+ *	with, @invalidate_start
  * @release: the mm is going away
  *
  * ->sync_cpu_device_pagetables(mirror, update) is called from the mmu
@@ -121,6 +160,63 @@ struct hmm_update {
  * that reclaim could need (reclaim itself invalidates), nor call
  * hmm_mirror_unregister().
  *
+ * Two passes. An invalidation overlapping N mirrors of devices whose TLB
+ * flush takes a time L costs N x L in one pass: each mirror waits for its
+ * own flush before the next one is called. A driver that sets
+ * ->invalidate_start() and ->invalidate_finish() (and then needs no
+ * ->sync_cpu_device_pagetables()) splits the work: the first pass does all
+ * ->sync_cpu_device_pagetables() does (sequence, lock, clear) but only
+ * *starts* the device's flush, and hands back in *@finish its own
+ * &struct hmm_mirror_finish; the second pass, called with that object once
+ * every overlapping mirror's first pass has run, waits for the flush (and
+ * drains in-flight accesses). The invalidation then costs about one L::
+ *
+ *   CPU changing the page table          devices A, B (two-pass), C (one)
+ *   ---------------------------          --------------------------------
+ *   A->invalidate_start()                A: clear, start flush A ...
+ *   B->invalidate_start()                B: clear, start flush B ...
+ *   C->sync_cpu_device_pagetables()      C: clear, flush C, wait for it
+ *        | between the passes, any of:
+ *        |  - other mirrors' passes (single or first), of this mm
+ *        |  - other invalidations of the same mm, on other CPUs, with
+ *        |    their own first and second passes (and their own objects)
+ *        |  - the device still using A's and B's old translations
+ *        |    (cached in its TLB: the flush is not done yet); it must not
+ *        |    take new ones from the cleared entries: a populate sees the
+ *        |    odd sequence and waits (hmm_mirror_range_fault())
+ *        |  - other classic mmu notifiers of the mm (KVM, ...)
+ *        v
+ *   A->invalidate_finish(fA)             A: wait for flush A
+ *   B->invalidate_finish(fB)             B: wait for flush B (done too)
+ *   ... only now the CPU page table changes, pages may be freed
+ *
+ * int ->invalidate_start(mirror, update, finish) is called where
+ * ->sync_cpu_device_pagetables() would be, with *@finish NULL, under the
+ * same rules (lock on every call, -EAGAIN only when !@update->blockable).
+ * Leaving *@finish NULL (no memory for its state, nothing to flush) means
+ * it did the whole job in one pass, as ->sync_cpu_device_pagetables()
+ * would have: no second pass is called. A first pass that fails must leave
+ * *@finish NULL.
+ *
+ * void ->invalidate_finish(mirror, finish) is called once for every
+ * non-NULL *@finish, in the same invalidation and the same context as the
+ * first pass: it may sleep only if that @update->blockable was true. It
+ * must not take a lock the populate side holds while waiting for an
+ * invalidation (see hmm_mirror_range_fault()). hmm_core may call it right
+ * after the first pass instead of after all of them: it does on the
+ * non-blocking path and on the teardown of the mm (%MMU_NOTIFY_RELEASE)
+ * of kernels before 7.1, where the mm's other passes could be skipped.
+ * hmm_mirror_unregister() returns only after every pending second pass of
+ * the mirror has run.
+ *
+ * Porting to the kernel's own two-pass interval notifiers (7.1+) is a
+ * renaming: &struct hmm_mirror_finish is &struct mmu_interval_notifier_finish
+ * (@mirror is its @notifier), ->invalidate_start() is
+ * mmu_interval_notifier_ops.invalidate_start() returning true for 0 and
+ * false for -EAGAIN, ->invalidate_finish() is its invalidate_finish(), and
+ * the driver calls mmu_interval_set_seq() itself under its lock. On 7.1+
+ * hmm_core is exactly that: the kernel calls the passes.
+ *
  * ->release(mirror), optional, is called once when the mm's address space is
  * torn down (the last user of the mm exited), before the pages are freed. The
  * mirror stays registered: the driver still calls hmm_mirror_unregister(),
@@ -129,6 +225,11 @@ struct hmm_update {
 struct hmm_mirror_ops {
 	int (*sync_cpu_device_pagetables)(struct hmm_mirror *mirror,
 					  const struct hmm_update *update);
+	int (*invalidate_start)(struct hmm_mirror *mirror,
+				const struct hmm_update *update,
+				struct hmm_mirror_finish **finish);
+	void (*invalidate_finish)(struct hmm_mirror *mirror,
+				  struct hmm_mirror_finish *finish);
 	void (*release)(struct hmm_mirror *mirror);
 };
 
