@@ -251,15 +251,20 @@ static void hmm_dummy_exclusive_changed(struct hmm_dummy_file *dfile,
 			ex->changed = true;
 }
 
-/*
- * The CPU page table is about to change over [start, end): stop using it.
- * A software device has no TLB and no access in flight outside pt_lock, so
- * clearing the entries under the lock is all it takes.
+/**
+ * hmm_dummy_clear - the CPU page table is about to change: clear the entries
+ * @dfile: the open file
+ * @update: the change, from an invalidation's (first) pass
+ *
+ * Takes pt_lock on every call (the populate protocol's rule). The device
+ * may still hold cached translations of the range in its TLB: the caller
+ * flushes them (hmm_dummy_tlb.c).
+ *
+ * Return: 0; -EAGAIN if the invalidation may not sleep and pt_lock is busy.
  */
-static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
-						const struct hmm_update *update)
+int hmm_dummy_clear(struct hmm_dummy_file *dfile,
+		    const struct hmm_update *update)
 {
-	struct hmm_dummy_file *dfile = to_dummy_file(mirror);
 	unsigned int delay_us = READ_ONCE(invalidate_delay_us);
 
 	hmm_dummy_nl_invalidate(dfile, update);
@@ -278,7 +283,7 @@ static int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 	return 0;
 }
 
-static void hmm_dummy_release(struct hmm_mirror *mirror)
+void hmm_dummy_release(struct hmm_mirror *mirror)
 {
 	struct hmm_dummy_file *dfile = to_dummy_file(mirror);
 
@@ -298,11 +303,6 @@ static void hmm_dummy_release(struct hmm_mirror *mirror)
 		complete(&dfile->unregistered);
 	}
 }
-
-static const struct hmm_mirror_ops hmm_dummy_mirror_ops = {
-	.sync_cpu_device_pagetables = hmm_dummy_sync_cpu_device_pagetables,
-	.release = hmm_dummy_release,
-};
 
 /*
  * Reserve the xarray slots of [start, end) before pt_lock is taken, so that
@@ -563,39 +563,62 @@ int hmm_dummy_check_range(struct hmm_dummy_file *dfile, u64 addr, u64 npages,
  * @bounce. -ENOENT if the device page table has no entry good enough: the
  * caller takes a device fault.
  */
+struct hmm_dummy_access {
+	void *bounce;
+	struct page *page;
+	bool write;
+};
+
+/*
+ * The device uses a translation: copy the page. Under the TLB's lock: the
+ * flush that would drop the translation, which the invalidation that would
+ * free the page waits for, waits for this.
+ */
+static int hmm_dummy_access_use(unsigned long pte, void *arg)
+{
+	struct hmm_dummy_access *acc = arg;
+	struct page *page;
+	void *kaddr;
+
+	if (acc->write && !(pte & HMM_DUMMY_PTE_WRITE))
+		return -ENOENT;
+	page = pfn_to_page(hmm_dummy_pte_pfn(pte));
+	kaddr = kmap_local_page(page);
+	if (acc->write)
+		memcpy(kaddr, acc->bounce, PAGE_SIZE);
+	else
+		memcpy(acc->bounce, kaddr, PAGE_SIZE);
+	kunmap_local(kaddr);
+	/* The backing page of a device page is the device's own RAM. */
+	if (acc->write && !(pte & HMM_DUMMY_PTE_DEVICE)) {
+		get_page(page);
+		acc->page = page;
+	}
+	return 0;
+}
+
+/*
+ * Copy one page between the process memory, as the device sees it through
+ * its TLB, and @bounce. -ENOENT if neither the TLB nor the device page table
+ * has an entry good enough: the caller takes a device fault.
+ */
 static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
 				 unsigned long addr, void *bounce, bool write)
 {
-	unsigned long pte;
-	void *entry, *kaddr;
-	struct page *page;
+	struct hmm_dummy_access acc = { .bounce = bounce, .write = write };
+	unsigned long pte = 0;
+	void *entry;
+	int ret;
 
 	mutex_lock(&dfile->pt_lock);
 	entry = xa_load(&dfile->pt, addr >> PAGE_SHIFT);
-	if (!xa_is_value(entry)) {
-		mutex_unlock(&dfile->pt_lock);
-		return -ENOENT;
-	}
-	pte = xa_to_value(entry);
-	if (write && !(pte & HMM_DUMMY_PTE_WRITE)) {
-		mutex_unlock(&dfile->pt_lock);
-		return -ENOENT;
-	}
-	/* pt_lock held: the invalidation that would free the page waits. */
-	page = pfn_to_page(hmm_dummy_pte_pfn(pte));
-	kaddr = kmap_local_page(page);
-	if (write)
-		memcpy(kaddr, bounce, PAGE_SIZE);
-	else
-		memcpy(bounce, kaddr, PAGE_SIZE);
-	kunmap_local(kaddr);
-	/* The backing page of a device page is the device's own RAM. */
-	write = write && !(pte & HMM_DUMMY_PTE_DEVICE);
-	if (write)
-		get_page(page);
+	if (xa_is_value(entry))
+		pte = xa_to_value(entry);
+	ret = hmm_dummy_tlb_access(dfile, addr, pte, hmm_dummy_access_use,
+				   &acc);
 	mutex_unlock(&dfile->pt_lock);
 
-	if (write) {
+	if (acc.page) {
 		/*
 		 * A CPU store sets its PTE's dirty bit; this store does not,
 		 * and hmm_range_fault() leaves a writable clean PTE alone, so
@@ -605,10 +628,10 @@ static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
 		 * keeps the page, and keeps reclaim from discarding it, until
 		 * it is dirty.
 		 */
-		set_page_dirty_lock(page);
-		put_page(page);
+		set_page_dirty_lock(acc.page);
+		put_page(acc.page);
 	}
-	return 0;
+	return ret;
 }
 
 /**
@@ -939,7 +962,6 @@ static long hmm_dummy_ioc_set_range(struct hmm_dummy_file *dfile,
 	struct mm_struct *mm = current->mm;	/* the mirror's: checked */
 	struct hmm_dummy_range arg;
 	u64 end;
-	int ret;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
@@ -951,23 +973,43 @@ static long hmm_dummy_ioc_set_range(struct hmm_dummy_file *dfile,
 	    end > mm->task_size)
 		return -EINVAL;
 
+	dfile->start = arg.addr;
+	dfile->end = end;
+	return hmm_dummy_reregister(dfile, dfile->mirror.ops);
+}
+
+/**
+ * hmm_dummy_reregister - register the mirror again, over [start, end)
+ * @dfile: the open file, range_sem held for writing, on its mirror's mm
+ * @ops: the mirror's ops from now on
+ *
+ * The device page table and TLB are emptied. If registering fails, the
+ * file mirrors nothing any more.
+ *
+ * Return: 0, or what hmm_mirror_register_range() says.
+ */
+int hmm_dummy_reregister(struct hmm_dummy_file *dfile,
+			 const struct hmm_mirror_ops *ops)
+{
+	int ret;
+
 	hmm_mirror_unregister(&dfile->mirror);
 	/* No invalidation reaches the old entries any more: drop them all. */
 	mutex_lock(&dfile->pt_lock);
 	xa_destroy(&dfile->pt);
 	dfile->nr_ptes = 0;
+	hmm_dummy_tlb_flush_all(&dfile->tlb);
 	mutex_unlock(&dfile->pt_lock);
 
-	ret = hmm_mirror_register_range(&dfile->mirror, mm, arg.addr, end);
+	dfile->mirror.ops = ops;
+	ret = hmm_mirror_register_range(&dfile->mirror, current->mm,
+					dfile->start, dfile->end);
 	if (ret) {
 		/* The file mirrors nothing now; close need not wait. */
 		clear_bit(0, &dfile->registered);
 		complete(&dfile->unregistered);
-		return ret;
 	}
-	dfile->start = arg.addr;
-	dfile->end = end;
-	return 0;
+	return ret;
 }
 
 static long hmm_dummy_native_ioctl(struct hmm_dummy_file *dfile,
@@ -1040,12 +1082,16 @@ static long hmm_dummy_ioctl(struct file *file, unsigned int cmd,
 	void __user *uarg = (void __user *)arg;
 	long ret;
 
-	if (cmd == HMM_DUMMY_IOC_SET_RANGE) {
+	if (cmd == HMM_DUMMY_IOC_SET_RANGE || cmd == HMM_DUMMY_IOC_TLB) {
 		if (!hmm_dummy_caller_ok(dfile))
 			return -EPERM;
 		down_write(&dfile->range_sem);
-		ret = test_bit(0, &dfile->registered) ?
-		      hmm_dummy_ioc_set_range(dfile, uarg) : -EPERM;
+		if (!test_bit(0, &dfile->registered))
+			ret = -EPERM;
+		else if (cmd == HMM_DUMMY_IOC_TLB)
+			ret = hmm_dummy_ioc_tlb(dfile, uarg);
+		else
+			ret = hmm_dummy_ioc_set_range(dfile, uarg);
 		up_write(&dfile->range_sem);
 		return ret;
 	}
@@ -1098,6 +1144,7 @@ int hmm_dummy_open(struct inode *inode, struct file *file)
 		fs_reclaim_release(GFP_KERNEL);
 	}
 	INIT_LIST_HEAD(&dfile->exclusive);
+	hmm_dummy_tlb_init(&dfile->tlb);
 	/* Its nodes are charged to the opener's memory cgroup. */
 	xa_init_flags(&dfile->pt, XA_FLAGS_ACCOUNT);
 	init_completion(&dfile->unregistered);

@@ -28,6 +28,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/spinlock.h>
 #include <linux/xarray.h>
 
 #include <hmm_mirror.h>
@@ -55,6 +56,35 @@ struct hmm_dummy_device {
 	struct hmm_dummy_devmem *devmem;
 };
 
+/* Translations the simulated device TLB caches (hmm_dummy_tlb.c). */
+#define HMM_DUMMY_TLB_ENTRIES	16
+#define HMM_DUMMY_TLB_VALID	BIT(0)
+
+/**
+ * struct hmm_dummy_tlb - a file's simulated device TLB
+ * @lock: protects the fields below but @latency_us; irqs off (the flush
+ *	timer takes it)
+ * @va: page address | %HMM_DUMMY_TLB_VALID of each cached translation
+ * @pte: the device page-table entry cached for each @va
+ * @next: the next slot to fill
+ * @hits: accesses served from the TLB
+ * @flushes: flushes started
+ * @waits: second passes that waited
+ * @fallbacks: flushes waited in the first pass for want of memory
+ * @latency_us: how long a flush takes; READ_ONCE/WRITE_ONCE
+ */
+struct hmm_dummy_tlb {
+	spinlock_t lock; /* see @lock above */
+	unsigned long va[HMM_DUMMY_TLB_ENTRIES];
+	unsigned long pte[HMM_DUMMY_TLB_ENTRIES];
+	unsigned int next;
+	u64 hits;
+	u64 flushes;
+	u64 waits;
+	u64 fallbacks;
+	u32 latency_us;
+};
+
 /**
  * struct hmm_dummy_file - an open device: one mirror of one address space
  * @mirror: registered on the opener's mm at open, unregistered at release
@@ -75,6 +105,7 @@ struct hmm_dummy_device {
  * @nl_id: the mirror's id in the netlink family, 0 if it has none
  * @start: start of the mirrored range
  * @end: end of the mirrored range
+ * @tlb: the simulated device TLB the device's accesses go through
  * @tgid: the opener's thread group, as the netlink family reports it
  */
 struct hmm_dummy_file {
@@ -109,6 +140,7 @@ struct hmm_dummy_file {
 	struct pid *tgid;
 	unsigned long start;
 	unsigned long end;
+	struct hmm_dummy_tlb tlb;
 };
 
 /**
@@ -185,6 +217,24 @@ int hmm_dummy_copy(struct hmm_dummy_file *dfile, unsigned long addr,
 int hmm_dummy_snapshot(struct hmm_dummy_file *dfile, unsigned long addr,
 		       u8 __user *uptr, unsigned long npages,
 		       u8 (*snap_byte)(unsigned long entry));
+
+int hmm_dummy_clear(struct hmm_dummy_file *dfile,
+		    const struct hmm_update *update);
+void hmm_dummy_release(struct hmm_mirror *mirror);
+int hmm_dummy_reregister(struct hmm_dummy_file *dfile,
+			 const struct hmm_mirror_ops *ops);
+
+/* hmm_dummy_tlb.c: the simulated device TLB, and the mirror's passes */
+extern const struct hmm_mirror_ops hmm_dummy_mirror_ops;
+extern const struct hmm_mirror_ops hmm_dummy_mirror_ops_2p;
+void hmm_dummy_tlb_init(struct hmm_dummy_tlb *tlb);
+void hmm_dummy_tlb_flush_all(struct hmm_dummy_tlb *tlb);
+int hmm_dummy_tlb_access(struct hmm_dummy_file *dfile, unsigned long addr,
+			 unsigned long pte,
+			 int (*use)(unsigned long pte, void *arg), void *arg);
+int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
+					 const struct hmm_update *update);
+long hmm_dummy_ioc_tlb(struct hmm_dummy_file *dfile, void __user *uarg);
 
 /* hmm_dummy_dmirror.c: the test_hmm ABI, /dev/hmm_dmirrorN */
 extern const struct file_operations hmm_dmirror_fops;

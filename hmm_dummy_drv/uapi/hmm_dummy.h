@@ -240,4 +240,44 @@ struct hmm_dummy_counters {
 #define HMM_DUMMY_IOC_COUNTERS	_IOR(HMM_DUMMY_IOC_MAGIC, 0x05, struct hmm_dummy_counters)
 #define HMM_DUMMY_IOC_SET_RANGE	_IOW(HMM_DUMMY_IOC_MAGIC, 0x06, struct hmm_dummy_range)
 
+/* HMM_DUMMY_IOC_TLB: flags of &struct hmm_dummy_tlb_ctl */
+#define HMM_DUMMY_TLB_SET		0x01 /* apply latency_us and the passes */
+#define HMM_DUMMY_TLB_TWO_PHASE		0x02 /* two-pass invalidation */
+#define HMM_DUMMY_TLB_MAX_LATENCY_US	1000000
+
+/**
+ * struct hmm_dummy_tlb_ctl - HMM_DUMMY_IOC_TLB: the simulated device TLB
+ * @latency_us: how long a flush of the TLB takes to complete, in
+ *	microseconds, at most %HMM_DUMMY_TLB_MAX_LATENCY_US (0, the default:
+ *	it completes at once); in with %HMM_DUMMY_TLB_SET, and out
+ * @flags: in: %HMM_DUMMY_TLB_SET to apply @latency_us and the passes, with
+ *	%HMM_DUMMY_TLB_TWO_PHASE for two-pass invalidation (one-pass without);
+ *	out: %HMM_DUMMY_TLB_TWO_PHASE if the mirror is two-pass
+ * @hits: out: device accesses the TLB served
+ * @flushes: out: flushes started (one per invalidation of the file)
+ * @waits: out: second passes that waited for a flush (two-pass only)
+ * @fallbacks: out: flushes waited for in the first pass for want of memory
+ * @reserved: must be zero
+ *
+ * Device accesses (READ, WRITE, the dmirror ABI's) go through a small TLB
+ * in front of the device page table. An invalidation clears the entries
+ * and flushes the TLB; until the flush completes, the device keeps using
+ * its cached translations. A one-pass mirror waits for its flush in its
+ * callback; a two-pass one starts it in its first pass and waits in its
+ * second, after every overlapping mirror's first pass. Changing the passes
+ * registers the mirror again over the same range: the device page table and
+ * the TLB are emptied.
+ */
+struct hmm_dummy_tlb_ctl {
+	__u32 latency_us;
+	__u32 flags;
+	__u64 hits;
+	__u64 flushes;
+	__u64 waits;
+	__u64 fallbacks;
+	__u64 reserved[2];
+};
+
+#define HMM_DUMMY_IOC_TLB	_IOWR(HMM_DUMMY_IOC_MAGIC, 0x07, struct hmm_dummy_tlb_ctl)
+
 #endif /* _UAPI_HMM_DUMMY_H */
