@@ -11,7 +11,8 @@
 # was produced. The results land in OUTDIR/compat_probes.h (COMPAT_HAVE_*,
 # read by compat.h, which kbuild force-includes), OUTDIR/compat.mk (the
 # same for Kbuild, which picks objects by them) and OUTDIR/hmm_mirror_ns.h
-# (the namespace macros of hmm_core's public header), each rewritten only
+# (the per-kernel part of hmm_core's public header: its namespace macros and
+# the layout of struct hmm_mirror_finish), each rewritten only
 # when it changes.
 #
 # HMM_CORE_FORCE_GUP=1 in the environment hides hmm_range_fault(), so the
@@ -271,6 +272,11 @@ ns=$tmp/hmm_mirror_ns.h
 		echo '#define HMM_MIRROR_NS "HMM_MIRROR"'
 	fi
 	echo '#define HMM_MIRROR_IMPORT_NS() MODULE_IMPORT_NS(HMM_MIRROR_NS)'
+	# The layout of struct hmm_mirror_finish: every driver built against
+	# the installed SDK must see the one hmm_core was built with.
+	if have interval_finish; then
+		echo '#define HMM_MIRROR_KERNEL_FINISH 1'
+	fi
 	echo '#endif'
 } > "$ns"
 

@@ -99,9 +99,11 @@ struct hmm_update {
  * Private to hmm_core: how a pending second pass is found again. Where the
  * kernel has two-pass interval notifiers (7.1+, a build probe decides), it
  * is the kernel's own object; elsewhere hmm_core's per-mm notifier keys it
- * by the invalidation it belongs to.
+ * by the invalidation it belongs to. The probe's answer is in
+ * hmm_mirror_ns.h, generated per kernel and installed with this header, so
+ * that a driver built against the SDK sees the layout hmm_core has.
  */
-#ifdef COMPAT_HAVE_INTERVAL_FINISH
+#ifdef HMM_MIRROR_KERNEL_FINISH
 struct hmm_mirror_finish_link {
 	struct mmu_interval_notifier_finish kernel;
 };
