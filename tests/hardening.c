@@ -155,8 +155,12 @@ TEST_F_TIMEOUT(hardening, entry_cap_enospc, 60)
  * (every page PROT_NONE) must not grow the slab. xarray nodes live in the
  * reclaimable radix_tree_node cache, so Slab, not SUnreclaim, is read; the
  * file stays open, so nothing is freed at close either. Each one left about
- * 5 KiB of reservations (about 10 MB in all) before.
+ * 5 KiB of reservations (about 10 MB in all) before. The bound is half of
+ * that: freeing is not immediate everywhere, and the debug kernel's KASAN
+ * quarantine keeps freed xarray nodes in the slab for a while (2.2 MB of
+ * them seen 30 s after a correct run).
  */
+#define FAILED_FAULTS_SLAB_KB	5120
 TEST_F_TIMEOUT(hardening, failed_faults_leave_no_slab, 180)
 {
 	const unsigned long n = 2000, chunk = 512;
@@ -188,13 +192,13 @@ TEST_F_TIMEOUT(hardening, failed_faults_leave_no_slab, 180)
 	for (i = 0; i < 30; i++) {
 		after = meminfo_kb("Slab");
 		ASSERT_LT(0, after);
-		if (after - before < 2048)
+		if (after - before < FAILED_FAULTS_SLAB_KB)
 			break;
 		sleep(1);
 	}
 	hmm_diag("Slab %ld kB before, %ld kB %lu s after %lu failed faults",
 		 before, after, i, n);
-	ASSERT_LT(after - before, 2048);
+	ASSERT_LT(after - before, FAILED_FAULTS_SLAB_KB);
 	ASSERT_EQ(0, dummy_nr_entries(fd, p, 4096));
 }
 
