@@ -29,7 +29,10 @@
  * deadline) for a file that mirrors the whole address space while other
  * workers change it, for a call that write-faults (its own copy-on-write
  * breaks invalidate the range), and from EXCLUSIVE; ENOENT from
- * MIGRATE_TO_DEV (another worker's RELEASE evicted the pages meanwhile),
+ * MIGRATE_TO_DEV (another worker's RELEASE evicted the pages meanwhile) and
+ * from an EXCLUSIVE whose result buffer lies in its own range (hmm_dummy
+ * copies the result out page by page, and its own stores take the pages
+ * back from the device),
  * and ENOMEM (the device's memory, devmem_max_mb, shared by the workers
  * on it, ran out before the call got to its end or to a bad page);
  * ENOSPC only if the max_entries parameter is below what the workers could
@@ -995,6 +998,16 @@ static void do_dmirror_other(struct worker *w)
 		}
 		/* A page that cannot be made exclusive: EBUSY, documented. */
 		want = E(EBUSY) | access_extra(w, 1, 1);
+		/*
+		 * The read-back copies the device's view into ptr page by
+		 * page: where ptr lies in the range, that CPU write takes the
+		 * pages it lands on back from the device before the
+		 * read-back gets to them, which then finds no entry (ENOENT).
+		 * test_hmm reads the whole range before it copies out.
+		 */
+		if (c.ptr < c.addr + c.npages * PAGE &&
+		    c.ptr + c.npages * PAGE > c.addr)
+			want |= E(ENOENT);
 		if (ferr)
 			want |= E(ferr);
 		else
