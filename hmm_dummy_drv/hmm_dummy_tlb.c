@@ -256,7 +256,8 @@ const struct hmm_mirror_ops hmm_dummy_mirror_ops_2p = {
  * Changing the passes registers the mirror again over the same range: the
  * device page table and the TLB are emptied.
  *
- * Return: 0; -EFAULT, -EINVAL, or what registering says.
+ * Return: 0; -EFAULT, -EINVAL, -EPERM (a latency without CAP_SYS_ADMIN), or
+ * what registering says.
  */
 long hmm_dummy_ioc_tlb(struct hmm_dummy_file *dfile, void __user *uarg)
 {
@@ -272,6 +273,14 @@ long hmm_dummy_ioc_tlb(struct hmm_dummy_file *dfile, void __user *uarg)
 	    arg.latency_us > HMM_DUMMY_TLB_MAX_LATENCY_US ||
 	    arg.reserved[0] || arg.reserved[1])
 		return -EINVAL;
+	/*
+	 * Every invalidation of the process's memory waits for the flush,
+	 * reclaim's and the OOM reaper's retries included: a slow device is
+	 * root's to simulate, as invalidate_delay_us is.
+	 */
+	if ((arg.flags & HMM_DUMMY_TLB_SET) && arg.latency_us &&
+	    !capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	if (arg.flags & HMM_DUMMY_TLB_SET) {
 		ops = arg.flags & HMM_DUMMY_TLB_TWO_PHASE ?
 			&hmm_dummy_mirror_ops_2p : &hmm_dummy_mirror_ops;

@@ -9,6 +9,7 @@
 #ifndef HMM_TESTS_DUMMY_UTIL_H
 #define HMM_TESTS_DUMMY_UTIL_H
 
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -307,6 +308,12 @@ static inline void msleep(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/* Drop to uid and gid 65534 with no supplementary groups: 0 or -1. */
+static inline int drop_to_nobody(void)
+{
+	return setgroups(0, NULL) || setgid(65534) || setuid(65534) ? -1 : 0;
 }
 
 /* Pass a file descriptor over a unix socket (SCM_RIGHTS). */

@@ -14,7 +14,6 @@
 #include "oracle.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,11 +37,6 @@ static int param_read(const char *name, char *val, size_t len)
 
 	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
 	return read_str(path, val, len);
-}
-
-static int drop_to_nobody(void)
-{
-	return setgroups(0, NULL) || setgid(65534) || setuid(65534) ? -1 : 0;
 }
 
 /*

@@ -308,7 +308,7 @@ TEST_F_TIMEOUT(twophase, no_overlap, 60)
 	void *a, *b;
 	int i;
 
-	ASSERT_EQ(0, open_files(self->fds, NFILES, 200000,
+	ASSERT_EQ(0, open_files(self->fds, NFILES, LATENCY_US,
 				variant->two_phase));
 	a = anon_map(1);
 	b = anon_map(1);
@@ -495,6 +495,29 @@ TEST_F(twophase, defaults)
 	EXPECT_EQ(-1, tlb_ctl(fd, 0, 1U << 7, NULL));
 	EXPECT_EQ(EINVAL, errno);
 	munmap(p, PAGE);
+}
+
+/*
+ * A latency stalls every invalidation of the process's memory, reclaim's
+ * included: only CAP_SYS_ADMIN sets one (the other cases, as root, do).
+ * Anyone with the file reads the counters and sets the passes.
+ */
+TEST_F(twophase, latency_needs_admin)
+{
+	struct hmm_dummy_tlb_ctl c;
+	int fd;
+
+	/* The case's own process: a file is used from the mm that opened it. */
+	fd = dummy_open(0);
+	ASSERT_LE(0, fd);
+	self->fds[0] = fd;
+	ASSERT_EQ(0, drop_to_nobody()) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(-1, tlb_ctl(fd, 1000, HMM_DUMMY_TLB_SET, NULL));
+	EXPECT_EQ(EPERM, errno);
+	ASSERT_EQ(0, tlb_ctl(fd, 0, HMM_DUMMY_TLB_SET | HMM_DUMMY_TLB_TWO_PHASE,
+			     &c)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, c.latency_us);
+	EXPECT_EQ(HMM_DUMMY_TLB_TWO_PHASE, c.flags);
 }
 
 TEST_HARNESS_MAIN

@@ -243,13 +243,15 @@ struct hmm_dummy_counters {
 /* HMM_DUMMY_IOC_TLB: flags of &struct hmm_dummy_tlb_ctl */
 #define HMM_DUMMY_TLB_SET		0x01 /* apply latency_us and the passes */
 #define HMM_DUMMY_TLB_TWO_PHASE		0x02 /* two-pass invalidation */
-#define HMM_DUMMY_TLB_MAX_LATENCY_US	1000000
+#define HMM_DUMMY_TLB_MAX_LATENCY_US	100000
 
 /**
  * struct hmm_dummy_tlb_ctl - HMM_DUMMY_IOC_TLB: the simulated device TLB
  * @latency_us: how long a flush of the TLB takes to complete, in
  *	microseconds, at most %HMM_DUMMY_TLB_MAX_LATENCY_US (0, the default:
- *	it completes at once); in with %HMM_DUMMY_TLB_SET, and out
+ *	it completes at once); in with %HMM_DUMMY_TLB_SET, and out. Other than
+ *	0 it needs CAP_SYS_ADMIN (EPERM): every invalidation of the process's
+ *	memory, reclaim's included, waits for it
  * @flags: in: %HMM_DUMMY_TLB_SET to apply @latency_us and the passes, with
  *	%HMM_DUMMY_TLB_TWO_PHASE for two-pass invalidation (one-pass without);
  *	out: %HMM_DUMMY_TLB_TWO_PHASE if the mirror is two-pass
