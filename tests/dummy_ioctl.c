@@ -525,8 +525,7 @@ TEST_F_TIMEOUT(ioctl, dump_unprivileged_eperm, 60)
 
 	ASSERT_NE(NULL, p = anon_map(2));
 	ASSERT_EQ(0, dummy_fault(fd, p, 2, HMM_DUMMY_FAULT_WRITE, &done)) TH_LOG("%s", strerror(errno));
-	ASSERT_EQ(0, setgid(65534)) TH_LOG("%s", strerror(errno));
-	ASSERT_EQ(0, setuid(65534)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, drop_to_nobody()) TH_LOG("%s", strerror(errno));
 	ASSERT_EQ(getuid(), 65534);
 	ASSERT_EQ(-1, dummy_dump(fd, p, 2, ents, 1024, &nr));
 	ASSERT_EQ(EPERM, errno);
