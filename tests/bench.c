@@ -3,8 +3,8 @@
  * bench - what a driver author cares about, each figure beside its baseline
  * measured in the same run, and the ratio between them.
  *
- *   bench [--runs N] [--inval-runs N] [--json FILE] [--test-hmm DEV]
- *         [--figures LIST]
+ *   bench [--runs N] [--inval-runs N] [--pairs N] [--json FILE]
+ *         [--test-hmm DEV] [--figures LIST]
  *
  * Every figure is the median of --runs runs (default 5); the invalidation
  * figures, single operations of about a millisecond, of --inval-runs
@@ -12,8 +12,11 @@
  * result. --test-hmm names the kernel's own test_hmm device (e.g.
  * /dev/hmm_dmirror0 with test_hmm.ko loaded and hmm_dummy loaded with
  * dmirror=0) for the side-by-side figure 6; without it that figure is
- * reported as not measured. --figures picks some of populate, snapshot,
- * invalidate, bandwidth, memory, test_hmm (comma separated; default all).
+ * reported as not measured. The two-pass figure 7 compares
+ * configurations as pairs, --pairs rounds of them (default 61), and gives
+ * medians of per-pair differences or ratios with bootstrap intervals
+ * (bench_stats.h). --figures picks some of populate, snapshot, invalidate,
+ * bandwidth, memory, test_hmm, twophase (comma separated; default all).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
 #include "hmm_dmirror.h"
 #include "hmm_dummy.h"
 
@@ -37,6 +41,7 @@
 
 static int runs = 5;
 static int inval_runs = 31;
+static int pairs = 61;
 static FILE *json;
 static const char *test_hmm_dev;
 static int nfigures;
@@ -55,17 +60,9 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return bench_median(v, n);
 }
 
 /*
@@ -640,6 +637,305 @@ static void bench_memory(void)
 		close(fds[m]);
 }
 
+/*
+ * 7. Two-pass invalidation (issue 17): what a device TLB's flush latency L
+ * adds to one invalidation of a 2 MiB range that N mirrors have populated
+ * (N files of /dev/hmm_dummy0 opened by this process, each narrowed to the
+ * range with HMM_DUMMY_IOC_SET_RANGE and holding its 512 entries),
+ * single-pass against two-phase (HMM_DUMMY_IOC_TLB), for N = 1, 8, 64.
+ *
+ * The operation is MADV_DONTNEED of the range: one call is one
+ * invalidation of exactly the range on every kernel line (one vma, a
+ * blockable MMU_NOTIFY_CLEAR), in which every mirror clears its entries and
+ * flushes its TLB once. An mprotect toggle would be two invalidations, and
+ * munmap+mmap makes a new vma. Outside the clock, before each sample: the
+ * configuration's latency and passes are set on every file (a change of
+ * the passes registers the mirror again), the CPU touches the range (fresh
+ * pages), every mirror FAULTs it in for writing, and the settle pause.
+ *
+ * The figure is what the latency adds: time(config, L) - time(config, 0),
+ * the two measured as a pair in one round (bench_stats.h), over L: the
+ * median of the per-pair differences with its bootstrap interval. The
+ * clearing of N device page tables is in both sides of a pair and goes.
+ * With L = 0, two-phase against single-pass is the median of per-pair
+ * ratios. An A/A pair (the same configuration twice) at 8 mirrors checks
+ * the method: its interval must hold 1.
+ *
+ * Where two-phase's added time goes, without a target: a third latency,
+ * L = 1 us, starts the same asynchronous flush (its allocation, its
+ * hrtimer, the timer's interrupt) but waits for next to nothing. Its time
+ * against L = 0 is the fixed cost of N asynchronous flushes (given per
+ * mirror); L = 200 us against it is the waiting alone, which is what
+ * overlapping the flushes saves.
+ */
+#define TP_LATENCY_US	200
+
+enum {
+	TP_SINGLE_L, TP_SINGLE_0, TP_TWO_0_TWIN, TP_TWO_0, TP_TWO_L, TP_TWO_1,
+	TP_NCONF
+};
+
+static const struct {
+	const char *name;
+	int two_phase;
+	uint32_t latency_us;
+} tp_conf[TP_NCONF] = {
+	[TP_SINGLE_L] = { "single-pass, L = 200 us", 0, TP_LATENCY_US },
+	[TP_SINGLE_0] = { "single-pass, L = 0", 0, 0 },
+	[TP_TWO_0_TWIN] = { "two-phase, L = 0 (A/A twin)", 1, 0 },
+	[TP_TWO_0] = { "two-phase, L = 0", 1, 0 },
+	[TP_TWO_L] = { "two-phase, L = 200 us", 1, TP_LATENCY_US },
+	[TP_TWO_1] = { "two-phase, L = 1 us", 1, 1 },
+};
+
+/* One N: its files, and what its samples saw, per configuration. */
+struct tp_ctx {
+	int nmirrors;
+	int nconf;		/* TP_NCONF with the A/A twin, else one less */
+	int fds[MAX_MIRRORS];
+	char *p;
+	/* Counter deltas over every sample of a configuration, all files. */
+	uint64_t flushes[TP_NCONF], waits[TP_NCONF], fallbacks[TP_NCONF];
+};
+
+/* The configurations in the order of a round: without the twin, skip it. */
+static int tp_conf_of(const struct tp_ctx *ctx, int c)
+{
+	return ctx->nconf == TP_NCONF || c < TP_TWO_0_TWIN ? c : c + 1;
+}
+
+static int tp_tlb(int fd, uint32_t latency_us, uint32_t flags,
+		  struct hmm_dummy_tlb_ctl *out)
+{
+	struct hmm_dummy_tlb_ctl c = {
+		.latency_us = latency_us, .flags = flags,
+	};
+	int ret = ioctl(fd, HMM_DUMMY_IOC_TLB, &c);
+
+	if (out)
+		*out = c;
+	return ret;
+}
+
+/* Every file's counters, summed. */
+static void tp_counters(struct tp_ctx *ctx, uint64_t *flushes,
+			uint64_t *waits, uint64_t *fallbacks)
+{
+	*flushes = *waits = *fallbacks = 0;
+	for (int m = 0; m < ctx->nmirrors; m++) {
+		struct hmm_dummy_tlb_ctl c;
+
+		if (tp_tlb(ctx->fds[m], 0, 0, &c))
+			die("HMM_DUMMY_IOC_TLB");
+		*flushes += c.flushes;
+		*waits += c.waits;
+		*fallbacks += c.fallbacks;
+	}
+}
+
+static double tp_sample(int c, int round, void *arg)
+{
+	struct tp_ctx *ctx = arg;
+	int conf = tp_conf_of(ctx, c);
+	uint32_t flags = HMM_DUMMY_TLB_SET |
+		(tp_conf[conf].two_phase ? HMM_DUMMY_TLB_TWO_PHASE : 0);
+	uint64_t f0, w0, b0, f1, w1, b1;
+	volatile char sink;
+	double t0, t;
+
+	(void)round;
+	for (int m = 0; m < ctx->nmirrors; m++)
+		if (tp_tlb(ctx->fds[m], tp_conf[conf].latency_us, flags, NULL))
+			die("HMM_DUMMY_IOC_TLB set");
+	touch(ctx->p, REGION);
+	for (int m = 0; m < ctx->nmirrors; m++)
+		dev_fault(ctx->fds[m], ctx->p, REGION_PAGES, 1);
+	tp_counters(ctx, &f0, &w0, &b0);
+	settle();
+	for (size_t off = 0; off < REGION; off += PAGE)
+		sink = ctx->p[off];
+	(void)sink;
+	t0 = now();
+	if (madvise(ctx->p, REGION, MADV_DONTNEED))
+		die("madvise MADV_DONTNEED");
+	t = now() - t0;
+	tp_counters(ctx, &f1, &w1, &b1);
+	ctx->flushes[conf] += f1 - f0;
+	ctx->waits[conf] += w1 - w0;
+	ctx->fallbacks[conf] += b1 - b0;
+	return t;
+}
+
+/*
+ * One interval figure: the table's columns (its baseline is 1: the bound
+ * of one L, or the other side of a ratio), then the interval and, with a
+ * @limit > 0, the target and its verdict (@what says more, or NULL). JSON:
+ * the members of figure_tagged() plus "lo", "hi", "pairs", "resamples",
+ * and "limit" and "verdict" with a target.
+ */
+static void figure_interval(const char *name, const char *unit,
+			    const struct bench_interval *iv,
+			    const char *base_name, double limit,
+			    const char *what, const char *tags)
+{
+	const char *verdict = bench_verdict_name(bench_verdict_le(iv, limit));
+	char more[320];
+
+	if (limit > 0)
+		snprintf(more, sizeof(more), "%s, \"lo\": %.6g, \"hi\": %.6g, "
+			 "\"pairs\": %d, \"resamples\": %d, \"limit\": %.6g, "
+			 "\"verdict\": \"%s\"", tags, iv->lo, iv->hi, iv->pairs,
+			 iv->resamples, limit, verdict);
+	else
+		snprintf(more, sizeof(more), "%s, \"lo\": %.6g, \"hi\": %.6g, "
+			 "\"pairs\": %d, \"resamples\": %d", tags, iv->lo,
+			 iv->hi, iv->pairs, iv->resamples);
+	figure_tagged("twophase", name, unit, iv->value, base_name, 1,
+		      iv->pairs, more);
+	printf("%-14s   95%% interval [%.4g, %.4g] over %d pairs", "",
+	       iv->lo, iv->hi, iv->pairs);
+	if (limit > 0)
+		printf("; target <= %g: %s", limit, verdict);
+	if (what)
+		printf("; %s", what);
+	printf("\n");
+}
+
+static void bench_twophase(void)
+{
+	static const int counts[] = { 1, 8, 64 };
+	static double t[TP_NCONF][MAX_RUNS];
+	static struct tp_ctx ctx;
+	const double scale = 1e6 / TP_LATENCY_US;	/* seconds to L */
+	char *p;
+
+	p = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	/* 512 small pages, 512 device entries: no THP to make it one. */
+	madvise(p, REGION, MADV_NOHUGEPAGE);
+	touch(p, REGION);
+	for (unsigned int i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		int n = counts[i];
+		struct bench_interval add[2], r0, aa, fixed, wait;
+		char name[96], tags[128], what[128];
+
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.nmirrors = n;
+		ctx.nconf = n == 8 ? TP_NCONF : TP_NCONF - 1;
+		ctx.p = p;
+		for (int m = 0; m < n; m++) {
+			ctx.fds[m] = dev_open("/dev/hmm_dummy0");
+			dev_set_range(ctx.fds[m], p, REGION_PAGES);
+		}
+		if (tp_tlb(ctx.fds[0], 0, 0, NULL)) {
+			not_measured("twophase", "two-pass invalidation",
+				     "no HMM_DUMMY_IOC_TLB in this hmm_dummy");
+			for (int m = 0; m < n; m++)
+				close(ctx.fds[m]);
+			break;
+		}
+		/* Rows of t[] in round order: tp_conf_of() maps them. */
+		bench_rounds(ctx.nconf, pairs, tp_sample, &ctx, t[0], MAX_RUNS);
+		for (int c = ctx.nconf - 1; c >= 0; c--)
+			if (tp_conf_of(&ctx, c) != c)
+				memcpy(t[tp_conf_of(&ctx, c)], t[c],
+				       sizeof(t[c]));
+		for (int conf = 0; conf < TP_NCONF; conf++) {
+			double med, *v = t[conf];
+			double copy[MAX_RUNS];
+
+			if (conf == TP_TWO_0_TWIN && ctx.nconf != TP_NCONF)
+				continue;
+			memcpy(copy, v, sizeof(copy));
+			med = median(copy, pairs);
+			printf("# twophase: %d mirrors, %s: median %.1f us; per "
+			       "invalidation %.2f flushes, %.2f second passes "
+			       "waited, %.2f fell back\n", n, tp_conf[conf].name,
+			       med * 1e6,
+			       (double)ctx.flushes[conf] / pairs,
+			       (double)ctx.waits[conf] / pairs,
+			       (double)ctx.fallbacks[conf] / pairs);
+		}
+		if (bench_paired(t[TP_SINGLE_0], t[TP_SINGLE_L], pairs,
+				 BENCH_PAIR_DIFF, scale, &add[0]) ||
+		    bench_paired(t[TP_TWO_0], t[TP_TWO_L], pairs,
+				 BENCH_PAIR_DIFF, scale, &add[1]) ||
+		    bench_paired(t[TP_SINGLE_0], t[TP_TWO_0], pairs,
+				 BENCH_PAIR_RATIO, 1, &r0) ||
+		    bench_paired(t[TP_TWO_0], t[TP_TWO_1], pairs,
+				 BENCH_PAIR_DIFF, 1e6 / n, &fixed) ||
+		    bench_paired(t[TP_TWO_1], t[TP_TWO_L], pairs,
+				 BENCH_PAIR_DIFF, 1e6 / (TP_LATENCY_US - 1),
+				 &wait))
+			die("bench_paired");
+
+		snprintf(name, sizeof(name), "added by L = %d us, %d mirrors "
+			 "single-pass", TP_LATENCY_US, n);
+		snprintf(tags, sizeof(tags), "\"series\": \"single-pass\", "
+			 "\"stat\": \"added\", \"x\": %d, \"latency_us\": %d",
+			 n, TP_LATENCY_US);
+		snprintf(what, sizeof(what), "no target: about N x L = %d L "
+			 "(%.2f L per mirror)", n, add[0].value / n);
+		figure_interval(name, "L", &add[0], "one L (the bound)", 0,
+				what, tags);
+
+		snprintf(name, sizeof(name), "added by L = %d us, %d mirrors "
+			 "two-phase", TP_LATENCY_US, n);
+		snprintf(tags, sizeof(tags), "\"series\": \"two-phase\", "
+			 "\"stat\": \"added\", \"x\": %d, \"latency_us\": %d",
+			 n, TP_LATENCY_US);
+		snprintf(what, sizeof(what), "%+.2f L from the bound of one L "
+			 "(interval %+.2f to %+.2f)", add[1].value - 1,
+			 add[1].lo - 1, add[1].hi - 1);
+		figure_interval(name, "L", &add[1], "one L (the bound)",
+				n == 8 ? 1.3 : n == 64 ? 2 : 0, what, tags);
+
+		snprintf(name, sizeof(name), "two-phase / single-pass at L = 0, "
+			 "%d mirrors", n);
+		snprintf(tags, sizeof(tags), "\"series\": \"L = 0 ratio\", "
+			 "\"stat\": \"ratio\", \"x\": %d", n);
+		figure_interval(name, "x", &r0, "single-pass, L = 0", 1.05,
+				NULL, tags);
+
+		snprintf(name, sizeof(name), "two-phase: fixed cost of a flush, "
+			 "L = 1 us against 0, %d mirrors", n);
+		snprintf(tags, sizeof(tags), "\"series\": \"fixed cost per "
+			 "mirror\", \"stat\": \"diagnostic\", \"x\": %d", n);
+		figure_interval(name, "us", &fixed, "none", 0,
+				"per mirror; no target", tags);
+		snprintf(name, sizeof(name), "two-phase: the wait alone, "
+			 "L = 200 us against 1 us, %d mirrors", n);
+		snprintf(tags, sizeof(tags), "\"series\": \"wait alone\", "
+			 "\"stat\": \"diagnostic\", \"x\": %d", n);
+		figure_interval(name, "L", &wait, "one L (the bound)", 0,
+				"in units of the 199 us between them; no target",
+				tags);
+
+		if (ctx.nconf == TP_NCONF) {
+			if (bench_paired(t[TP_TWO_0], t[TP_TWO_0_TWIN],
+					 pairs, BENCH_PAIR_RATIO, 1, &aa))
+				die("bench_paired");
+			snprintf(name, sizeof(name), "A/A: two-phase at L = 0 "
+				 "against itself, %d mirrors", n);
+			snprintf(tags, sizeof(tags), "\"series\": \"A/A\", "
+				 "\"stat\": \"A/A\", \"x\": %d, \"holds_1\": %s",
+				 n, bench_interval_holds(&aa, 1) ? "true" :
+				 "false");
+			figure_interval(name, "x", &aa, "the same, again", 0,
+					bench_interval_holds(&aa, 1) ?
+					"the interval holds 1: as it must" :
+					"the interval does NOT hold 1: the "
+					"pairs are biased, distrust the rest",
+					tags);
+		}
+		for (int m = 0; m < n; m++)
+			close(ctx.fds[m]);
+	}
+	munmap(p, REGION);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(void);
@@ -650,6 +946,7 @@ static const struct {
 	{ "bandwidth", bench_bandwidth },
 	{ "memory", bench_memory },
 	{ "test_hmm", bench_test_hmm },
+	{ "twophase", bench_twophase },
 };
 #define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
 
@@ -674,8 +971,8 @@ static int picked(const char *list, const char *name)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: bench [--runs N] [--inval-runs N] [--json FILE] "
-		"[--test-hmm DEV] [--figures LIST]\n");
+	fprintf(stderr, "usage: bench [--runs N] [--inval-runs N] [--pairs N] "
+		"[--json FILE] [--test-hmm DEV] [--figures LIST]\n");
 	return 2;
 }
 
@@ -709,6 +1006,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--inval-runs")) {
 			if (parse_runs("--inval-runs", arg, &inval_runs))
 				return 2;
+		} else if (!strcmp(argv[i], "--pairs")) {
+			if (parse_runs("--pairs", arg, &pairs))
+				return 2;
 		} else if (!strcmp(argv[i], "--json")) {
 			json_path = arg;
 		} else if (!strcmp(argv[i], "--test-hmm")) {
@@ -740,10 +1040,10 @@ int main(int argc, char **argv)
 		die(json_path);
 	if (json)
 		fprintf(json, "{\"runs\": %d, \"inval_runs\": %d, "
-			"\"kernel\": \"%s\", \"figures\": [", runs, inval_runs,
-			u.release);
-	printf("# kernel %s, median of %d runs (invalidation: %d)\n", u.release,
-	       runs, inval_runs);
+			"\"pairs\": %d, \"kernel\": \"%s\", \"figures\": [",
+			runs, inval_runs, pairs, u.release);
+	printf("# kernel %s, median of %d runs (invalidation: %d; two-pass: "
+	       "%d pairs)\n", u.release, runs, inval_runs, pairs);
 	printf("%-14s %-58s %14s %-8s %-30s %14s %8s\n", "group", "figure",
 	       "value", "unit", "baseline", "baseline", "ratio");
 	for (unsigned int b = 0; b < NR_BENCHES; b++)
