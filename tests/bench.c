@@ -1042,8 +1042,11 @@ int main(int argc, char **argv)
 		fprintf(json, "{\"runs\": %d, \"inval_runs\": %d, "
 			"\"pairs\": %d, \"kernel\": \"%s\", \"figures\": [",
 			runs, inval_runs, pairs, u.release);
-	printf("# kernel %s, median of %d runs (invalidation: %d; two-pass: "
-	       "%d pairs)\n", u.release, runs, inval_runs, pairs);
+	printf("# kernel %s, median of %d runs (invalidation: %d", u.release,
+	       runs, inval_runs);
+	if (picked(list, "twophase"))
+		printf("; two-pass: %d pairs", pairs);
+	printf(")\n");
 	printf("%-14s %-58s %14s %-8s %-30s %14s %8s\n", "group", "figure",
 	       "value", "unit", "baseline", "baseline", "ratio");
 	for (unsigned int b = 0; b < NR_BENCHES; b++)
