@@ -12,8 +12,10 @@
 #   make check-debug       the debug-kernel lane: lockdep, KASAN, kmemleak, KUnit
 #   make matrix            build and run the suite on every kernel line (table)
 #   make demo              a narrated demo in a 6.12 guest
-#   make bench             benchmarks beside their baselines, in a 6.12 guest
-#                          and (test_hmm side by side) a bench-kernel guest
+#   make bench             benchmarks beside their baselines, in a 6.12 guest,
+#                          (two-pass invalidation) a 6.12 and a 7.3 guest and
+#                          (test_hmm side by side) a bench-kernel guest;
+#                          BENCH_FIGURES=twophase runs that figure alone
 #   make bench-plot        the charts (doc/bench/*.png) and
 #                          doc/performance.rst, from the last make bench
 #   make htmldocs          doc/ as HTML in build/doc/html (Sphinx, kernel-doc)
