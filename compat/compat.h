@@ -290,19 +290,4 @@ static inline long compat_make_device_exclusive(struct mm_struct *mm,
 }
 #endif
 
-/* 6.13: hrtimer_setup(); 7.x has no hrtimer_init() any more. */
-#ifndef COMPAT_HAVE_HRTIMER_SETUP
-#include <linux/hrtimer.h>
-static inline void
-compat_hrtimer_setup(struct hrtimer *timer,
-		     enum hrtimer_restart (*function)(struct hrtimer *),
-		     clockid_t clock_id, enum hrtimer_mode mode)
-{
-	hrtimer_init(timer, clock_id, mode);
-	timer->function = function;
-}
-
-#define hrtimer_setup compat_hrtimer_setup
-#endif
-
 #endif /* _HMM_MIRROR_COMPAT_H */

@@ -158,20 +158,6 @@ struct page *conftest(struct mm_struct *mm, struct folio **folio)
 }
 C
 
-# 6.13: hrtimer_setup() sets the callback with the rest (7.x: hrtimer_init()
-# is gone).
-probe hrtimer_setup <<'C'
-#include <linux/hrtimer.h>
-static enum hrtimer_restart conftest_fn(struct hrtimer *timer)
-{
-	return HRTIMER_NORESTART;
-}
-void conftest(struct hrtimer *timer)
-{
-	hrtimer_setup(timer, conftest_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-}
-C
-
 # 7.1: two-pass interval notifiers, ->invalidate_start() handing back a
 # struct mmu_interval_notifier_finish and ->invalidate_finish().
 probe interval_finish <<'C'
@@ -245,9 +231,6 @@ new=$tmp/compat_probes.h
 	fi
 	if have page_pgmap; then
 		echo '#define COMPAT_HAVE_PAGE_PGMAP 1'
-	fi
-	if have hrtimer_setup; then
-		echo '#define COMPAT_HAVE_HRTIMER_SETUP 1'
 	fi
 	if have interval_finish; then
 		echo '#define COMPAT_HAVE_INTERVAL_FINISH 1'

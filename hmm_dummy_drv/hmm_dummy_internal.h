@@ -62,8 +62,7 @@ struct hmm_dummy_device {
 
 /**
  * struct hmm_dummy_tlb - a file's simulated device TLB
- * @lock: protects the fields below but @latency_us; irqs off (the flush
- *	timer takes it)
+ * @lock: protects the fields below but @latency_us; irqs off
  * @va: page address | %HMM_DUMMY_TLB_VALID of each cached translation
  * @pte: the device page-table entry cached for each @va
  * @next: the next slot to fill
@@ -71,6 +70,8 @@ struct hmm_dummy_device {
  * @flushes: flushes started
  * @waits: second passes that waited
  * @fallbacks: flushes waited in the first pass for want of memory
+ * @flushing: the flushes in flight (&struct hmm_dummy_flush), each until
+ *	the device has completed it (hmm_dummy_tlb.c)
  * @latency_us: how long a flush takes; READ_ONCE/WRITE_ONCE
  */
 struct hmm_dummy_tlb {
@@ -82,6 +83,7 @@ struct hmm_dummy_tlb {
 	u64 flushes;
 	u64 waits;
 	u64 fallbacks;
+	struct list_head flushing;
 	u32 latency_us;
 };
 

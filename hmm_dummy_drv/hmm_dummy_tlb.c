@@ -4,10 +4,21 @@
  * each open file's device page table, which the device's accesses (READ,
  * WRITE, and the dmirror ABI's) go through. Clearing an entry from the page
  * table does not take it out of the TLB: only a flush does, and a flush
- * completes asynchronously, a per-file latency after it started (an hrtimer
- * completing a completion). Until then the device really goes on using its
- * cached translations: an invalidation that returns before its flush
- * completed lets the device read and write pages the CPU has let go.
+ * completes asynchronously, a per-file latency after it started. Until then
+ * the device really goes on using its cached translations: an invalidation
+ * that returns before its flush completed lets the device read and write
+ * pages the CPU has let go.
+ *
+ * A flush in flight is its range and the time it completes, on the TLB's
+ * list of flushes. The device retires the completed ones before each
+ * access (and before each report to hmm_core's verifier), which is what a
+ * device finishing them on its own at that time would have shown; the
+ * driver waits for one by polling the clock, as a driver polls its device's
+ * completion register, and sleeps only for the part of a long latency that
+ * is more than HMM_DUMMY_FLUSH_POLL_US away. Neither side needs a timer or
+ * a wake-up: what a flush costs beside its latency is its allocation, so
+ * the benchmark's "latency added" measures the latency and the passes, not
+ * the emulator's cost of an interrupt per flush.
  *
  * A file's mirror is single-pass (->sync_cpu_device_pagetables() starts the
  * flush and waits for it) or, with HMM_DUMMY_TLB_TWO_PHASE, two-pass
@@ -16,19 +27,28 @@
  */
 
 #include <linux/delay.h>
-#include <linux/hrtimer.h>
 #include <linux/ktime.h>
+#include <linux/list.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
 
 #include "hmm_dummy_internal.h"
 
-/* What one invalidation's flush needs, between its two passes. */
+/*
+ * Closer to its completion than this, a waiter polls; farther, it sleeps
+ * the difference first.
+ */
+#define HMM_DUMMY_FLUSH_POLL_US	1000
+
+/*
+ * One invalidation's flush, between its two passes. Its waiter owns it; it
+ * is on the TLB's @flushing list (under tlb->lock) until it completes.
+ */
 struct hmm_dummy_flush {
 	struct hmm_mirror_finish finish;
-	struct hrtimer timer;
-	struct completion done;
+	struct list_head node;
+	ktime_t done_at;
 	struct hmm_dummy_tlb *tlb;
 	unsigned long start;
 	unsigned long end;
@@ -37,6 +57,7 @@ struct hmm_dummy_flush {
 void hmm_dummy_tlb_init(struct hmm_dummy_tlb *tlb)
 {
 	spin_lock_init(&tlb->lock);
+	INIT_LIST_HEAD(&tlb->flushing);
 }
 
 /* Drop the cached translations of [start, end). tlb->lock held. */
@@ -51,6 +72,27 @@ static void hmm_dummy_tlb_drop(struct hmm_dummy_tlb *tlb, unsigned long start,
 		    (tlb->va[i] & PAGE_MASK) >= start &&
 		    (tlb->va[i] & PAGE_MASK) < end)
 			tlb->va[i] = 0;
+}
+
+/*
+ * The device finished the flushes whose time has come: their translations
+ * are gone. tlb->lock held.
+ */
+static void hmm_dummy_tlb_retire(struct hmm_dummy_tlb *tlb)
+{
+	struct hmm_dummy_flush *flush, *next;
+	ktime_t now;
+
+	lockdep_assert_held(&tlb->lock);
+	if (list_empty(&tlb->flushing))
+		return;
+	now = ktime_get();
+	list_for_each_entry_safe(flush, next, &tlb->flushing, node) {
+		if (ktime_before(now, flush->done_at))
+			continue;
+		hmm_dummy_tlb_drop(tlb, flush->start, flush->end);
+		list_del_init(&flush->node);
+	}
 }
 
 void hmm_dummy_tlb_flush_all(struct hmm_dummy_tlb *tlb)
@@ -89,6 +131,7 @@ int hmm_dummy_tlb_access(struct hmm_dummy_file *dfile, unsigned long addr,
 
 	lockdep_assert_held(&dfile->pt_lock);
 	spin_lock_irqsave(&tlb->lock, flags);
+	hmm_dummy_tlb_retire(tlb);
 	for (i = 0; i < HMM_DUMMY_TLB_ENTRIES; i++)
 		if (tlb->va[i] == (addr | HMM_DUMMY_TLB_VALID))
 			break;
@@ -114,18 +157,22 @@ int hmm_dummy_tlb_access(struct hmm_dummy_file *dfile, unsigned long addr,
 	return ret;
 }
 
-static enum hrtimer_restart hmm_dummy_flush_done(struct hrtimer *timer)
+/*
+ * Wait until @done_at, the time a flush completes: sleep while it is more
+ * than HMM_DUMMY_FLUSH_POLL_US away, then poll. Only blockable
+ * invalidations wait (a flush with a latency refuses the others).
+ */
+static void hmm_dummy_flush_poll(ktime_t done_at)
 {
-	struct hmm_dummy_flush *flush =
-		container_of(timer, struct hmm_dummy_flush, timer);
-	struct hmm_dummy_tlb *tlb = flush->tlb;
-	unsigned long flags;
+	s64 left_us;
 
-	spin_lock_irqsave(&tlb->lock, flags);
-	hmm_dummy_tlb_drop(tlb, flush->start, flush->end);
-	spin_unlock_irqrestore(&tlb->lock, flags);
-	complete(&flush->done);
-	return HRTIMER_NORESTART;
+	while ((left_us = ktime_us_delta(done_at, ktime_get())) > 0) {
+		if (left_us > HMM_DUMMY_FLUSH_POLL_US)
+			usleep_range(left_us - HMM_DUMMY_FLUSH_POLL_US,
+				     left_us - HMM_DUMMY_FLUSH_POLL_US / 2);
+		else
+			cpu_relax();
+	}
 }
 
 /*
@@ -140,42 +187,49 @@ hmm_dummy_flush_start(struct hmm_dummy_file *dfile, unsigned long start,
 {
 	struct hmm_dummy_tlb *tlb = &dfile->tlb;
 	u32 latency_us = READ_ONCE(tlb->latency_us);
+	ktime_t done_at = ktime_add_us(ktime_get(), latency_us);
 	struct hmm_dummy_flush *flush;
 	unsigned long flags;
 
 	if (latency_us && !blockable)
 		return ERR_PTR(-EAGAIN);
 	flush = latency_us ? kmalloc(sizeof(*flush), GFP_NOWAIT) : NULL;
+	if (flush) {
+		flush->tlb = tlb;
+		flush->start = start;
+		flush->end = end;
+		flush->done_at = done_at;
+	}
 	spin_lock_irqsave(&tlb->lock, flags);
 	tlb->flushes++;
-	if (latency_us && !flush)
+	if (flush)
+		list_add_tail(&flush->node, &tlb->flushing);
+	else if (latency_us)
 		tlb->fallbacks++;
 	spin_unlock_irqrestore(&tlb->lock, flags);
-	if (!flush) {
-		if (latency_us)
-			usleep_range(latency_us, latency_us + 1);
-		spin_lock_irqsave(&tlb->lock, flags);
-		hmm_dummy_tlb_drop(tlb, start, end);
-		spin_unlock_irqrestore(&tlb->lock, flags);
-		return NULL;
-	}
-	flush->tlb = tlb;
-	flush->start = start;
-	flush->end = end;
-	init_completion(&flush->done);
-	hrtimer_setup(&flush->timer, hmm_dummy_flush_done, CLOCK_MONOTONIC,
-		      HRTIMER_MODE_REL);
-	hrtimer_start(&flush->timer, ns_to_ktime((u64)latency_us * NSEC_PER_USEC),
-		      HRTIMER_MODE_REL);
-	return flush;
+	if (flush)
+		return flush;
+	hmm_dummy_flush_poll(done_at);
+	spin_lock_irqsave(&tlb->lock, flags);
+	hmm_dummy_tlb_drop(tlb, start, end);
+	spin_unlock_irqrestore(&tlb->lock, flags);
+	return NULL;
 }
 
 /* Wait for a flush hmm_dummy_flush_start() started, and free it. */
 static void hmm_dummy_flush_wait(struct hmm_dummy_flush *flush)
 {
-	wait_for_completion(&flush->done);
-	/* The timer's callback may still be returning. */
-	hrtimer_cancel(&flush->timer);
+	struct hmm_dummy_tlb *tlb = flush->tlb;
+	unsigned long flags;
+
+	hmm_dummy_flush_poll(flush->done_at);
+	spin_lock_irqsave(&tlb->lock, flags);
+	/* Not retired by an access meanwhile: it completes now. */
+	if (!list_empty(&flush->node)) {
+		hmm_dummy_tlb_drop(tlb, flush->start, flush->end);
+		list_del(&flush->node);
+	}
+	spin_unlock_irqrestore(&tlb->lock, flags);
 	kfree(flush);
 }
 
