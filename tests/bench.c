@@ -662,8 +662,8 @@ static void bench_memory(void)
  * the method: its interval must hold 1.
  *
  * Where two-phase's added time goes, without a target: a third latency,
- * L = 1 us, starts the same asynchronous flush (its allocation, its
- * hrtimer, the timer's interrupt) but waits for next to nothing. Its time
+ * L = 1 us, starts the same asynchronous flush (its allocation, its place
+ * on the TLB's list of flushes in flight) but waits for next to nothing. Its time
  * against L = 0 is the fixed cost of N asynchronous flushes (given per
  * mirror); L = 200 us against it is the waiting alone, which is what
  * overlapping the flushes saves.
