@@ -68,6 +68,46 @@ static inline unsigned int hmm_core_event_index(enum mmu_notifier_event event)
 	return min_t(unsigned int, event, HMM_MIRROR_NR_EVENTS - 1);
 }
 
+/**
+ * struct hmm_mirror_pcpu - one CPU's counters of one mirror
+ * @invalidations: invalidations delivered to the mirror, by event
+ * @retries: populates hmm_mirror_range_retry() sent back
+ * @nonblock_failures: non-blocking invalidations the driver failed
+ * @callbacks: invalidation callbacks timed (each pass counts)
+ * @callback_ns: their total time, in nanoseconds
+ * @callback_max_ns: the longest of them on this CPU, in nanoseconds
+ *
+ * Allocated per mirror at register (alloc_percpu, charged to the
+ * registering task's memory cgroup), written only by the CPU it belongs to
+ * with preemption off, and summed over all CPUs by hmm_core_nl.c's dumps:
+ * the invalidation path shares no cache line and takes no lock for them.
+ */
+struct hmm_mirror_pcpu {
+	u64 invalidations[HMM_MIRROR_NR_EVENTS];
+	u64 retries;
+	u64 nonblock_failures;
+	u64 callbacks;
+	u64 callback_ns;
+	u64 callback_max_ns;
+};
+
+/*
+ * hmm_core_nl.c: the netlink family, and the registry of every mirror it
+ * lists. A mirror is added (its id reserved, its counters and owner set)
+ * before the kernel may call it, published once registered, aborted if
+ * registering failed, and deleted once no callback can run on it.
+ */
+int hmm_core_nl_mirror_add(struct hmm_mirror *mirror);
+void hmm_core_nl_mirror_publish(struct hmm_mirror *mirror);
+void hmm_core_nl_mirror_abort(struct hmm_mirror *mirror);
+void hmm_core_nl_mirror_del(struct hmm_mirror *mirror);
+void hmm_core_nl_invalidated(struct hmm_mirror *mirror,
+			     const struct hmm_update *update, u64 ns, int ret);
+void hmm_core_nl_finished(struct hmm_mirror *mirror, u64 ns);
+void hmm_core_nl_release(struct hmm_mirror *mirror);
+int hmm_core_nl_init(void);
+void hmm_core_nl_exit(void);
+
 /* cpu_pt.c: what both readers of CPU page tables share */
 unsigned long hmm_core_entry(unsigned long pfn, bool write, unsigned int order);
 bool hmm_core_range_has_uffd(struct mm_struct *mm, unsigned long start,

@@ -72,6 +72,14 @@
 
 struct hmm_mirror;
 struct hmm_mirror_mm;
+struct hmm_mirror_pcpu;
+struct pid;
+
+/*
+ * Size of a mirror's label (hmm_mirror_set_label()), its NUL included:
+ * HMM_CORE_LABEL_LEN of hmm_core's netlink family.
+ */
+#define HMM_MIRROR_LABEL_LEN	32
 
 /*
  * Symbol namespace of every hmm_core export. A driver says
@@ -243,10 +251,17 @@ struct hmm_mirror_ops {
  * @mm_list: entry in @mirror_mm's list; private to hmm_core
  * @driver: the name of the module @ops's callbacks are in, for the trace
  *	events; set by hmm_mirror_register(); private to hmm_core
+ * @label: what the driver calls the mirror, for people (hmm_core's netlink
+ *	family shows it); set with hmm_mirror_set_label() only
+ * @owner: the thread group that registered the mirror; private to hmm_core
+ * @counters: the mirror's counters, one set per CPU; private to hmm_core
+ * @id: the mirror's id in hmm_core's netlink family, from 1, or 0 while it
+ *	is not registered; private to hmm_core
  *
- * Embedded in the driver's own per-mirror object. Only @ops is the driver's
- * to set; the rest belongs to hmm_core between hmm_mirror_register() and the
- * return of hmm_mirror_unregister().
+ * Embedded in the driver's own per-mirror object, which starts zeroed
+ * (kzalloc()). Only @ops is the driver's to set, and @label through
+ * hmm_mirror_set_label(); the rest belongs to hmm_core between
+ * hmm_mirror_register() and the return of hmm_mirror_unregister().
  */
 struct hmm_mirror {
 	struct mmu_interval_notifier interval;
@@ -254,7 +269,14 @@ struct hmm_mirror {
 	struct hmm_mirror_mm *mirror_mm;
 	struct list_head mm_list;
 	char driver[MODULE_NAME_LEN];
+	char label[HMM_MIRROR_LABEL_LEN];
+	struct pid *owner;
+	struct hmm_mirror_pcpu __percpu *counters;
+	u32 id;
 };
+
+void hmm_mirror_set_label(struct hmm_mirror *mirror, const char *label);
+bool hmm_mirror_owner_visible(struct pid *owner, bool admin, u32 *tgid);
 
 int hmm_mirror_register(struct hmm_mirror *mirror, struct mm_struct *mm);
 int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
