@@ -1149,6 +1149,8 @@ int hmm_dummy_open(struct inode *inode, struct file *file)
 	xa_init_flags(&dfile->pt, XA_FLAGS_ACCOUNT);
 	init_completion(&dfile->unregistered);
 	dfile->mirror.ops = &hmm_dummy_mirror_ops;
+	/* Which device, in hmm_core's list of every driver's mirrors. */
+	hmm_mirror_set_label(&dfile->mirror, dev->name);
 
 	ret = hmm_mirror_register(&dfile->mirror, current->mm);
 	if (ret) {

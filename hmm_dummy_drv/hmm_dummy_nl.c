@@ -26,12 +26,13 @@
  * range, its invalidations by reason), so DEV_GET and MIRROR_GET show a
  * mirror only to a caller with CAP_SYS_ADMIN (netlink_capable(): the
  * socket's opener and the caller both) or one that may read its owner as
- * /proc does (hmm_dummy_nl_may_read()). A mirror whose owner has exited is
- * shown to CAP_SYS_ADMIN only. A dump omits the others, and a direct
- * MIRROR_GET of one fails with ENOENT, as if it did not exist. The caller is
- * current: the process that sent a do, and for a dump the process reading
- * the socket, which is the one the dump's data goes to. The owner's tgid is
- * given in the caller's pid namespace, 0 if it is not in it (or exited).
+ * /proc does (hmm_core's hmm_mirror_owner_visible()). A mirror whose owner
+ * has exited is shown to CAP_SYS_ADMIN only. A dump omits the others, and
+ * a direct MIRROR_GET of one fails with ENOENT, as if it did not exist. The
+ * caller is current: the process that sent a do, and for a dump the process
+ * reading the socket, which is the one the dump's data goes to. The owner's
+ * tgid is given in the caller's pid namespace, 0 if it is not in it (or
+ * exited).
  * Events are not filtered: joining the events group takes CAP_NET_ADMIN,
  * and their tgid is in the initial pid namespace (one skb goes to every
  * listener, so it cannot be per listener).
@@ -66,12 +67,8 @@
 #include <linux/capability.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
-#include <linux/cred.h>
 #include <linux/pid.h>
-#include <linux/pid_namespace.h>
 #include <linux/rwsem.h>
-#include <linux/sched/signal.h>
-#include <linux/sched/task.h>
 #include <linux/xarray.h>
 #include <net/genetlink.h>
 
@@ -132,59 +129,15 @@ static int hmm_dummy_nl_put_counts(struct sk_buff *skb, int attr,
 }
 
 /*
- * Whether current may read @task's mirrors: its own thread group; else the
- * credential checks of ptrace_may_access(@task, PTRACE_MODE_READ_FSCREDS),
- * which a module cannot call (it is not exported): the same fsuid and fsgid
- * as all of @task's uids and gids, and @task's permitted capabilities
- * within current's effective ones in the same user namespace (the
- * capability LSM's check), either waived by CAP_SYS_PTRACE over @task's
- * user namespace. Not checked, unlike ptrace: whether @task is dumpable
- * (7.x no longer gives modules a way to read it) and the other LSMs'
- * hooks (security_ptrace_access_check(), not exported either). What is
- * shown, a range and counts, is no more than the same user reads of its
- * own processes in /proc/PID/stat. Checked without audit: a listing asks
- * about every mirror, and a refusal here only hides one.
- */
-static bool hmm_dummy_nl_may_read(struct task_struct *task)
-{
-	const struct cred *cred = current_cred(), *tcred;
-	bool ok;
-
-	if (same_thread_group(task, current))
-		return true;
-	rcu_read_lock();
-	tcred = __task_cred(task);
-	ok = (uid_eq(cred->fsuid, tcred->euid) &&
-	      uid_eq(cred->fsuid, tcred->suid) &&
-	      uid_eq(cred->fsuid, tcred->uid) &&
-	      gid_eq(cred->fsgid, tcred->egid) &&
-	      gid_eq(cred->fsgid, tcred->sgid) &&
-	      gid_eq(cred->fsgid, tcred->gid) &&
-	      cred->user_ns == tcred->user_ns &&
-	      cap_issubset(tcred->cap_permitted, cred->cap_effective)) ||
-	     ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
-	rcu_read_unlock();
-	return ok;
-}
-
-/*
  * Whether the caller (current; @admin: it has CAP_SYS_ADMIN, see the top of
- * this file) may see @dfile's mirror. If so, and @tgid is not NULL, *@tgid
- * is the owner's tgid in the caller's pid namespace: 0 if the owner is not
- * in it, or has exited.
+ * this file) may see @dfile's mirror: hmm_core's rule, the one its own
+ * family applies. If so, and @tgid is not NULL, *@tgid is the owner's tgid
+ * in the caller's pid namespace: 0 if the owner is not in it, or has exited.
  */
 static bool hmm_dummy_nl_visible(const struct hmm_dummy_file *dfile,
 				 bool admin, u32 *tgid)
 {
-	struct task_struct *task = get_pid_task(dfile->tgid, PIDTYPE_TGID);
-	bool ok = admin || (task && hmm_dummy_nl_may_read(task));
-
-	if (ok && tgid)
-		*tgid = task ? pid_nr_ns(dfile->tgid,
-					 task_active_pid_ns(current)) : 0;
-	if (task)
-		put_task_struct(task);
-	return ok;
+	return hmm_mirror_owner_visible(dfile->tgid, admin, tgid);
 }
 
 /* The mirrors on @dev the caller may see. */
