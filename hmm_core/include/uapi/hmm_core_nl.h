@@ -15,6 +15,16 @@
  * enum hmm_core_event - Why the CPU page table changed (the kernel's enum
  *   mmu_notifier_event), which the COUNTS nest and the invalidate event use; a
  *   reason a newer kernel adds is "other".
+ * @HMM_CORE_EVENT_UNMAP: munmap(), mremap().
+ * @HMM_CORE_EVENT_CLEAR: A page table entry cleared (madvise(), a page
+ *   replaced, ...).
+ * @HMM_CORE_EVENT_PROTECTION_VMA: mprotect().
+ * @HMM_CORE_EVENT_PROTECTION_PAGE: A page write-protected (fork, writeback).
+ * @HMM_CORE_EVENT_SOFT_DIRTY: Soft-dirty bits cleared (clear_refs).
+ * @HMM_CORE_EVENT_RELEASE: The address space torn down.
+ * @HMM_CORE_EVENT_MIGRATE: A page migrated.
+ * @HMM_CORE_EVENT_EXCLUSIVE: A page made exclusive to a device.
+ * @HMM_CORE_EVENT_OTHER: Anything a newer kernel adds.
  */
 enum hmm_core_event {
 	HMM_CORE_EVENT_UNMAP,
