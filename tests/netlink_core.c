@@ -118,9 +118,9 @@ static void mirror_cb(const struct nlmsghdr *nlh, void *arg)
 			break;
 		case HMM_CORE_A_MIRROR_INVALIDATIONS: {
 			const struct nlattr *c, *cnext;
-			int clen = l;
+			int nest_len = l;
 
-			for (c = v; (cnext = nl_attr_next(c, &clen)); c = cnext) {
+			for (c = v; (cnext = nl_attr_next(c, &nest_len)); c = cnext) {
 				int t = c->nla_type & NLA_TYPE_MASK;
 
 				if (t >= 1 && t <= HMM_CORE_EVENT_OTHER + 1)
