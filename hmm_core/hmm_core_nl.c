@@ -392,18 +392,21 @@ static int hmm_core_nl_mirror_fill(struct sk_buff *skb, u32 portid, u32 seq,
 				   int flags, const struct hmm_mirror *mirror,
 				   u32 tgid)
 {
+	char label[HMM_MIRROR_LABEL_LEN];
 	struct hmm_mirror_pcpu sum;
 	void *hdr;
 
 	lockdep_assert_held(&hmm_core_nl_lock);
 	hmm_core_nl_sum(mirror, &sum);
+	/* Never past the array, whatever the driver wrote there. */
+	strscpy(label, mirror->label, sizeof(label));
 	hdr = genlmsg_put(skb, portid, seq, &hmm_core_nl_family, flags,
 			  HMM_CORE_CMD_MIRROR_GET);
 	if (!hdr)
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, HMM_CORE_A_MIRROR_ID, mirror->id) ||
 	    nla_put_string(skb, HMM_CORE_A_MIRROR_DRIVER, mirror->driver) ||
-	    nla_put_string(skb, HMM_CORE_A_MIRROR_LABEL, mirror->label) ||
+	    nla_put_string(skb, HMM_CORE_A_MIRROR_LABEL, label) ||
 	    nla_put_u32(skb, HMM_CORE_A_MIRROR_TGID, tgid) ||
 	    nla_put_u64_64bit(skb, HMM_CORE_A_MIRROR_START,
 			      hmm_core_nl_start(mirror), HMM_CORE_A_MIRROR_PAD) ||
@@ -582,13 +585,14 @@ static size_t hmm_core_nl_event_size(void)
  * Send one event about @mirror to the "events" group, if it has a listener.
  * Any failure is a drop, counted; the message's sequence number is spent
  * either way. The label is read without hmm_core_nl_lock (an invalidation
- * cannot take it): a label changed meanwhile may show torn, never past its
- * NUL, as the last byte of the array stays NUL.
+ * cannot take it): a label changed meanwhile may show torn, never past the
+ * end of its array.
  */
 static void hmm_core_nl_notify(u8 cmd, const struct hmm_mirror *mirror,
 			       const struct hmm_update *update, u64 ns,
 			       gfp_t gfp)
 {
+	char label[HMM_MIRROR_LABEL_LEN];
 	struct sk_buff *skb;
 	void *hdr;
 	u64 seq;
@@ -609,10 +613,11 @@ static void hmm_core_nl_notify(u8 cmd, const struct hmm_mirror *mirror,
 			      HMM_CORE_A_EVENT_PAD) ||
 	    nla_put_u32(skb, HMM_CORE_A_EVENT_MIRROR_ID, mirror->id))
 		goto free;
+	strscpy(label, mirror->label, sizeof(label));
 	/* In the initial pid namespace: see the top of this file. */
 	if (cmd == HMM_CORE_CMD_REGISTER_NTF &&
 	    (nla_put_string(skb, HMM_CORE_A_EVENT_DRIVER, mirror->driver) ||
-	     nla_put_string(skb, HMM_CORE_A_EVENT_LABEL, mirror->label) ||
+	     nla_put_string(skb, HMM_CORE_A_EVENT_LABEL, label) ||
 	     nla_put_u32(skb, HMM_CORE_A_EVENT_TGID, pid_nr(mirror->owner)) ||
 	     nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_START,
 			       hmm_core_nl_start(mirror),
