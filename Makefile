@@ -52,7 +52,7 @@ GENERATED := $(SRC)/compat/generated
 # Extra kbuild arguments, e.g. W=1 or C=2.
 KBUILD_ARGS ?=
 
-.PHONY: all modules conftest clean check lint demo tests install help
+.PHONY: all modules example conftest clean check lint demo tests install help
 .PHONY: dkms-source dkms-install dkms-remove sign
 .PHONY: stress mutation-check bench bench-plot htmldocs
 
@@ -69,13 +69,28 @@ conftest:
 modules: conftest
 	$(MAKE) -C "$(KDIR)" M="$(SRC)" $(KBUILD_ARGS) modules
 
+# examples/hmm_example, built as a third-party driver is: against hmm_core's
+# Module.symvers and public headers laid out as the SDK dkms keeps
+# (scripts/dkms-post-build), here under build/sdk. The guests get it as
+# /tests/hmm_example.ko (scripts/vm-run); nothing installs it.
+EXAMPLE_SDK := $(SRC)/build/sdk
+
+example: modules
+	@mkdir -p "$(EXAMPLE_SDK)/include"
+	@cp "$(SRC)/Module.symvers" "$(EXAMPLE_SDK)/"
+	@cp "$(SRC)/hmm_core/include/hmm_mirror.h" "$(GENERATED)/hmm_mirror_ns.h" \
+		"$(EXAMPLE_SDK)/include/"
+	$(MAKE) -C "$(KDIR)" M="$(SRC)/examples/hmm_example" \
+		HMM_MIRROR_SDK="$(EXAMPLE_SDK)" $(KBUILD_ARGS) modules
+
 install: modules
 	$(MAKE) -C "$(KDIR)" M="$(SRC)" modules_install
 	depmod -a "$$(sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
 		"$(KDIR)/include/generated/utsrelease.h")"
 
 clean:
-	@if [ -d "$(KDIR)" ]; then $(MAKE) -C "$(KDIR)" M="$(SRC)" clean; fi
+	@if [ -d "$(KDIR)" ]; then $(MAKE) -C "$(KDIR)" M="$(SRC)" clean; \
+		$(MAKE) -C "$(KDIR)" M="$(SRC)/examples/hmm_example" clean; fi
 	rm -rf "$(GENERATED)" build
 	find "$(SRC)/hmm_core" "$(SRC)/hmm_dummy_drv" \
 		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o \
