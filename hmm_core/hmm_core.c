@@ -200,12 +200,15 @@ bool hmm_core_invalidate(struct hmm_mirror *mirror,
 	trace_hmm_core_invalidate(mirror, &update, ns, ret);
 	if (*finish) {
 		(*finish)->mirror = mirror;
+		(*finish)->update = update;
 		/* A failed first pass leaves no second one: finish it here. */
 		if (WARN_ON_ONCE(ret)) {
 			hmm_core_finish(*finish);
 			*finish = NULL;
 		}
 	}
+	if (hmm_core_verify_enabled() && !ret && !*finish)
+		hmm_core_verify_invalidated(mirror, &update);
 	if (likely(!ret))
 		return true;
 
@@ -223,11 +226,15 @@ bool hmm_core_invalidate(struct hmm_mirror *mirror,
 void hmm_core_finish(struct hmm_mirror_finish *finish)
 {
 	struct hmm_mirror *mirror = finish->mirror;
+	/* For the verifier's check: @finish is the driver's again after. */
+	struct hmm_update update = finish->update;
 	u64 t0 = ktime_get_ns();
 
 	mirror->ops->invalidate_finish(mirror, finish);
 	/* @finish may be gone: only @mirror, registered until we return. */
 	hmm_core_nl_finished(mirror, ktime_get_ns() - t0);
+	if (hmm_core_verify_enabled())
+		hmm_core_verify_invalidated(mirror, &update);
 }
 
 /*
@@ -369,6 +376,7 @@ int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 		goto out;
 	}
 
+	hmm_core_verify_init(mirror);
 	mn = mmu_notifier_get(&hmm_mirror_mm_ops, mm);
 	if (IS_ERR(mn)) {
 		ret = PTR_ERR(mn);
@@ -443,6 +451,7 @@ void hmm_mirror_unregister(struct hmm_mirror *mirror)
 	/* Never registered, or unregistered already: a driver bug. */
 	if (WARN_ON_ONCE(!mirror_mm))
 		return;
+	hmm_core_verify_stop(mirror);
 	start = hmm_mirror_start(mirror);
 	end = hmm_mirror_end(mirror);
 
@@ -595,8 +604,11 @@ EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_snapshot, HMM_MIRROR_NS);
 bool hmm_mirror_range_retry(struct hmm_mirror *mirror,
 			    const struct hmm_mirror_range *range)
 {
-	if (!mmu_interval_read_retry(&mirror->interval, range->seq))
+	if (!mmu_interval_read_retry(&mirror->interval, range->seq)) {
+		if (hmm_core_verify_enabled())
+			hmm_core_verify_commit(mirror, range);
 		return false;
+	}
 	this_cpu_inc(hmm_core_counters.retries);
 	this_cpu_inc(mirror->counters->retries);
 	trace_hmm_core_retry(mirror, range, true);
@@ -626,6 +638,7 @@ void hmm_mirror_read_stats(struct hmm_mirror_stats *stats)
 		stats->nonblock_failures += READ_ONCE(c->nonblock_failures);
 		stats->retries += READ_ONCE(c->retries);
 	}
+	stats->verify_violations = hmm_core_verify_violations();
 }
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_read_stats, HMM_MIRROR_NS);
 

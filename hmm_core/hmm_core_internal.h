@@ -3,6 +3,7 @@
 #ifndef _HMM_CORE_INTERNAL_H
 #define _HMM_CORE_INTERNAL_H
 
+#include <linux/jump_label.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -121,5 +122,32 @@ bool hmm_core_range_complete(const struct hmm_mirror_range *range);
 int hmm_core_read_cpu_pt(struct hmm_mirror *mirror,
 			 struct hmm_mirror_range *range, bool fault);
 const char *hmm_core_backend(void);
+
+/*
+ * verify.c: the coherence verifier, behind a static key that its
+ * parameter "verify" switches: off, each hook below costs a patched-out
+ * jump. The kinds of violation, for its trace event.
+ */
+enum hmm_core_verify_kind {
+	HMM_CORE_VERIFY_LEFT,	/* an entry left after an invalidation */
+	HMM_CORE_VERIFY_PFN,	/* not the pfn the CPU maps, or none */
+	HMM_CORE_VERIFY_WRITE,	/* writable where the CPU's is not */
+	HMM_CORE_VERIFY_ORDER,	/* mapped larger than the CPU maps it */
+};
+
+DECLARE_STATIC_KEY_FALSE(hmm_core_verify_key);
+
+static inline bool hmm_core_verify_enabled(void)
+{
+	return static_branch_unlikely(&hmm_core_verify_key);
+}
+
+void hmm_core_verify_init(struct hmm_mirror *mirror);
+void hmm_core_verify_stop(struct hmm_mirror *mirror);
+void hmm_core_verify_invalidated(struct hmm_mirror *mirror,
+				 const struct hmm_update *update);
+void hmm_core_verify_commit(struct hmm_mirror *mirror,
+			    const struct hmm_mirror_range *range);
+u64 hmm_core_verify_violations(void);
 
 #endif /* _HMM_CORE_INTERNAL_H */

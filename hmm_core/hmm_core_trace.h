@@ -24,6 +24,7 @@
 #include <linux/tracepoint.h>
 
 #include <hmm_mirror.h>
+#include "hmm_core_internal.h"
 
 TRACE_DEFINE_ENUM(MMU_NOTIFY_UNMAP);
 TRACE_DEFINE_ENUM(MMU_NOTIFY_CLEAR);
@@ -33,6 +34,10 @@ TRACE_DEFINE_ENUM(MMU_NOTIFY_SOFT_DIRTY);
 TRACE_DEFINE_ENUM(MMU_NOTIFY_RELEASE);
 TRACE_DEFINE_ENUM(MMU_NOTIFY_MIGRATE);
 TRACE_DEFINE_ENUM(MMU_NOTIFY_EXCLUSIVE);
+TRACE_DEFINE_ENUM(HMM_CORE_VERIFY_LEFT);
+TRACE_DEFINE_ENUM(HMM_CORE_VERIFY_PFN);
+TRACE_DEFINE_ENUM(HMM_CORE_VERIFY_WRITE);
+TRACE_DEFINE_ENUM(HMM_CORE_VERIFY_ORDER);
 
 #define hmm_core_show_event(event)					\
 	__print_symbolic(event,						\
@@ -208,6 +213,49 @@ TRACE_EVENT(hmm_core_retry,
 	    TP_printk("mirror=%p driver=%s start=0x%lx pages=%lu stage=%s",
 		      __entry->mirror, __entry->driver, __entry->start,
 		      __entry->pages, __entry->commit ? "commit" : "walk")
+);
+
+#define hmm_core_show_verify(kind)					\
+	__print_symbolic(kind,						\
+			 { HMM_CORE_VERIFY_LEFT, "left_after_invalidation" },	\
+			 { HMM_CORE_VERIFY_PFN, "pfn_mismatch" },	\
+			 { HMM_CORE_VERIFY_WRITE, "write_not_granted" },	\
+			 { HMM_CORE_VERIFY_ORDER, "order_too_large" })
+
+/*
+ * The coherence verifier (verify.c) found the device of @mirror holding
+ * @dev (an entry of ->report_entries(), HMM_MIRROR_ENTRY_* encoding) at
+ * @addr where the CPU holds @cpu (its page table, read without faulting;
+ * 0 for nothing), checking [@start, @end) for the reason @kind. Every
+ * violation found is an event; only a mirror's first is a warning.
+ */
+TRACE_EVENT(hmm_core_verify_violation,
+	    TP_PROTO(const struct hmm_mirror *mirror, unsigned int kind,
+		     unsigned long start, unsigned long end,
+		     unsigned long addr, unsigned long dev, unsigned long cpu),
+	    TP_ARGS(mirror, kind, start, end, addr, dev, cpu),
+	    TP_STRUCT__entry(__field(const void *, mirror)
+			     __array(char, driver, MODULE_NAME_LEN)
+			     __field(unsigned int, kind)
+			     __field(unsigned long, start)
+			     __field(unsigned long, end)
+			     __field(unsigned long, addr)
+			     __field(unsigned long, dev)
+			     __field(unsigned long, cpu)
+	    ),
+	    TP_fast_assign(__entry->mirror = mirror;
+			   memcpy(__entry->driver, mirror->driver, MODULE_NAME_LEN);
+			   __entry->kind = kind;
+			   __entry->start = start;
+			   __entry->end = end;
+			   __entry->addr = addr;
+			   __entry->dev = dev;
+			   __entry->cpu = cpu;
+	    ),
+	    TP_printk("mirror=%p driver=%s kind=%s start=0x%lx end=0x%lx addr=0x%lx dev=0x%lx cpu=0x%lx",
+		      __entry->mirror, __entry->driver,
+		      hmm_core_show_verify(__entry->kind), __entry->start,
+		      __entry->end, __entry->addr, __entry->dev, __entry->cpu)
 );
 
 #endif /* _HMM_CORE_TRACE_H */

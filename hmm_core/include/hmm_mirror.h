@@ -68,7 +68,9 @@
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 struct hmm_mirror;
 struct hmm_mirror_mm;
@@ -126,6 +128,8 @@ struct hmm_mirror_finish_link {
  * struct hmm_mirror_finish - one pending second pass of a two-pass mirror
  * @link: private to hmm_core
  * @mirror: the mirror whose first pass returned this; set by hmm_core
+ * @update: the change its first pass was called for; set by hmm_core, for
+ *	the coherence verifier's check after the second pass
  *
  * The driver's per-invalidation state between its two passes: embed it in a
  * larger object holding what the second pass needs (the device flush to wait
@@ -138,6 +142,7 @@ struct hmm_mirror_finish_link {
 struct hmm_mirror_finish {
 	struct hmm_mirror_finish_link link;
 	struct hmm_mirror *mirror;
+	struct hmm_update update;
 };
 
 /**
@@ -148,6 +153,8 @@ struct hmm_mirror_finish {
  * @invalidate_finish: second pass of a two-pass driver; set with, and only
  *	with, @invalidate_start
  * @release: the mm is going away
+ * @report_entries: tell hmm_core's coherence verifier every translation
+ *	the device may still use over a range; optional
  *
  * ->sync_cpu_device_pagetables(mirror, update) is called from the mmu
  * notifier's invalidate_range_start path, for every change of the mm's CPU
@@ -231,6 +238,30 @@ struct hmm_mirror_finish {
  * torn down (the last user of the mm exited), before the pages are freed. The
  * mirror stays registered: the driver still calls hmm_mirror_unregister(),
  * and may do so from inside ->release().
+ *
+ * int ->report_entries(mirror, start, end, fn, ctx), optional, is how the
+ * coherence verifier (doc/verifier.rst; off unless hmm_core's parameter
+ * verify is 1) reads the device's side: the driver calls
+ * fn(mirror, addr, entry, ctx) once for every page in [@start, @end) the
+ * device may still reach, in any order: each entry of its page table, and
+ * each translation its TLB (or any other cache) may still use, even one
+ * already cleared from the table; a page held twice (table and TLB) may be
+ * reported twice. @entry is in the encoding of the range helpers:
+ * %HMM_MIRROR_ENTRY_VALID, the pfn, %HMM_MIRROR_ENTRY_WRITE if the device
+ * may write the page, the order of the device's mapping of it, and
+ * %HMM_MIRROR_ENTRY_DEVICE_PRIVATE for a page of the device's own memory or
+ * %HMM_MIRROR_ENTRY_EXCLUSIVE for a device-exclusive mapping (those two
+ * are only checked to be gone after an invalidation: the CPU page table
+ * holds no pfn to compare them with). A non-zero return of fn stops the
+ * walk, and ->report_entries() returns it; else it returns 0. It takes
+ * the lock it holds around committing entries (the lock
+ * ->sync_cpu_device_pagetables() takes), on every call, so that it sees
+ * no half-done commit nor invalidation; fn does not sleep and takes no
+ * lock. Context: process context, may sleep, no lock of the driver held;
+ * hmm_core calls it after a blockable invalidation of the range (the
+ * second pass of a two-pass mirror included: nothing may be left) and a
+ * little after a commit (from a work item: what is left must match the
+ * CPU page table). A driver without it is not checked.
  */
 struct hmm_mirror_ops {
 	int (*sync_cpu_device_pagetables)(struct hmm_mirror *mirror,
@@ -241,6 +272,34 @@ struct hmm_mirror_ops {
 	void (*invalidate_finish)(struct hmm_mirror *mirror,
 				  struct hmm_mirror_finish *finish);
 	void (*release)(struct hmm_mirror *mirror);
+	int (*report_entries)(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end,
+			      int (*fn)(struct hmm_mirror *mirror,
+					unsigned long addr,
+					unsigned long entry, void *ctx),
+			      void *ctx);
+};
+
+/**
+ * struct hmm_mirror_verify - the coherence verifier's state of one mirror
+ * @work: checks the commit recorded in @start, @end (hmm_core/verify.c)
+ * @start: first address of the commit to check; @start == @end: none
+ * @end: end of the commit to check
+ * @reported: bit 0 set once a violation of the mirror was reported
+ * @lock: protects @start, @end and @dead
+ * @dead: the mirror is being unregistered: record nothing more
+ *
+ * Private to hmm_core: one commit waits for its check at a time (later ones
+ * are merged with it, or not checked), so the verifier's memory per mirror
+ * is this.
+ */
+struct hmm_mirror_verify {
+	struct work_struct work;
+	unsigned long start;
+	unsigned long end;
+	unsigned long reported;
+	spinlock_t lock; /* protects @start, @end and @dead */
+	bool dead;
 };
 
 /**
@@ -257,6 +316,7 @@ struct hmm_mirror_ops {
  * @counters: the mirror's counters, one set per CPU; private to hmm_core
  * @id: the mirror's id in hmm_core's netlink family, from 1, or 0 while it
  *	is not registered; private to hmm_core
+ * @verify: the coherence verifier's state; private to hmm_core
  *
  * Embedded in the driver's own per-mirror object, which starts zeroed
  * (kzalloc()). Only @ops is the driver's to set, and @label through
@@ -273,6 +333,7 @@ struct hmm_mirror {
 	struct pid *owner;
 	struct hmm_mirror_pcpu __percpu *counters;
 	u32 id;
+	struct hmm_mirror_verify verify;
 };
 
 void hmm_mirror_set_label(struct hmm_mirror *mirror, const char *label);
@@ -311,6 +372,8 @@ static inline struct mm_struct *hmm_mirror_mm(struct hmm_mirror *mirror)
 #define HMM_MIRROR_ENTRY_ORDER_MASK	(0x1fUL << HMM_MIRROR_ENTRY_ORDER_SHIFT)
 /* A device-private page of the range's dev_private_owner, left in place */
 #define HMM_MIRROR_ENTRY_DEVICE_PRIVATE	BIT(9)
+/* ->report_entries() only: a device-exclusive mapping (make_device_exclusive) */
+#define HMM_MIRROR_ENTRY_EXCLUSIVE	BIT(10)
 #define HMM_MIRROR_ENTRY_PFN_SHIFT	12
 
 /**
@@ -405,6 +468,8 @@ bool hmm_mirror_range_retry(struct hmm_mirror *mirror,
  * @invalidations: invalidations delivered to a mirror, by event
  * @nonblock_failures: non-blocking invalidations a mirror failed (-EAGAIN)
  * @retries: populates that hmm_mirror_range_retry() sent back
+ * @verify_violations: violations the coherence verifier found (each
+ *	mirror's first is reported, the others only counted)
  */
 struct hmm_mirror_stats {
 	u64 nr_mms;
@@ -412,6 +477,7 @@ struct hmm_mirror_stats {
 	u64 invalidations[HMM_MIRROR_NR_EVENTS];
 	u64 nonblock_failures;
 	u64 retries;
+	u64 verify_violations;
 };
 
 void hmm_mirror_read_stats(struct hmm_mirror_stats *stats);
