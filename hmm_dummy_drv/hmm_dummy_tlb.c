@@ -290,15 +290,87 @@ int hmm_dummy_sync_cpu_device_pagetables(struct hmm_mirror *mirror,
 	return ret;
 }
 
+/* A device page-table entry as hmm_core's verifier reads it. */
+static unsigned long hmm_dummy_report_entry(unsigned long pte)
+{
+	unsigned long entry = HMM_MIRROR_ENTRY_VALID |
+		hmm_dummy_pte_pfn(pte) << HMM_MIRROR_ENTRY_PFN_SHIFT |
+		(unsigned long)hmm_dummy_pte_order(pte) <<
+		HMM_MIRROR_ENTRY_ORDER_SHIFT;
+
+	if (pte & HMM_DUMMY_PTE_WRITE)
+		entry |= HMM_MIRROR_ENTRY_WRITE;
+	/* The pfn of a device page is its backing page's, not the CPU's. */
+	if (pte & HMM_DUMMY_PTE_DEVICE)
+		entry |= HMM_MIRROR_ENTRY_DEVICE_PRIVATE;
+	if (pte & HMM_DUMMY_PTE_ATOMIC)
+		entry |= HMM_MIRROR_ENTRY_EXCLUSIVE;
+	return entry;
+}
+
+/*
+ * ->report_entries(): every entry of the device page table in [start, end),
+ * then every translation the TLB still caches there (a cleared entry whose
+ * flush has not completed is still used: hmm_dummy_tlb_access()). Under
+ * pt_lock, the commit lock; the TLB's translations are copied out under its
+ * own lock, which @fn is not called with.
+ */
+static int hmm_dummy_report_entries(struct hmm_mirror *mirror,
+				    unsigned long start, unsigned long end,
+				    int (*fn)(struct hmm_mirror *mirror,
+					      unsigned long addr,
+					      unsigned long entry, void *ctx),
+				    void *ctx)
+{
+	struct hmm_dummy_file *dfile =
+		container_of(mirror, struct hmm_dummy_file, mirror);
+	struct hmm_dummy_tlb *tlb = &dfile->tlb;
+	unsigned long va[HMM_DUMMY_TLB_ENTRIES], pte[HMM_DUMMY_TLB_ENTRIES];
+	unsigned long index, flags, addr;
+	unsigned int i, n = 0;
+	void *entry;
+	int ret = 0;
+
+	if (start >= end)
+		return 0;
+	mutex_lock(&dfile->pt_lock);
+	xa_for_each_range(&dfile->pt, index, entry, start >> PAGE_SHIFT,
+			  (end - 1) >> PAGE_SHIFT) {
+		if (!xa_is_value(entry))
+			continue;
+		ret = fn(mirror, index << PAGE_SHIFT,
+			 hmm_dummy_report_entry(xa_to_value(entry)), ctx);
+		if (ret)
+			goto out;
+	}
+	spin_lock_irqsave(&tlb->lock, flags);
+	for (i = 0; i < HMM_DUMMY_TLB_ENTRIES; i++) {
+		addr = tlb->va[i] & PAGE_MASK;
+		if ((tlb->va[i] & HMM_DUMMY_TLB_VALID) && addr >= start &&
+		    addr < end) {
+			va[n] = addr;
+			pte[n++] = tlb->pte[i];
+		}
+	}
+	spin_unlock_irqrestore(&tlb->lock, flags);
+	for (i = 0; i < n && !ret; i++)
+		ret = fn(mirror, va[i], hmm_dummy_report_entry(pte[i]), ctx);
+out:
+	mutex_unlock(&dfile->pt_lock);
+	return ret;
+}
+
 const struct hmm_mirror_ops hmm_dummy_mirror_ops = {
 	.sync_cpu_device_pagetables = hmm_dummy_sync_cpu_device_pagetables,
 	.release = hmm_dummy_release,
+	.report_entries = hmm_dummy_report_entries,
 };
 
 const struct hmm_mirror_ops hmm_dummy_mirror_ops_2p = {
 	.invalidate_start = hmm_dummy_invalidate_start,
 	.invalidate_finish = hmm_dummy_invalidate_finish,
 	.release = hmm_dummy_release,
+	.report_entries = hmm_dummy_report_entries,
 };
 
 /**
