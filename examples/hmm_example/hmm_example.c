@@ -30,14 +30,16 @@ HMM_MIRROR_IMPORT_NS();
 /**
  * struct hmm_example_file - one open file of /dev/hmm_example
  * @mirror: the subscription to the opener's mm
- * @lock: protects @pte, the one-entry device page table
+ * @lock: protects @pte and @va, the one-entry device page table
  * @pte: the entry committed by the last read, 0 when invalidated
+ * @va: the address @pte translates
  * @invalidations: ->sync_cpu_device_pagetables() calls seen
  */
 struct hmm_example_file {
 	struct hmm_mirror mirror;
-	struct mutex lock;		/* protects pte */
+	struct mutex lock;		/* protects pte and va */
 	unsigned long pte;
+	unsigned long va;
 	atomic_long_t invalidations;
 };
 
@@ -58,8 +60,33 @@ static int hmm_example_sync(struct hmm_mirror *mirror,
 	return 0;
 }
 
+/*
+ * What hmm_core's coherence verifier asks (hmm_core.verify=1): the entries
+ * the device may still use, under the lock the commit and the invalidation
+ * take. A device with a TLB reports what it caches too.
+ */
+static int hmm_example_report(struct hmm_mirror *mirror, unsigned long start,
+			      unsigned long end,
+			      int (*fn)(struct hmm_mirror *mirror,
+					unsigned long addr,
+					unsigned long entry, void *ctx),
+			      void *ctx)
+{
+	struct hmm_example_file *ef =
+		container_of(mirror, struct hmm_example_file, mirror);
+	int ret = 0;
+
+	mutex_lock(&ef->lock);
+	if ((ef->pte & HMM_MIRROR_ENTRY_VALID) && ef->va >= start &&
+	    ef->va < end)
+		ret = fn(mirror, ef->va, ef->pte, ctx);
+	mutex_unlock(&ef->lock);
+	return ret;
+}
+
 static const struct hmm_mirror_ops hmm_example_mirror_ops = {
 	.sync_cpu_device_pagetables = hmm_example_sync,
+	.report_entries = hmm_example_report,
 };
 
 static int hmm_example_open(struct inode *inode, struct file *file)
@@ -119,6 +146,7 @@ again:
 		goto again;
 	}
 	ef->pte = entry;
+	ef->va = range.start;
 	mutex_unlock(&ef->lock);
 	return 0;
 }
