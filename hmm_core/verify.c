@@ -121,7 +121,11 @@ static void hmm_core_verify_report(struct hmm_mirror *mirror,
 	if (test_and_set_bit(0, &mirror->verify.reported))
 		return;
 	hmm_core_verify_entry_str(dbuf, sizeof(dbuf), dev);
-	hmm_core_verify_entry_str(cbuf, sizeof(cbuf), cpu);
+	/* After an invalidation, the CPU's entry is about to change. */
+	if (kind == HMM_CORE_VERIFY_LEFT)
+		strscpy(cbuf, "changing it", sizeof(cbuf));
+	else
+		hmm_core_verify_entry_str(cbuf, sizeof(cbuf), cpu);
 	WARN(1, "hmm_core: verify: %s mirror %p: %s%s: range [0x%lx, 0x%lx) addr 0x%lx: device %s, CPU %s\n",
 	     mirror->driver, mirror, hmm_core_verify_what[kind], what, start,
 	     end, addr, dbuf, cbuf);
