@@ -28,7 +28,8 @@
  *   were collected can only have been unmapped or changed through an
  *   invalidation. Reading the CPU side first instead would report a page
  *   the CPU faulted in (no invalidation) and the device committed between
- *   the two reads.
+ *   the two reads. A page found in no readable vma is left to the check
+ *   after the invalidation (see hmm_core_verify_compare()).
  *
  * A violation is counted (verify_violations, struct hmm_mirror_stats), traced
  * (hmm_core_verify_violation), and the first of each mirror is a warning:
@@ -276,11 +277,18 @@ static int hmm_core_verify_collect_fn(struct hmm_mirror *mirror,
 	return 0;
 }
 
-/* The kind of violation of device entry @dev where the CPU has @cpu, or -1. */
+/*
+ * The kind of violation of device entry @dev where the CPU has @cpu, or -1.
+ * A page with no readable vma (HMM_MIRROR_ENTRY_ERROR) is not compared:
+ * munmap() takes the vma out of the mm, downgrades mmap_lock and only then
+ * invalidates, so a reader may find no vma over page-table entries not
+ * invalidated yet. The check after that invalidation covers the page.
+ */
 static int hmm_core_verify_compare(unsigned long dev, unsigned long cpu)
 {
 	if (!(dev & HMM_MIRROR_ENTRY_VALID) ||
-	    (dev & HMM_CORE_VERIFY_UNCOMPARABLE))
+	    (dev & HMM_CORE_VERIFY_UNCOMPARABLE) ||
+	    (cpu & HMM_MIRROR_ENTRY_ERROR))
 		return -1;
 	if (!(cpu & HMM_MIRROR_ENTRY_VALID) ||
 	    (cpu & HMM_MIRROR_ENTRY_DEVICE_PRIVATE) ||
