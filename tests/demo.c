@@ -8,6 +8,10 @@
  * and the invalidations the device received. `hmmctl monitor` runs in the
  * background all along: the events it prints, as they come from the
  * hmm_dummy netlink family, are shown after each step ("monitor |").
+ *
+ * demo --broken: the same steps against a deliberately broken hmm_dummy
+ * (scripts/demo builds tests/mutants/skip-clear.patch into a copy), with
+ * hmm_core's coherence verifier on: it shows the verifier's report.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -221,12 +226,86 @@ static void device_write(char *buf, const char *text)
 		die("HMM_DUMMY_IOC_WRITE");
 }
 
-int main(void)
+/* The kernel log's lines holding @what, indented. */
+static void show_kernel_log(const char *what)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *log, *line, *next;
+
+	if (len <= 0 || !(log = calloc(1, len + 1)))
+		die("klogctl");
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, len);
+	if (len < 0)
+		die("klogctl");
+	for (line = log; line < log + len; line = next + 1) {
+		next = memchr(line, '\n', log + len - line);
+		if (!next)
+			next = log + len;
+		*next = '\0';
+		if (strstr(line, what))
+			printf("   kernel | %s\n", line);
+	}
+	free(log);
+}
+
+static long long read_param(const char *name)
+{
+	char path[128], val[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/hmm_core/parameters/%s",
+		 name);
+	f = fopen(path, "r");
+	if (!f || !fgets(val, sizeof(val), f))
+		die(path);
+	fclose(f);
+	return atoll(val);
+}
+
+/* demo --broken: a driver that skips the clear, and the verifier's report. */
+static int broken(void)
+{
+	char *buf;
+
+	page = sysconf(_SC_PAGESIZE);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	say("A deliberately broken hmm_dummy: its invalidation leaves the device entries in place");
+	printf("   hmm_core's coherence verifier is on: verify=%lld (hmm_core.verify=1)\n",
+	       read_param("verify"));
+	buf = mmap(NULL, NPAGES * page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		die("mmap");
+	memset(buf, 1, NPAGES * page);
+	dev = open("/dev/hmm_dummy0", O_RDWR);
+	if (dev < 0)
+		die("open /dev/hmm_dummy0");
+	say("The device faults 6 pages in for writing");
+	device_fault(buf, NPAGES, 1);
+	show(buf);
+
+	say("The process unmaps pages 2 and 3: the driver is told, and keeps them");
+	if (munmap(buf + 2 * page, 2 * page))
+		die("munmap");
+	show(buf);
+
+	say("hmm_core asked the driver what it still maps in the unmapped range: its report");
+	show_kernel_log("hmm_core: verify:");
+	printf("   verify_violations = %lld\n", read_param("verify_violations"));
+	close(dev);
+	printf("\nThe verifier named the driver, the mirror, the range, the page the device\n"
+	       "still maps and what the CPU was doing: no test of the driver's own needed.\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	char *buf;
 	pid_t child;
 	int status;
 
+	if (argc > 1 && !strcmp(argv[1], "--broken"))
+		return broken();
 	page = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	say("`hmmctl monitor` starts in the background: it prints each event of the hmm_dummy netlink family");
