@@ -314,9 +314,9 @@ struct hmm_mirror_verify {
  *	family shows it); set with hmm_mirror_set_label() only
  * @owner: the thread group that registered the mirror; private to hmm_core
  * @counters: the mirror's counters, one set per CPU; private to hmm_core
+ * @verify: the coherence verifier's state; private to hmm_core
  * @id: the mirror's id in hmm_core's netlink family, from 1, or 0 while it
  *	is not registered; private to hmm_core
- * @verify: the coherence verifier's state; private to hmm_core
  *
  * Embedded in the driver's own per-mirror object, which starts zeroed
  * (kzalloc()). Only @ops is the driver's to set, and @label through
@@ -332,8 +332,8 @@ struct hmm_mirror {
 	char label[HMM_MIRROR_LABEL_LEN];
 	struct pid *owner;
 	struct hmm_mirror_pcpu __percpu *counters;
-	u32 id;
 	struct hmm_mirror_verify verify;
+	u32 id;
 };
 
 void hmm_mirror_set_label(struct hmm_mirror *mirror, const char *label);
@@ -468,8 +468,9 @@ bool hmm_mirror_range_retry(struct hmm_mirror *mirror,
  * @invalidations: invalidations delivered to a mirror, by event
  * @nonblock_failures: non-blocking invalidations a mirror failed (-EAGAIN)
  * @retries: populates that hmm_mirror_range_retry() sent back
- * @verify_violations: violations the coherence verifier found (each
- *	mirror's first is reported, the others only counted)
+ * @verify_violations: checks of the coherence verifier that found a
+ *	violation (each mirror's first is a warning, the others are only
+ *	counted and traced)
  */
 struct hmm_mirror_stats {
 	u64 nr_mms;
