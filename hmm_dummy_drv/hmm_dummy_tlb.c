@@ -344,6 +344,8 @@ static int hmm_dummy_report_entries(struct hmm_mirror *mirror,
 			goto out;
 	}
 	spin_lock_irqsave(&tlb->lock, flags);
+	/* What the device has finished flushing, it no longer uses. */
+	hmm_dummy_tlb_retire(tlb);
 	for (i = 0; i < HMM_DUMMY_TLB_ENTRIES; i++) {
 		addr = tlb->va[i] & PAGE_MASK;
 		if ((tlb->va[i] & HMM_DUMMY_TLB_VALID) && addr >= start &&
