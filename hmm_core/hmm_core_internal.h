@@ -137,6 +137,11 @@ enum hmm_core_verify_kind {
 
 DECLARE_STATIC_KEY_FALSE(hmm_core_verify_key);
 
+void hmm_core_nl_verify_violation(const struct hmm_mirror *mirror,
+				  enum hmm_core_verify_kind kind,
+				  unsigned long start, unsigned long end,
+				  unsigned long addr);
+
 static inline bool hmm_core_verify_enabled(void)
 {
 	return static_branch_unlikely(&hmm_core_verify_key);

@@ -535,7 +535,9 @@ int hmm_core_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 			      HMM_CORE_A_STATS_PAD) ||
 	    nla_put_u64_64bit(msg, HMM_CORE_A_STATS_EVENTS_DROPPED,
 			      atomic64_read(&hmm_core_events_dropped),
-			      HMM_CORE_A_STATS_PAD)) {
+			      HMM_CORE_A_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, HMM_CORE_A_STATS_VERIFY_VIOLATIONS,
+			      stats.verify_violations, HMM_CORE_A_STATS_PAD)) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
@@ -574,19 +576,72 @@ static struct genl_family hmm_core_nl_family __ro_after_init = {
 /* Room for the largest event message. */
 static size_t hmm_core_nl_event_size(void)
 {
-	return nla_total_size_64bit(sizeof(u64)) * 4 +	/* seq, start, end, ns */
-	       nla_total_size(sizeof(u32)) * 3 +	/* id, tgid, reason */
+	return nla_total_size_64bit(sizeof(u64)) * 5 +	/* seq, start, end, ns/addr */
+	       nla_total_size(sizeof(u32)) * 3 +	/* id, tgid, reason/kind */
 	       nla_total_size(MODULE_NAME_LEN) +	/* driver */
 	       nla_total_size(HMM_MIRROR_LABEL_LEN) +	/* label */
 	       nla_total_size(0);			/* blockable */
 }
 
 /*
+ * The start of one event about @mirror for the "events" group: NULL if the
+ * group has no listener, or (a drop, counted) no memory. The message's
+ * sequence number is spent either way.
+ */
+static struct sk_buff *hmm_core_nl_event_begin(u8 cmd,
+					       const struct hmm_mirror *mirror,
+					       gfp_t gfp, void **hdr)
+{
+	struct sk_buff *skb;
+	u64 seq;
+
+	if (!READ_ONCE(hmm_core_nl_ready) ||
+	    !genl_has_listeners(&hmm_core_nl_family, &init_net,
+				HMM_CORE_NLGRP_EVENTS))
+		return NULL;
+
+	seq = atomic64_inc_return(&hmm_core_events_seq);
+	skb = genlmsg_new(hmm_core_nl_event_size(), gfp);
+	if (!skb)
+		goto drop;
+	*hdr = genlmsg_put(skb, 0, 0, &hmm_core_nl_family, 0, cmd);
+	if (!*hdr ||
+	    nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_SEQ, seq,
+			      HMM_CORE_A_EVENT_PAD) ||
+	    nla_put_u32(skb, HMM_CORE_A_EVENT_MIRROR_ID, mirror->id)) {
+		nlmsg_free(skb);
+		goto drop;
+	}
+	return skb;
+drop:
+	atomic64_inc(&hmm_core_events_dropped);
+	return NULL;
+}
+
+/* Send an event hmm_core_nl_event_begin() began; @ok false: a drop. */
+static void hmm_core_nl_event_send(struct sk_buff *skb, void *hdr, bool ok,
+				   gfp_t gfp)
+{
+	if (!ok) {
+		nlmsg_free(skb);
+		goto drop;
+	}
+	genlmsg_end(skb, hdr);
+	/* Consumes skb; -ESRCH: nobody got it, -ENOBUFS: someone did not. */
+	if (genlmsg_multicast(&hmm_core_nl_family, skb, 0,
+			      HMM_CORE_NLGRP_EVENTS, gfp))
+		goto drop;
+	atomic64_inc(&hmm_core_events_sent);
+	return;
+drop:
+	atomic64_inc(&hmm_core_events_dropped);
+}
+
+/*
  * Send one event about @mirror to the "events" group, if it has a listener.
- * Any failure is a drop, counted; the message's sequence number is spent
- * either way. The label is read without hmm_core_nl_lock (an invalidation
- * cannot take it): a label changed meanwhile may show torn, never past the
- * end of its array.
+ * The label is read without hmm_core_nl_lock (an invalidation cannot take
+ * it): a label changed meanwhile may show torn, never past the end of its
+ * array.
  */
 static void hmm_core_nl_notify(u8 cmd, const struct hmm_mirror *mirror,
 			       const struct hmm_update *update, u64 ns,
@@ -595,60 +650,79 @@ static void hmm_core_nl_notify(u8 cmd, const struct hmm_mirror *mirror,
 	char label[HMM_MIRROR_LABEL_LEN];
 	struct sk_buff *skb;
 	void *hdr;
-	u64 seq;
+	bool ok = true;
 
-	if (!READ_ONCE(hmm_core_nl_ready) ||
-	    !genl_has_listeners(&hmm_core_nl_family, &init_net,
-				HMM_CORE_NLGRP_EVENTS))
-		return;
-
-	seq = atomic64_inc_return(&hmm_core_events_seq);
-	skb = genlmsg_new(hmm_core_nl_event_size(), gfp);
+	skb = hmm_core_nl_event_begin(cmd, mirror, gfp, &hdr);
 	if (!skb)
-		goto drop;
-	hdr = genlmsg_put(skb, 0, 0, &hmm_core_nl_family, 0, cmd);
-	if (!hdr)
-		goto free;
-	if (nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_SEQ, seq,
-			      HMM_CORE_A_EVENT_PAD) ||
-	    nla_put_u32(skb, HMM_CORE_A_EVENT_MIRROR_ID, mirror->id))
-		goto free;
+		return;
 	strscpy(label, mirror->label, sizeof(label));
 	/* In the initial pid namespace: see the top of this file. */
-	if (cmd == HMM_CORE_CMD_REGISTER_NTF &&
-	    (nla_put_string(skb, HMM_CORE_A_EVENT_DRIVER, mirror->driver) ||
-	     nla_put_string(skb, HMM_CORE_A_EVENT_LABEL, label) ||
-	     nla_put_u32(skb, HMM_CORE_A_EVENT_TGID, pid_nr(mirror->owner)) ||
-	     nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_START,
-			       hmm_core_nl_start(mirror),
-			       HMM_CORE_A_EVENT_PAD) ||
-	     nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_END,
-			       hmm_core_nl_end(mirror), HMM_CORE_A_EVENT_PAD)))
-		goto free;
-	if (update &&
-	    (nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_START, update->start,
-			       HMM_CORE_A_EVENT_PAD) ||
-	     nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_END, update->end,
-			       HMM_CORE_A_EVENT_PAD) ||
-	     nla_put_u32(skb, HMM_CORE_A_EVENT_REASON,
-			 hmm_core_nl_event(update->event)) ||
-	     (update->blockable &&
-	      nla_put_flag(skb, HMM_CORE_A_EVENT_BLOCKABLE)) ||
-	     nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_DURATION_NS, ns,
-			       HMM_CORE_A_EVENT_PAD)))
-		goto free;
-	genlmsg_end(skb, hdr);
+	if (cmd == HMM_CORE_CMD_REGISTER_NTF)
+		ok = !nla_put_string(skb, HMM_CORE_A_EVENT_DRIVER, mirror->driver) &&
+		     !nla_put_string(skb, HMM_CORE_A_EVENT_LABEL, label) &&
+		     !nla_put_u32(skb, HMM_CORE_A_EVENT_TGID,
+				  pid_nr(mirror->owner)) &&
+		     !nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_START,
+					hmm_core_nl_start(mirror),
+					HMM_CORE_A_EVENT_PAD) &&
+		     !nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_END,
+					hmm_core_nl_end(mirror),
+					HMM_CORE_A_EVENT_PAD);
+	if (ok && update)
+		ok = !nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_START,
+					update->start, HMM_CORE_A_EVENT_PAD) &&
+		     !nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_END, update->end,
+					HMM_CORE_A_EVENT_PAD) &&
+		     !nla_put_u32(skb, HMM_CORE_A_EVENT_REASON,
+				  hmm_core_nl_event(update->event)) &&
+		     !(update->blockable &&
+		       nla_put_flag(skb, HMM_CORE_A_EVENT_BLOCKABLE)) &&
+		     !nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_DURATION_NS, ns,
+					HMM_CORE_A_EVENT_PAD);
+	hmm_core_nl_event_send(skb, hdr, ok, gfp);
+}
 
-	/* Consumes skb; -ESRCH: nobody got it, -ENOBUFS: someone did not. */
-	if (genlmsg_multicast(&hmm_core_nl_family, skb, 0,
-			      HMM_CORE_NLGRP_EVENTS, gfp))
-		goto drop;
-	atomic64_inc(&hmm_core_events_sent);
-	return;
-free:
-	nlmsg_free(skb);
-drop:
-	atomic64_inc(&hmm_core_events_dropped);
+/* The uapi's enum hmm_core_finding of the verifier's kinds. */
+static const u32 hmm_core_nl_verify_kind[] = {
+	[HMM_CORE_VERIFY_LEFT] = HMM_CORE_FINDING_LEFT,
+	[HMM_CORE_VERIFY_PFN] = HMM_CORE_FINDING_PFN,
+	[HMM_CORE_VERIFY_WRITE] = HMM_CORE_FINDING_WRITE,
+	[HMM_CORE_VERIFY_ORDER] = HMM_CORE_FINDING_ORDER,
+};
+
+/**
+ * hmm_core_nl_verify_violation - the verifier's first finding on a mirror
+ * @mirror: the mirror, registered
+ * @kind: what is wrong
+ * @start: first address of the range checked
+ * @end: first address past it
+ * @addr: the address of the wrong entry
+ *
+ * Sends verify-ntf to the "events" group, if it has a listener; no pfn.
+ * Context: any (the message is allocated without sleeping).
+ */
+void hmm_core_nl_verify_violation(const struct hmm_mirror *mirror,
+				  enum hmm_core_verify_kind kind,
+				  unsigned long start, unsigned long end,
+				  unsigned long addr)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = hmm_core_nl_event_begin(HMM_CORE_CMD_VERIFY_NTF, mirror,
+				      GFP_NOWAIT, &hdr);
+	if (!skb)
+		return;
+	hmm_core_nl_event_send(skb, hdr,
+			       !nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_START,
+						  start, HMM_CORE_A_EVENT_PAD) &&
+			       !nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_END,
+						  end, HMM_CORE_A_EVENT_PAD) &&
+			       !nla_put_u64_64bit(skb, HMM_CORE_A_EVENT_ADDR,
+						  addr, HMM_CORE_A_EVENT_PAD) &&
+			       !nla_put_u32(skb, HMM_CORE_A_EVENT_FINDING,
+					    hmm_core_nl_verify_kind[kind]),
+			       GFP_NOWAIT);
 }
 
 /*

@@ -121,6 +121,7 @@ static void hmm_core_verify_report(struct hmm_mirror *mirror,
 					cpu);
 	if (test_and_set_bit(0, &mirror->verify.reported))
 		return;
+	hmm_core_nl_verify_violation(mirror, kind, start, end, addr);
 	hmm_core_verify_entry_str(dbuf, sizeof(dbuf), dev);
 	/* After an invalidation, the CPU's entry is about to change. */
 	if (kind == HMM_CORE_VERIFY_LEFT)

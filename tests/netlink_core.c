@@ -612,6 +612,46 @@ TEST_F_TIMEOUT(core, stats, 60)
 	close(l);
 }
 
+/* hmm_core's verify_violations parameter, or -1 without one. */
+static int64_t verify_param(void)
+{
+	FILE *f = fopen("/sys/module/hmm_core/parameters/verify_violations", "r");
+	long long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%lld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * STATS_GET carries the coherence verifier's count, the one its module
+ * parameter shows (a correct driver leaves it where it is; the verifier's
+ * own findings are checked by tests/verifier and mutation-check).
+ */
+TEST_F_TIMEOUT(core, verify_violations, 60)
+{
+	uint64_t v[HMM_CORE_A_STATS_MAX + 1];
+	struct nl_attr_walk walk = { stats_fn, v };
+	int64_t before, after;
+	struct nl_msg m;
+	int n = -1;
+
+	memset(v, 0xff, sizeof(v));
+	before = verify_param();
+	if (before < 0)
+		SKIP(return, "no /sys/module/hmm_core/parameters/verify_violations");
+	REQ(&m, HMM_CORE_CMD_STATS_GET, 0);
+	ASSERT_EQ(0, nl_xfer(self->s, &m, &n, nl_attrs_cb, &walk));
+	after = verify_param();
+	ASSERT_NE(UINT64_MAX, v[HMM_CORE_A_STATS_VERIFY_VIOLATIONS])
+		TH_LOG("stats-get has no verify-violations");
+	EXPECT_LE((uint64_t)before, v[HMM_CORE_A_STATS_VERIFY_VIOLATIONS]);
+	EXPECT_GE((uint64_t)after, v[HMM_CORE_A_STATS_VERIFY_VIOLATIONS]);
+}
+
 /* Attributes an operation does not take are rejected, not ignored. */
 TEST_F_TIMEOUT(core, strict_attributes, 60)
 {

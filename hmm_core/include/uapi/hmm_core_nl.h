@@ -38,6 +38,25 @@ enum hmm_core_event {
 	HMM_CORE_EVENT_OTHER,
 };
 
+/**
+ * enum hmm_core_finding - What hmm_core's coherence verifier (hmm_core's
+ *   "verify" parameter) found wrong in a driver's report of its device
+ *   entries.
+ * @HMM_CORE_FINDING_LEFT: An entry left in a range after its invalidation.
+ * @HMM_CORE_FINDING_PFN: After a commit, an entry of another page than the CPU
+ *   maps.
+ * @HMM_CORE_FINDING_WRITE: After a commit, an entry writable where the CPU's
+ *   is not.
+ * @HMM_CORE_FINDING_ORDER: After a commit, an entry mapped larger than the CPU
+ *   maps it.
+ */
+enum hmm_core_finding {
+	HMM_CORE_FINDING_LEFT,
+	HMM_CORE_FINDING_PFN,
+	HMM_CORE_FINDING_WRITE,
+	HMM_CORE_FINDING_ORDER,
+};
+
 enum {
 	HMM_CORE_A_COUNTS_UNMAP = 1,
 	HMM_CORE_A_COUNTS_CLEAR,
@@ -82,6 +101,7 @@ enum {
 	HMM_CORE_A_STATS_RETRIES,
 	HMM_CORE_A_STATS_EVENTS_SENT,
 	HMM_CORE_A_STATS_EVENTS_DROPPED,
+	HMM_CORE_A_STATS_VERIFY_VIOLATIONS,
 	HMM_CORE_A_STATS_PAD,
 
 	__HMM_CORE_A_STATS_MAX,
@@ -99,6 +119,8 @@ enum {
 	HMM_CORE_A_EVENT_REASON,
 	HMM_CORE_A_EVENT_BLOCKABLE,
 	HMM_CORE_A_EVENT_DURATION_NS,
+	HMM_CORE_A_EVENT_ADDR,
+	HMM_CORE_A_EVENT_FINDING,
 	HMM_CORE_A_EVENT_PAD,
 
 	__HMM_CORE_A_EVENT_MAX,
@@ -112,6 +134,7 @@ enum {
 	HMM_CORE_CMD_REGISTER_NTF,
 	HMM_CORE_CMD_UNREGISTER_NTF,
 	HMM_CORE_CMD_RELEASE_NTF,
+	HMM_CORE_CMD_VERIFY_NTF,
 
 	__HMM_CORE_CMD_MAX,
 	HMM_CORE_CMD_MAX = (__HMM_CORE_CMD_MAX - 1)
