@@ -257,4 +257,25 @@ TEST_F(verifier, unprivileged_cannot_write)
 	ASSERT_EQ(1, read_num(PARAM("verify")));
 }
 
+/*
+ * Nothing the programs before this one did (scripts/check runs the
+ * coherence programs and stress with the verifier on from the boot,
+ * scripts/vm-run --param hmm_core.verify=1) made the verifier report: a
+ * correct driver leaves the count at 0 since hmm_core loaded. Waits for the
+ * checks of the last commits first.
+ */
+TEST(none_since_load)
+{
+	long long n;
+
+	if (access(PARAM("verify_violations"), R_OK))
+		SKIP(return, "no verifier: %s", strerror(errno));
+	checks_settled();
+	n = read_num(PARAM("verify_violations"));
+	ksft_print_msg("%lld checks since hmm_core loaded, verifier %s\n",
+		       read_num(PARAM("verify_checks")),
+		       read_num(PARAM("verify")) ? "on" : "off");
+	EXPECT_EQ(0, n) TH_LOG("the verifier reported %lld violations", n);
+}
+
 TEST_HARNESS_MAIN

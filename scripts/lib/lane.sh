@@ -35,6 +35,15 @@
 # shellcheck source=scripts/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
+# The programs a "verify" boot runs with hmm_core's coherence verifier on
+# from the start (scripts/vm-run --param hmm_core.verify=1): every program
+# that changes mirrored memory under a correct driver, then verifier, whose
+# none_since_load case fails if the verifier reported anything. Not the
+# whole suite: a check holds the mm's users while it reads the CPU page
+# table, which moves the mm's teardown that trace_events times exactly.
+LANE_VERIFY_PROGRAMS="core_semantics coherence_vm coherence_proc coherence_mm"
+LANE_VERIFY_PROGRAMS+=" coherence_files coherence_dmirror stress twophase verifier"
+
 passed=0
 failed=0
 skipped=0
