@@ -290,6 +290,24 @@ static inline int nl_resolve(int s, const char *name, const char *grp_name,
 }
 
 /*
+ * A socket, with the family called name and its multicast group grp_name
+ * resolved through it into *f; -1 unless all three were had.
+ */
+static inline int nl_open_family(const char *name, const char *grp_name,
+				 struct nl_family *f)
+{
+	int s = nl_socket();
+
+	if (s < 0)
+		return -1;
+	if (nl_resolve(s, name, grp_name, f) || f->id <= 0 || f->grp <= 0) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/*
  * A socket in the multicast group grp (bound first: an unbound socket's
  * port id is 0, the sender's of an event, which the kernel does not send
  * to), with the receive timeout of timeout_s; -1 on failure.
