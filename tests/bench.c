@@ -15,8 +15,9 @@
  * reported as not measured. The two-pass figure 7 compares
  * configurations as pairs, --pairs rounds of them (default 61), and gives
  * medians of per-pair differences or ratios with bootstrap intervals
- * (bench_stats.h). --figures picks some of populate, snapshot, invalidate,
- * bandwidth, memory, test_hmm, twophase (comma separated; default all).
+ * (bench_stats.h), and so does the verifier's figure 8. --figures picks
+ * some of populate, snapshot, invalidate, bandwidth, memory, test_hmm,
+ * twophase, verify (comma separated; default all).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -773,8 +774,8 @@ static double tp_sample(int c, int round, void *arg)
  * the members of figure_tagged() plus "lo", "hi", "pairs", "resamples",
  * and "limit" and "verdict" with a target.
  */
-static void figure_interval(const char *name, const char *unit,
-			    const struct bench_interval *iv,
+static void figure_interval(const char *group, const char *name,
+			    const char *unit, const struct bench_interval *iv,
 			    const char *base_name, double limit,
 			    const char *what, const char *tags)
 {
@@ -790,7 +791,7 @@ static void figure_interval(const char *name, const char *unit,
 		snprintf(more, sizeof(more), "%s, \"lo\": %.6g, \"hi\": %.6g, "
 			 "\"pairs\": %d, \"resamples\": %d", tags, iv->lo,
 			 iv->hi, iv->pairs, iv->resamples);
-	figure_tagged("twophase", name, unit, iv->value, base_name, 1,
+	figure_tagged(group, name, unit, iv->value, base_name, 1,
 		      iv->pairs, more);
 	printf("%-14s   95%% interval [%.4g, %.4g] over %d pairs", "",
 	       iv->lo, iv->hi, iv->pairs);
@@ -878,7 +879,7 @@ static void bench_twophase(void)
 			 n, TP_LATENCY_US);
 		snprintf(what, sizeof(what), "no target: about N x L = %d L "
 			 "(%.2f L per mirror)", n, add[0].value / n);
-		figure_interval(name, "L", &add[0], "one L (the bound)", 0,
+		figure_interval("twophase", name, "L", &add[0], "one L (the bound)", 0,
 				what, tags);
 
 		snprintf(name, sizeof(name), "added by L = %d us, %d mirrors "
@@ -889,27 +890,27 @@ static void bench_twophase(void)
 		snprintf(what, sizeof(what), "%+.2f L from the bound of one L "
 			 "(interval %+.2f to %+.2f)", add[1].value - 1,
 			 add[1].lo - 1, add[1].hi - 1);
-		figure_interval(name, "L", &add[1], "one L (the bound)",
+		figure_interval("twophase", name, "L", &add[1], "one L (the bound)",
 				n == 8 ? 1.3 : n == 64 ? 2 : 0, what, tags);
 
 		snprintf(name, sizeof(name), "two-phase / single-pass at L = 0, "
 			 "%d mirrors", n);
 		snprintf(tags, sizeof(tags), "\"series\": \"L = 0 ratio\", "
 			 "\"stat\": \"ratio\", \"x\": %d", n);
-		figure_interval(name, "x", &r0, "single-pass, L = 0", 1.05,
+		figure_interval("twophase", name, "x", &r0, "single-pass, L = 0", 1.05,
 				NULL, tags);
 
 		snprintf(name, sizeof(name), "two-phase: fixed cost of a flush, "
 			 "L = 1 us against 0, %d mirrors", n);
 		snprintf(tags, sizeof(tags), "\"series\": \"fixed cost per "
 			 "mirror\", \"stat\": \"diagnostic\", \"x\": %d", n);
-		figure_interval(name, "us", &fixed, "none", 0,
+		figure_interval("twophase", name, "us", &fixed, "none", 0,
 				"per mirror; no target", tags);
 		snprintf(name, sizeof(name), "two-phase: the wait alone, "
 			 "L = 200 us against 1 us, %d mirrors", n);
 		snprintf(tags, sizeof(tags), "\"series\": \"wait alone\", "
 			 "\"stat\": \"diagnostic\", \"x\": %d", n);
-		figure_interval(name, "L", &wait, "one L (the bound)", 0,
+		figure_interval("twophase", name, "L", &wait, "one L (the bound)", 0,
 				"in units of the 199 us between them; no target",
 				tags);
 
@@ -923,7 +924,7 @@ static void bench_twophase(void)
 				 "\"stat\": \"A/A\", \"x\": %d, \"holds_1\": %s",
 				 n, bench_interval_holds(&aa, 1) ? "true" :
 				 "false");
-			figure_interval(name, "x", &aa, "the same, again", 0,
+			figure_interval("twophase", name, "x", &aa, "the same, again", 0,
 					bench_interval_holds(&aa, 1) ?
 					"the interval holds 1: as it must" :
 					"the interval does NOT hold 1: the "
@@ -934,6 +935,93 @@ static void bench_twophase(void)
 			close(ctx.fds[m]);
 	}
 	munmap(p, REGION);
+}
+
+/*
+ * 8. What hmm_core's coherence verifier (doc/verifier.rst) costs an
+ * invalidation while it is on: figure 3's munmap+mmap and mprotect toggle
+ * of a populated 2 MiB range with 1 and 8 mirrors, the verifier on against
+ * off, as pairs (its module parameter switched before each sample). Off,
+ * the verifier is a patched-out jump (a static key), and figure 3 is
+ * measured with it off. An A/A pair, off against off, checks the method.
+ */
+#define VERIFY_PARAM	"/sys/module/hmm_core/parameters/verify"
+
+enum { VF_OFF, VF_ON, VF_OFF_TWIN, VF_NCONF };
+
+struct vf_ctx {
+	int nmirrors;
+	int op;
+};
+
+static void verify_set(int on)
+{
+	int fd = open(VERIFY_PARAM, O_WRONLY);
+
+	if (fd < 0 || write(fd, on ? "1" : "0", 1) != 1)
+		die(VERIFY_PARAM);
+	close(fd);
+}
+
+static double vf_sample(int c, int round, void *arg)
+{
+	const struct vf_ctx *ctx = arg;
+
+	(void)round;
+	verify_set(c == VF_ON);
+	return invalidate_once(ctx->nmirrors, SAME_RANGE, ctx->op);
+}
+
+static void bench_verify(void)
+{
+	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
+	static const int counts[] = { 1, 8 };
+	static double t[VF_NCONF][MAX_RUNS];
+	struct bench_interval iv;
+	struct vf_ctx ctx;
+	char name[96], tags[160];
+
+	if (access(VERIFY_PARAM, W_OK)) {
+		not_measured("verify", "verifier on / off", "no writable " VERIFY_PARAM);
+		return;
+	}
+	regions_setup();
+	for (int op = 0; op < 2; op++) {
+		for (unsigned int i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+			ctx.nmirrors = counts[i];
+			ctx.op = op;
+			bench_rounds(VF_NCONF, pairs, vf_sample, &ctx, t[0], MAX_RUNS);
+			if (bench_paired(t[VF_OFF], t[VF_ON], pairs,
+					 BENCH_PAIR_RATIO, 1, &iv))
+				die("bench_paired");
+			snprintf(name, sizeof(name), "%s, %d mirrors, verifier on / off",
+				 ops[op], counts[i]);
+			snprintf(tags, sizeof(tags), "\"series\": \"%s\", "
+				 "\"stat\": \"ratio\", \"x\": %d",
+				 op ? "mprotect" : "munmap+mmap", counts[i]);
+			figure_interval("verify", name, "x", &iv, "verifier off", 0,
+					"no target: what a prototype pays", tags);
+			if (op || i)
+				continue;
+			if (bench_paired(t[VF_OFF], t[VF_OFF_TWIN], pairs,
+					 BENCH_PAIR_RATIO, 1, &iv))
+				die("bench_paired");
+			snprintf(name, sizeof(name), "A/A: %s, %d mirror, verifier off / off",
+				 ops[op], counts[i]);
+			snprintf(tags, sizeof(tags), "\"series\": \"A/A\", "
+				 "\"stat\": \"A/A\", \"x\": %d, \"holds_1\": %s",
+				 counts[i], bench_interval_holds(&iv, 1) ? "true" : "false");
+			figure_interval("verify", name, "x", &iv, "the same, again", 0,
+					bench_interval_holds(&iv, 1) ?
+					"the interval holds 1: as it must" :
+					"the interval does NOT hold 1: the pairs "
+					"are biased, distrust the rest", tags);
+		}
+	}
+	verify_set(0);
+	for (int m = 0; m < MAX_MIRRORS; m++)
+		munmap(region(m), REGION);
+	munmap(regions, MAX_MIRRORS * 2 * REGION);
 }
 
 static const struct {
@@ -947,6 +1035,7 @@ static const struct {
 	{ "memory", bench_memory },
 	{ "test_hmm", bench_test_hmm },
 	{ "twophase", bench_twophase },
+	{ "verify", bench_verify },
 };
 #define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
 
