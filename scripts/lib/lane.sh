@@ -43,6 +43,11 @@
 # table, which moves the mm's teardown that trace_events times exactly.
 LANE_VERIFY_PROGRAMS="core_semantics coherence_vm coherence_proc coherence_mm"
 LANE_VERIFY_PROGRAMS+=" coherence_files coherence_dmirror stress twophase verifier"
+# A verify boot's command: those programs with a listener on hmm_core's
+# events group all along (scripts/guest/listener.sh), so that the events
+# of every invalidation are built and sent, and then listener-check.sh,
+# which fails if the listener died or saw no invalidation.
+LANE_VERIFY_CMD="/tests/listener.sh $LANE_VERIFY_PROGRAMS"
 
 passed=0
 failed=0
