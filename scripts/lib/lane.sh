@@ -107,10 +107,13 @@ lane_boot() {
 }
 
 lane_summary() {
-	local k
-	printf '%-11s %-26s %7s %7s %8s %6s  %s\n' row release passed failed skipped time state
+	local k w=11
 	for k in "$@"; do
-		printf '%-11s %-26s %7s %7s %8s %6s  %s\n' "$k" "${k_release[$k]:--}" \
+		[ "${#k}" -le "$w" ] || w=${#k}
+	done
+	printf '%-*s %-26s %7s %7s %8s %6s  %s\n' "$w" row release passed failed skipped time state
+	for k in "$@"; do
+		printf '%-*s %-26s %7s %7s %8s %6s  %s\n' "$w" "$k" "${k_release[$k]:--}" \
 			"${k_pass[$k]:-0}" "${k_fail[$k]:-0}" "${k_skip[$k]:-0}" \
 			"${k_time[$k]:--}" "${k_state[$k]:-not run}"
 	done
