@@ -104,7 +104,8 @@ struct hmm_dummy_tlb {
  * @registered: bit 0 set while @mirror is registered; whoever clears it
  *	unregisters
  * @unregistered: completed when ->release() has unregistered @mirror
- * @nl_id: the mirror's id in the netlink family, 0 if it has none
+ * @nl_id: the file's key in the netlink family's list, 0 if it has none;
+ *	the family names the mirror by @mirror's id, not by this
  * @start: start of the mirrored range
  * @end: end of the mirrored range
  * @tlb: the simulated device TLB the device's accesses go through

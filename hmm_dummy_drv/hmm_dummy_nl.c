@@ -22,6 +22,16 @@
  *
  * Every dump resumes from cb->args over as many recv() calls as it takes.
  *
+ * A mirror is named by hmm_core's id of it (&hmm_mirror.id), the one the
+ * core's own family lists, so that a mirror found there is the same number
+ * here. That id changes when SET_RANGE registers the mirror again, so it
+ * is not the key of hmm_dummy_mirrors: a file keeps its key (nl_id) while
+ * it is open, and a request's id is looked up among the files, each read
+ * under its range_sem, which SET_RANGE holds while the id changes. The
+ * id also drops to 0 when ->release() unregisters the mirror (module
+ * parameter unregister_in_release), without range_sem: it is read with
+ * READ_ONCE(), and a file found just as it goes is still a file.
+ *
  * Who sees what: a mirror shows its owner's address-space activity (its
  * range, its invalidations by reason), so DEV_GET and MIRROR_GET show a
  * mirror only to a caller with CAP_SYS_ADMIN (netlink_capable(): the
@@ -75,7 +85,7 @@
 #include "hmm_dummy_internal.h"
 #include "hmm_dummy_nl_gen.h"
 
-/* The open files by mirror id. */
+/* The open files by a key of their own (nl_id), stable while open. */
 static DEFINE_XARRAY_ALLOC1(hmm_dummy_mirrors);
 /* Held to erase from hmm_dummy_mirrors, and to use a file found there. */
 static DEFINE_MUTEX(hmm_dummy_nl_lock); /* protects the files' lifetime */
@@ -138,6 +148,34 @@ static bool hmm_dummy_nl_visible(const struct hmm_dummy_file *dfile,
 				 bool admin, u32 *tgid)
 {
 	return hmm_mirror_owner_visible(dfile->tgid, admin, tgid);
+}
+
+/*
+ * The file whose mirror has hmm_core's id @id, or NULL. If found, and
+ * @start is not NULL, *@start and *@end are its mirrored range, read with
+ * the id. Context: hmm_dummy_nl_lock held.
+ */
+static struct hmm_dummy_file *hmm_dummy_nl_find(u32 id, u64 *start, u64 *end)
+{
+	struct hmm_dummy_file *dfile;
+	unsigned long key;
+	bool found;
+
+	lockdep_assert_held(&hmm_dummy_nl_lock);
+	if (!id)
+		return NULL;
+	xa_for_each(&hmm_dummy_mirrors, key, dfile) {
+		down_read(&dfile->range_sem);
+		found = READ_ONCE(dfile->mirror.id) == id;
+		if (found && start) {
+			*start = dfile->start;
+			*end = dfile->end;
+		}
+		up_read(&dfile->range_sem);
+		if (found)
+			return dfile;
+	}
+	return NULL;
 }
 
 /* The mirrors on @dev the caller may see. */
@@ -203,9 +241,11 @@ static int hmm_dummy_nl_mirror_fill(struct sk_buff *skb, u32 portid, u32 seq,
 	struct hmm_dummy_counters counters;
 	unsigned long nr_ptes, start, end;
 	void *hdr;
+	u32 id;
 
 	lockdep_assert_held(&hmm_dummy_nl_lock);
 	down_read(&dfile->range_sem);
+	id = READ_ONCE(dfile->mirror.id);
 	start = dfile->start;
 	end = dfile->end;
 	up_read(&dfile->range_sem);
@@ -219,7 +259,7 @@ static int hmm_dummy_nl_mirror_fill(struct sk_buff *skb, u32 portid, u32 seq,
 			  HMM_DUMMY_CMD_MIRROR_GET);
 	if (!hdr)
 		return -EMSGSIZE;
-	if (nla_put_u32(skb, HMM_DUMMY_A_MIRROR_ID, dfile->nl_id) ||
+	if (nla_put_u32(skb, HMM_DUMMY_A_MIRROR_ID, id) ||
 	    nla_put_u32(skb, HMM_DUMMY_A_MIRROR_TGID, tgid) ||
 	    nla_put_u32(skb, HMM_DUMMY_A_MIRROR_DEV_INDEX,
 			dfile->dev - hmm_dummy_devices) ||
@@ -307,7 +347,7 @@ int hmm_dummy_nl_mirror_get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!msg)
 		return -ENOMEM;
 	mutex_lock(&hmm_dummy_nl_lock);
-	dfile = xa_load(&hmm_dummy_mirrors, nla_get_u32(a_id));
+	dfile = hmm_dummy_nl_find(nla_get_u32(a_id), NULL, NULL);
 	/* One the caller may not see does not exist, as in /proc. */
 	if (dfile && hmm_dummy_nl_visible(dfile, admin, &tgid))
 		ret = hmm_dummy_nl_mirror_fill(msg, info->snd_portid,
@@ -322,7 +362,10 @@ int hmm_dummy_nl_mirror_get_doit(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
-/* PTE_GET: cb->args[0] mirror id, [1] next page index, [2] last one. */
+/*
+ * PTE_GET: cb->args[0] the file's key in hmm_dummy_mirrors, [1] next page
+ * index, [2] last one, [3] hmm_core's id of the mirror, as requested.
+ */
 int hmm_dummy_nl_pte_get_start(struct netlink_callback *cb)
 {
 	const struct nlattr *const *attrs = hmm_dummy_nl_dump_attrs(cb);
@@ -345,13 +388,9 @@ int hmm_dummy_nl_pte_get_start(struct netlink_callback *cb)
 	id = nla_get_u32(a_id);
 
 	mutex_lock(&hmm_dummy_nl_lock);
-	dfile = xa_load(&hmm_dummy_mirrors, id);
-	if (dfile) {
-		down_read(&dfile->range_sem);
-		mirror_start = dfile->start;
-		mirror_end = dfile->end;
-		up_read(&dfile->range_sem);
-	}
+	dfile = hmm_dummy_nl_find(id, &mirror_start, &mirror_end);
+	if (dfile)
+		cb->args[0] = dfile->nl_id;
 	mutex_unlock(&hmm_dummy_nl_lock);
 	if (!dfile) {
 		NL_SET_ERR_MSG_ATTR(cb->extack, a_id, "no such mirror");
@@ -373,14 +412,18 @@ int hmm_dummy_nl_pte_get_start(struct netlink_callback *cb)
 			       "the range must be non-empty and inside the mirror");
 		return -EINVAL;
 	}
-	cb->args[0] = id;
 	cb->args[1] = start >> PAGE_SHIFT;
 	cb->args[2] = (end >> PAGE_SHIFT) - 1;
+	cb->args[3] = id;
 	return 0;
 }
 
+/*
+ * One PTE_GET message. @key is the file's key (cb->args[0]); the message
+ * names the mirror as the request did, by hmm_core's id (cb->args[3]).
+ */
 static int hmm_dummy_nl_pte_fill(struct sk_buff *skb,
-				 struct netlink_callback *cb, u32 id,
+				 struct netlink_callback *cb, u32 key,
 				 unsigned long index, unsigned long pte)
 {
 	void *hdr = hmm_dummy_nl_dump_put(skb, cb, HMM_DUMMY_CMD_PTE_GET);
@@ -388,7 +431,7 @@ static int hmm_dummy_nl_pte_fill(struct sk_buff *skb,
 	if (!hdr)
 		return -EMSGSIZE;
 	genl_dump_check_consistent(cb, hdr);
-	if (nla_put_u32(skb, HMM_DUMMY_A_PTE_MIRROR_ID, id) ||
+	if (nla_put_u32(skb, HMM_DUMMY_A_PTE_MIRROR_ID, cb->args[3]) ||
 	    nla_put_u64_64bit(skb, HMM_DUMMY_A_PTE_ADDR, (u64)index << PAGE_SHIFT,
 			      HMM_DUMMY_A_PTE_PAD) ||
 	    nla_put_u64_64bit(skb, HMM_DUMMY_A_PTE_PFN, hmm_dummy_pte_pfn(pte),
@@ -586,7 +629,7 @@ drop:
 }
 
 /**
- * hmm_dummy_nl_mirror_add() - give an open file a mirror id, and tell
+ * hmm_dummy_nl_mirror_add() - list an open file in the family, and tell
  * @dfile: a file whose mirror was just registered
  *
  * Context: Process context, the opener's; takes hmm_dummy_nl_lock.
@@ -601,12 +644,12 @@ int hmm_dummy_nl_mirror_add(struct hmm_dummy_file *dfile)
 	ret = xa_alloc_cyclic(&hmm_dummy_mirrors, &id, dfile, xa_limit_31b,
 			      &hmm_dummy_next_id, GFP_KERNEL);
 	if (ret >= 0)
-		WRITE_ONCE(dfile->nl_id, id);
+		dfile->nl_id = id;
 	mutex_unlock(&hmm_dummy_nl_lock);
 	if (ret < 0)
 		return ret;
-	hmm_dummy_nl_notify(HMM_DUMMY_CMD_REGISTER_NTF, dfile, id, NULL,
-			    GFP_KERNEL);
+	hmm_dummy_nl_notify(HMM_DUMMY_CMD_REGISTER_NTF, dfile, dfile->mirror.id,
+			    NULL, GFP_KERNEL);
 	return 0;
 }
 
@@ -620,14 +663,13 @@ int hmm_dummy_nl_mirror_add(struct hmm_dummy_file *dfile)
  */
 void hmm_dummy_nl_mirror_del(struct hmm_dummy_file *dfile)
 {
-	u32 id = dfile->nl_id;
-
 	mutex_lock(&hmm_dummy_nl_lock);
-	xa_erase(&hmm_dummy_mirrors, id);
-	WRITE_ONCE(dfile->nl_id, 0);
+	xa_erase(&hmm_dummy_mirrors, dfile->nl_id);
+	dfile->nl_id = 0;
 	mutex_unlock(&hmm_dummy_nl_lock);
-	hmm_dummy_nl_notify(HMM_DUMMY_CMD_UNREGISTER_NTF, dfile, id, NULL,
-			    GFP_KERNEL);
+	/* 0 (no event) if the mirror is unregistered already. */
+	hmm_dummy_nl_notify(HMM_DUMMY_CMD_UNREGISTER_NTF, dfile,
+			    READ_ONCE(dfile->mirror.id), NULL, GFP_KERNEL);
 }
 
 /**
@@ -642,9 +684,9 @@ void hmm_dummy_nl_mirror_del(struct hmm_dummy_file *dfile)
 void hmm_dummy_nl_invalidate(struct hmm_dummy_file *dfile,
 			     const struct hmm_update *update)
 {
+	/* The mirror is registered while its callbacks run: its id is still. */
 	hmm_dummy_nl_notify(HMM_DUMMY_CMD_INVALIDATE_NTF, dfile,
-			    READ_ONCE(dfile->nl_id), update,
-			    HMM_DUMMY_NL_GFP_ATOMIC);
+			    dfile->mirror.id, update, HMM_DUMMY_NL_GFP_ATOMIC);
 }
 
 /**
@@ -655,8 +697,8 @@ void hmm_dummy_nl_invalidate(struct hmm_dummy_file *dfile,
  */
 void hmm_dummy_nl_release(struct hmm_dummy_file *dfile)
 {
-	hmm_dummy_nl_notify(HMM_DUMMY_CMD_RELEASE_NTF, dfile,
-			    READ_ONCE(dfile->nl_id), NULL, GFP_KERNEL);
+	hmm_dummy_nl_notify(HMM_DUMMY_CMD_RELEASE_NTF, dfile, dfile->mirror.id,
+			    NULL, GFP_KERNEL);
 }
 
 /**

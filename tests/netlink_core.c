@@ -20,6 +20,7 @@
 #include "dummy_util.h"
 #include "nl_raw.h"
 #include "hmm_core_nl.h"
+#include "hmm_dummy_nl.h"
 
 #include <grp.h>
 #include <stdbool.h>
@@ -340,6 +341,82 @@ TEST_F_TIMEOUT(core, range_and_passes, 60)
 	/* Closed: unregistered, gone from the list. */
 	ASSERT_EQ(mirror_get(self->s, 0, &seen), 0);
 	EXPECT_EQ(NULL, find(&seen, "hmm_dummy1", (uint32_t)getpid()));
+	munmap(p, 8 * PAGE);
+}
+
+/* What hmm_dummy's PTE_GET dump gave: entries, and the ids they named. */
+struct pte_seen {
+	int n;
+	uint32_t id;		/* the last MIRROR_ID seen */
+	bool other_id;		/* a reply named another mirror */
+};
+
+static void pte_attr(int type, const void *v, int len, void *arg)
+{
+	struct pte_seen *ps = arg;
+
+	if (type != HMM_DUMMY_A_PTE_MIRROR_ID)
+		return;
+	if (ps->n && ps->id != (uint32_t)get_u64(v, len))
+		ps->other_id = true;
+	ps->id = (uint32_t)get_u64(v, len);
+	ps->n++;
+}
+
+/* hmm_dummy's PTE_GET of the mirror hmm_core calls id, over s. */
+static int dummy_pte_get(int s, int dummy_family, uint32_t id,
+			 struct pte_seen *ps)
+{
+	struct nl_attr_walk w = { .fn = pte_attr, .arg = ps };
+	struct nl_msg m;
+
+	memset(ps, 0, sizeof(*ps));
+	nl_msg_init(&m, dummy_family, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+	nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, id);
+	return nl_xfer(s, &m, NULL, nl_attrs_cb, &w);
+}
+
+/*
+ * hmm_dummy's family names a mirror by hmm_core's id: PTE_GET of the id
+ * MIRROR_GET lists dumps that file's entries, and after SET_RANGE (a new
+ * registration, a new id) the new id does and the old one is ENOENT.
+ */
+TEST_F_TIMEOUT(core, dummy_family_core_id, 60)
+{
+	static struct core_seen seen;
+	const struct core_mirror *m;
+	struct pte_seen ps;
+	struct nl_family f;
+	int fd = dummy_open(0);
+	uint32_t id;
+	char *p;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, nl_resolve(self->s, HMM_DUMMY_FAMILY_NAME, NULL, &f));
+	ASSERT_LT(0, f.id);
+	ASSERT_NE(NULL, (p = anon_map(8)));
+	memset(p, 1, 8 * PAGE);
+	ASSERT_EQ(0, dummy_set_range(fd, p, 8));
+	ASSERT_EQ(0, dummy_fault(fd, p, 3, 0, NULL));
+	ASSERT_EQ(mirror_get(self->s, 0, &seen), 0);
+	ASSERT_NE(NULL, (m = find(&seen, "hmm_dummy0", (uint32_t)getpid())));
+	id = m->id;
+	ASSERT_EQ(0, dummy_pte_get(self->s, f.id, id, &ps));
+	EXPECT_EQ(3, ps.n);
+	EXPECT_EQ(id, ps.id);
+	EXPECT_FALSE(ps.other_id);
+
+	ASSERT_EQ(0, dummy_set_range(fd, p, 8));
+	ASSERT_EQ(0, dummy_fault(fd, p, 5, 0, NULL));
+	ASSERT_EQ(mirror_get(self->s, 0, &seen), 0);
+	ASSERT_NE(NULL, (m = find(&seen, "hmm_dummy0", (uint32_t)getpid())));
+	ASSERT_NE(id, m->id);
+	EXPECT_EQ(-ENOENT, dummy_pte_get(self->s, f.id, id, &ps));
+	ASSERT_EQ(0, dummy_pte_get(self->s, f.id, m->id, &ps));
+	EXPECT_EQ(5, ps.n);
+	EXPECT_EQ(m->id, ps.id);
+	EXPECT_FALSE(ps.other_id);
+	close(fd);
 	munmap(p, 8 * PAGE);
 }
 
