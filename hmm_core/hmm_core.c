@@ -48,6 +48,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include <linux/pid.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -73,6 +74,9 @@
  * @mirrors: mirrors whose ->release() has not run
  * @released: mirrors whose ->release() ran or is running
  * @release_task: the task running ->release() callbacks, or NULL
+ * @nl: the mm's id in the netlink family (hmm_core_nl.c's, under its lock)
+ * @retired: the counters of the mm's mirrors unregistered so far, folded
+ *	in by hmm_mirror_unregister()
  * @pending: second passes queued by first passes of invalidations in
  *	flight, where hmm_core calls them itself (twopass_hlist.c)
  *
@@ -80,6 +84,10 @@
  * notifier's list linkage and ops) on the first cache line, and what
  * registration writes together (@lock, @nr_mirrors, the lists) on the
  * second; pahole shows no hole (make lint checks it).
+ *
+ * Its per-mm counters cost the invalidation path nothing: they are the
+ * sums of its mirrors' own per-cpu ones (hmm_core_mm_read()), and of
+ * @retired for those gone.
  *
  * The lists are only ever walked and changed under @lock; ->release() is
  * called with @lock dropped and the mirror pinned by @releasing, which
@@ -89,11 +97,13 @@ struct hmm_mirror_mm {
 	struct mmu_notifier notifier;
 	struct hmm_mirror *releasing;
 	/* Cache line 1: what registration and unregistration write. */
-	spinlock_t lock; /* protects the fields below, and @releasing */
+	spinlock_t lock; /* protects the fields below but @nl, and @releasing */
 	unsigned int nr_mirrors;
 	struct list_head mirrors;
 	struct list_head released;
 	struct task_struct *release_task;
+	struct hmm_core_mm_nl nl;
+	struct hmm_core_counters retired;
 	/* The queued second passes (twopass_hlist.c only). */
 	struct hmm_core_pending pending;
 };
@@ -309,7 +319,8 @@ static struct mmu_notifier *hmm_mirror_mm_alloc(struct mm_struct *mm)
 {
 	struct hmm_mirror_mm *mirror_mm;
 
-	mirror_mm = kzalloc(sizeof(*mirror_mm), GFP_KERNEL);
+	/* Charged to the first registering task's memory cgroup. */
+	mirror_mm = kzalloc(sizeof(*mirror_mm), GFP_KERNEL_ACCOUNT);
 	if (!mirror_mm)
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&mirror_mm->lock);
@@ -338,6 +349,91 @@ static const struct mmu_notifier_ops hmm_mirror_mm_ops = {
 	.alloc_notifier = hmm_mirror_mm_alloc,
 	.free_notifier = hmm_mirror_mm_free,
 };
+
+struct hmm_core_mm_nl *hmm_core_mm_nl(struct hmm_mirror_mm *mirror_mm)
+{
+	return &mirror_mm->nl;
+}
+
+/* Add @mirror's per-cpu counters, summed, to @sum. */
+static void hmm_core_mm_add_counters(struct hmm_core_counters *sum,
+				     const struct hmm_mirror *mirror)
+{
+	unsigned int i;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		const struct hmm_mirror_pcpu *c =
+			per_cpu_ptr(mirror->counters, cpu);
+
+		for (i = 0; i < HMM_MIRROR_NR_EVENTS; i++)
+			sum->invalidations[i] += READ_ONCE(c->invalidations[i]);
+		sum->retries += READ_ONCE(c->retries);
+		sum->nonblock_failures += READ_ONCE(c->nonblock_failures);
+	}
+}
+
+/*
+ * Add one mirror of the mm to @stats, and its owner if not there yet (a
+ * reference taken): false if it has more owners than @stats can hold.
+ */
+static bool hmm_core_mm_read_one(struct hmm_core_mm_stats *stats,
+				 const struct hmm_mirror *mirror)
+{
+	unsigned int i;
+
+	hmm_core_mm_add_counters(&stats->counters, mirror);
+	for (i = 0; i < stats->nr_owners; i++)
+		if (stats->owners[i] == mirror->owner)
+			return true;
+	if (stats->nr_owners == HMM_CORE_MM_MAX_OWNERS)
+		return false;
+	stats->owners[stats->nr_owners++] = get_pid(mirror->owner);
+	return true;
+}
+
+/**
+ * hmm_core_mm_read() - an mm's counters, if the caller may see them
+ * @mirror_mm: an mm in hmm_core_nl.c's registry (it keeps it alive)
+ * @admin: the caller has CAP_SYS_ADMIN
+ * @stats: filled with the mm's counters, its mirrors and their owners
+ *
+ * The caller (current) sees an mm only if it may see every mirror on it
+ * (hmm_mirror_owner_visible() of each owner, checked with no lock held):
+ * the counts are those of all of them. An mm whose mirrors have more than
+ * %HMM_CORE_MM_MAX_OWNERS owners is shown to @admin only, the first
+ * owners listed. Every mirror on the mm's lists has its counters and
+ * owner: they are set before it is listed, and dropped after it is not.
+ *
+ * Context: Process context; takes @mirror_mm's lock.
+ * Return: true if the caller may see the mm and @stats is filled.
+ */
+bool hmm_core_mm_read(struct hmm_mirror_mm *mirror_mm, bool admin,
+		      struct hmm_core_mm_stats *stats)
+{
+	struct list_head *lists[] = { &mirror_mm->mirrors, &mirror_mm->released };
+	struct hmm_mirror *mirror;
+	bool all = true, ok;
+	unsigned int i;
+
+	memset(stats, 0, sizeof(*stats));
+	spin_lock(&mirror_mm->lock);
+	stats->counters = mirror_mm->retired;
+	stats->nr_mirrors = mirror_mm->nr_mirrors;
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		list_for_each_entry(mirror, lists[i], mm_list)
+			all &= hmm_core_mm_read_one(stats, mirror);
+	spin_unlock(&mirror_mm->lock);
+
+	ok = stats->nr_mirrors && (all || admin);
+	for (i = 0; i < stats->nr_owners; i++) {
+		ok = ok && hmm_mirror_owner_visible(stats->owners[i], admin,
+						    &stats->tgids[i]);
+		put_pid(stats->owners[i]);
+		stats->owners[i] = NULL;
+	}
+	return ok;
+}
 
 /**
  * hmm_mirror_register_range() - mirror part of an mm's address space
@@ -385,7 +481,7 @@ int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 	mirror_mm = to_mirror_mm(mn);
 
 	/* Its counters exist before the first callback can come. */
-	ret = hmm_core_nl_mirror_add(mirror);
+	ret = hmm_core_nl_mirror_add(mirror, mirror_mm);
 	if (ret) {
 		mmu_notifier_put(mn);
 		goto out;
@@ -394,7 +490,7 @@ int hmm_mirror_register_range(struct hmm_mirror *mirror, struct mm_struct *mm,
 					   end - start,
 					   hmm_core_interval_ops(ops));
 	if (ret) {
-		hmm_core_nl_mirror_abort(mirror);
+		hmm_core_nl_mirror_abort(mirror, mirror_mm);
 		mmu_notifier_put(mn);
 		goto out;
 	}
@@ -468,6 +564,8 @@ void hmm_mirror_unregister(struct hmm_mirror *mirror)
 	}
 	list_del(&mirror->mm_list);
 	mirror_mm->nr_mirrors--;
+	/* No callback runs any more: its counts are final. */
+	hmm_core_mm_add_counters(&mirror_mm->retired, mirror);
 	spin_unlock(&mirror_mm->lock);
 
 	atomic_long_dec(&hmm_core_nr_mirrors);

@@ -92,15 +92,59 @@ struct hmm_mirror_pcpu {
 	u64 callback_max_ns;
 };
 
+struct hmm_mirror_mm;
+
+/**
+ * struct hmm_core_mm_nl - an mm in hmm_core_nl.c's registry of mms
+ * @id: its id in the netlink family, from 1; 0 while it has none
+ * @users: mirrors of the mm between hmm_core_nl_mirror_add() and
+ *	hmm_core_nl_mirror_del() (or _abort()): the mm is listed while any
+ *
+ * Part of &struct hmm_mirror_mm; protected by hmm_core_nl_lock.
+ */
+struct hmm_core_mm_nl {
+	u32 id;
+	unsigned int users;
+};
+
+/* The owners mm-get lists, at most, per mm. */
+#define HMM_CORE_MM_MAX_OWNERS	8
+
+/**
+ * struct hmm_core_mm_stats - what mm-get shows of one mm
+ * @counters: the counters of every mirror of the mm, the unregistered ones
+ *	included
+ * @nr_mirrors: mirrors registered on the mm now
+ * @nr_owners: entries of @owners and @tgids used
+ * @owners: the distinct owners of the mm's mirrors, the first
+ *	%HMM_CORE_MM_MAX_OWNERS; hmm_core_mm_read()'s own, NULL on return
+ * @tgids: the tgid of each of @owners in the caller's pid namespace
+ */
+struct hmm_core_mm_stats {
+	struct hmm_core_counters counters;
+	unsigned int nr_mirrors;
+	unsigned int nr_owners;
+	struct pid *owners[HMM_CORE_MM_MAX_OWNERS];
+	u32 tgids[HMM_CORE_MM_MAX_OWNERS];
+};
+
+/* hmm_core.c: an mm's part in the registry, and its counters */
+struct hmm_core_mm_nl *hmm_core_mm_nl(struct hmm_mirror_mm *mirror_mm);
+bool hmm_core_mm_read(struct hmm_mirror_mm *mirror_mm, bool admin,
+		      struct hmm_core_mm_stats *stats);
+
 /*
  * hmm_core_nl.c: the netlink family, and the registry of every mirror it
- * lists. A mirror is added (its id reserved, its counters and owner set)
- * before the kernel may call it, published once registered, aborted if
- * registering failed, and deleted once no callback can run on it.
+ * lists, and of the mms they are on. A mirror is added (its id reserved,
+ * its counters and owner set, its mm listed) before the kernel may call
+ * it, published once registered, aborted if registering failed, and
+ * deleted once no callback can run on it.
  */
-int hmm_core_nl_mirror_add(struct hmm_mirror *mirror);
+int hmm_core_nl_mirror_add(struct hmm_mirror *mirror,
+			   struct hmm_mirror_mm *mirror_mm);
 void hmm_core_nl_mirror_publish(struct hmm_mirror *mirror);
-void hmm_core_nl_mirror_abort(struct hmm_mirror *mirror);
+void hmm_core_nl_mirror_abort(struct hmm_mirror *mirror,
+			      struct hmm_mirror_mm *mirror_mm);
 void hmm_core_nl_mirror_del(struct hmm_mirror *mirror);
 void hmm_core_nl_invalidated(struct hmm_mirror *mirror,
 			     const struct hmm_update *update, u64 ns, int ret);

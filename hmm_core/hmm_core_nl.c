@@ -6,13 +6,14 @@
  * scripts/ynl-gen generates from it include/uapi/hmm_core_nl.h (the
  * numbers) and hmm_core_nl_gen.[ch] (the policies and the split ops table
  * naming the handlers below). This file has the handlers, the family and
- * the registry of mirrors they list. Two operations, both strict
+ * the registry of mirrors they list. Three operations, all strict
  * (resv_start_op covers them: an attribute an operation does not take, one
  * its do or dump has no policy for, is rejected by the core, and so is a
  * non-zero reserved header field):
  *
  *	MIRROR_GET	dump: every registered mirror of every driver; do: one
  *	STATS_GET	do: hmm_core's global counters and the family's own
+ *	MM_GET		dump: every mm with mirrors, and its counters
  *
  * and the "events" multicast group (CAP_NET_ADMIN to join): one message per
  * invalidation a mirror receives, per register, unregister and mm release.
@@ -47,7 +48,11 @@
  * from hmm_mirror_register() (its slot reserved before the kernel may call
  * the mirror, filled once it is registered) to hmm_mirror_unregister().
  * Only those two slow paths change it; the invalidation path never looks
- * at it.
+ * at it. hmm_core_mms holds every mm with a mirror added, by its own id
+ * (&struct hmm_core_mm_nl), from the add of its first mirror to the del
+ * (or abort) of its last: each of those mirrors holds the mm's notifier,
+ * so an mm found there under hmm_core_nl_lock is alive. MM_GET lists
+ * them, with counters summed from its mirrors' (hmm_core_mm_read()).
  */
 
 #include <linux/atomic.h>
@@ -80,6 +85,9 @@ static DEFINE_XARRAY_ALLOC1(hmm_core_mirrors);
  */
 static DEFINE_MUTEX(hmm_core_nl_lock);
 static u32 hmm_core_next_id;	/* xa_alloc_cyclic()'s cursor, under the xarray's lock */
+/* Every mm with a mirror added, by its id; changed under hmm_core_nl_lock. */
+static DEFINE_XARRAY_ALLOC1(hmm_core_mms);
+static u32 hmm_core_next_mm_id;	/* its cursor, under hmm_core_nl_lock */
 
 /* Set once the family is registered: events are sent only then. */
 static bool hmm_core_nl_ready;
@@ -250,11 +258,44 @@ static void hmm_core_nl_notify(u8 cmd, const struct hmm_mirror *mirror,
 			       const struct hmm_update *update, u64 ns,
 			       gfp_t gfp);
 
+/* One more mirror of @mirror_mm added: list the mm if it is its first. */
+static int hmm_core_nl_mm_get(struct hmm_mirror_mm *mirror_mm)
+{
+	struct hmm_core_mm_nl *nl = hmm_core_mm_nl(mirror_mm);
+	int ret = 0;
+
+	mutex_lock(&hmm_core_nl_lock);
+	if (!nl->users)
+		ret = xa_alloc_cyclic(&hmm_core_mms, &nl->id, mirror_mm,
+				      xa_limit_31b, &hmm_core_next_mm_id,
+				      GFP_KERNEL_ACCOUNT);
+	if (ret >= 0)
+		nl->users++;
+	else
+		nl->id = 0;
+	mutex_unlock(&hmm_core_nl_lock);
+	return ret < 0 ? ret : 0;
+}
+
+/* One mirror of @mirror_mm fewer: unlist the mm after its last. */
+static void hmm_core_nl_mm_put(struct hmm_mirror_mm *mirror_mm)
+{
+	struct hmm_core_mm_nl *nl = hmm_core_mm_nl(mirror_mm);
+
+	lockdep_assert_held(&hmm_core_nl_lock);
+	if (--nl->users)
+		return;
+	xa_erase(&hmm_core_mms, nl->id);
+	nl->id = 0;
+}
+
 /*
- * A mirror about to be registered: its counters, its owner (current's
- * thread group) and a reserved id, before the kernel may call it.
+ * A mirror about to be registered on @mirror_mm: its counters, its owner
+ * (current's thread group), a reserved id and its mm listed, before the
+ * kernel may call it.
  */
-int hmm_core_nl_mirror_add(struct hmm_mirror *mirror)
+int hmm_core_nl_mirror_add(struct hmm_mirror *mirror,
+			   struct hmm_mirror_mm *mirror_mm)
 {
 	int ret;
 
@@ -266,6 +307,11 @@ int hmm_core_nl_mirror_add(struct hmm_mirror *mirror)
 	ret = xa_alloc_cyclic(&hmm_core_mirrors, &mirror->id, NULL,
 			      xa_limit_31b, &hmm_core_next_id,
 			      GFP_KERNEL_ACCOUNT);
+	if (ret >= 0) {
+		ret = hmm_core_nl_mm_get(mirror_mm);
+		if (ret)
+			xa_erase(&hmm_core_mirrors, mirror->id);
+	}
 	if (ret < 0) {
 		free_percpu(mirror->counters);
 		mirror->counters = NULL;
@@ -277,8 +323,12 @@ int hmm_core_nl_mirror_add(struct hmm_mirror *mirror)
 }
 
 /* Registering failed after hmm_core_nl_mirror_add(): undo it. */
-void hmm_core_nl_mirror_abort(struct hmm_mirror *mirror)
+void hmm_core_nl_mirror_abort(struct hmm_mirror *mirror,
+			      struct hmm_mirror_mm *mirror_mm)
 {
+	mutex_lock(&hmm_core_nl_lock);
+	hmm_core_nl_mm_put(mirror_mm);
+	mutex_unlock(&hmm_core_nl_lock);
 	xa_erase(&hmm_core_mirrors, mirror->id);
 	mirror->id = 0;
 	put_pid(mirror->owner);
@@ -307,6 +357,7 @@ void hmm_core_nl_mirror_del(struct hmm_mirror *mirror)
 {
 	mutex_lock(&hmm_core_nl_lock);
 	xa_erase(&hmm_core_mirrors, mirror->id);
+	hmm_core_nl_mm_put(mirror->mirror_mm);
 	mutex_unlock(&hmm_core_nl_lock);
 	hmm_core_nl_notify(HMM_CORE_CMD_UNREGISTER_NTF, mirror, NULL, 0,
 			   GFP_KERNEL);
@@ -545,6 +596,62 @@ int hmm_core_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
+/* One MM_GET message, of an mm the caller may see. */
+static int hmm_core_nl_mm_fill(struct sk_buff *skb,
+			       struct netlink_callback *cb, u32 id,
+			       const struct hmm_core_mm_stats *st)
+{
+	const struct hmm_core_counters *c = &st->counters;
+	unsigned int i;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &hmm_core_nl_family, NLM_F_MULTI, HMM_CORE_CMD_MM_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, HMM_CORE_A_MM_ID, id) ||
+	    nla_put_u32(skb, HMM_CORE_A_MM_MIRRORS, st->nr_mirrors))
+		goto cancel;
+	for (i = 0; i < st->nr_owners; i++)
+		if (nla_put_u32(skb, HMM_CORE_A_MM_TGID, st->tgids[i]))
+			goto cancel;
+	if (hmm_core_nl_put_counts(skb, HMM_CORE_A_MM_INVALIDATIONS,
+				   c->invalidations) ||
+	    nla_put_u64_64bit(skb, HMM_CORE_A_MM_RETRIES, c->retries,
+			      HMM_CORE_A_MM_PAD) ||
+	    nla_put_u64_64bit(skb, HMM_CORE_A_MM_NONBLOCK_FAILURES,
+			      c->nonblock_failures, HMM_CORE_A_MM_PAD))
+		goto cancel;
+	genlmsg_end(skb, hdr);
+	return 0;
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+int hmm_core_nl_mm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	bool admin = netlink_capable(cb->skb, CAP_SYS_ADMIN);
+	struct hmm_mirror_mm *mirror_mm;
+	struct hmm_core_mm_stats st;
+	unsigned long id;
+	int ret = 0;
+
+	mutex_lock(&hmm_core_nl_lock);
+	xa_for_each_start(&hmm_core_mms, id, mirror_mm, cb->args[0]) {
+		if (hmm_core_mm_read(mirror_mm, admin, &st)) {
+			ret = hmm_core_nl_mm_fill(skb, cb, id, &st);
+			if (ret)
+				break;
+		}
+		cb->args[0] = id + 1;
+	}
+	mutex_unlock(&hmm_core_nl_lock);
+	if (ret == -EMSGSIZE && skb->len)
+		return skb->len;
+	return ret;
+}
+
 /*
  * The group of hmm_core_nl_gen.c, but with its flag: ynl-gen-c.py of 6.12
  * cannot say a group needs CAP_NET_ADMIN.
@@ -755,4 +862,5 @@ void hmm_core_nl_exit(void)
 	WRITE_ONCE(hmm_core_nl_ready, false);
 	compat_genl_unregister_family(&hmm_core_nl_family);
 	WARN_ON(!xa_empty(&hmm_core_mirrors));
+	WARN_ON(!xa_empty(&hmm_core_mms));
 }

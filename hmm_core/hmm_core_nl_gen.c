@@ -16,7 +16,7 @@ static const struct nla_policy hmm_core_mirror_get_nl_policy[HMM_CORE_A_MIRROR_I
 };
 
 /* Ops table for hmm_core */
-const struct genl_split_ops hmm_core_nl_ops[3] = {
+const struct genl_split_ops hmm_core_nl_ops[4] = {
 	{
 		.cmd		= HMM_CORE_CMD_MIRROR_GET,
 		.doit		= hmm_core_nl_mirror_get_doit,
@@ -34,6 +34,11 @@ const struct genl_split_ops hmm_core_nl_ops[3] = {
 		.cmd	= HMM_CORE_CMD_STATS_GET,
 		.doit	= hmm_core_nl_stats_get_doit,
 		.flags	= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= HMM_CORE_CMD_MM_GET,
+		.dumpit	= hmm_core_nl_mm_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
 	},
 };
 

@@ -12,7 +12,7 @@
 #include <uapi/hmm_core_nl.h>
 
 /* Ops table for hmm_core */
-extern const struct genl_split_ops hmm_core_nl_ops[3];
+extern const struct genl_split_ops hmm_core_nl_ops[4];
 
 int hmm_core_nl_mirror_get_start(struct netlink_callback *cb);
 
@@ -20,6 +20,7 @@ int hmm_core_nl_mirror_get_doit(struct sk_buff *skb, struct genl_info *info);
 int hmm_core_nl_mirror_get_dumpit(struct sk_buff *skb,
 				  struct netlink_callback *cb);
 int hmm_core_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info);
+int hmm_core_nl_mm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 
 enum {
 	HMM_CORE_NLGRP_EVENTS,

@@ -684,6 +684,162 @@ TEST_F_TIMEOUT(core, stats, 60)
 	close(l);
 }
 
+/* What MM_GET says of one mm. */
+struct core_mm {
+	uint32_t id, mirrors, ntgids, tgid[8];
+	uint64_t inval, retries, nonblock;
+};
+
+struct core_mms {
+	int n;
+	struct core_mm m[MAX_MIRRORS];
+};
+
+static void mm_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct core_mms *mms = arg;
+	const struct nlattr *a, *next;
+	struct core_mm *mm;
+	int len;
+
+	if (mms->n >= MAX_MIRRORS)
+		return;
+	mm = &mms->m[mms->n++];
+	memset(mm, 0, sizeof(*mm));
+	for (a = nl_msg_attrs(nlh, &len); (next = nl_attr_next(a, &len));
+	     a = next) {
+		const void *v = nl_attr_data(a);
+		int l = nl_attr_len(a);
+
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case HMM_CORE_A_MM_ID:
+			mm->id = (uint32_t)get_u64(v, l);
+			break;
+		case HMM_CORE_A_MM_MIRRORS:
+			mm->mirrors = (uint32_t)get_u64(v, l);
+			break;
+		case HMM_CORE_A_MM_TGID:
+			if (mm->ntgids < 8)
+				mm->tgid[mm->ntgids++] = (uint32_t)get_u64(v, l);
+			break;
+		case HMM_CORE_A_MM_RETRIES:
+			mm->retries = get_u64(v, l);
+			break;
+		case HMM_CORE_A_MM_NONBLOCK_FAILURES:
+			mm->nonblock = get_u64(v, l);
+			break;
+		case HMM_CORE_A_MM_INVALIDATIONS: {
+			const struct nlattr *c, *cnext;
+			int nest_len = l;
+
+			for (c = v; (cnext = nl_attr_next(c, &nest_len)); c = cnext)
+				if ((c->nla_type & NLA_TYPE_MASK) <= HMM_CORE_EVENT_OTHER + 1)
+					mm->inval += get_u64(nl_attr_data(c),
+							     nl_attr_len(c));
+			break;
+		}
+		}
+	}
+}
+
+static int mm_get(int s, struct core_mms *mms)
+{
+	struct nl_msg m;
+
+	mms->n = 0;
+	REQ(&m, HMM_CORE_CMD_MM_GET, NLM_F_DUMP);
+	return nl_xfer(s, &m, NULL, mm_cb, mms);
+}
+
+/* The mm whose only owner is tgid, or NULL. */
+static const struct core_mm *find_mm(const struct core_mms *mms, uint32_t tgid)
+{
+	int i;
+
+	for (i = 0; i < mms->n; i++)
+		if (mms->m[i].ntgids == 1 && mms->m[i].tgid[0] == tgid)
+			return &mms->m[i];
+	return NULL;
+}
+
+/*
+ * MM_GET: our mm, owner our tgid, with as many mirrors as we have open;
+ * its invalidations grow with an munmap of faulted pages and do not drop
+ * when a mirror goes (an unregistered mirror's counts stay the mm's); it
+ * is gone once the last mirror is closed.
+ */
+TEST_F_TIMEOUT(core, mm_counters, 60)
+{
+	static struct core_mms mms;
+	const struct core_mm *mm;
+	uint64_t before;
+	uint32_t id;
+	int fd = dummy_open(0), fd2 = dmirror_open(1);
+	char *p;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, mm_get(self->s, &mms));
+	ASSERT_NE(NULL, (mm = find_mm(&mms, (uint32_t)getpid())));
+	EXPECT_EQ(2, mm->mirrors);
+	EXPECT_LT(0, mm->id);
+	id = mm->id;
+	before = mm->inval;
+	ASSERT_NE(NULL, (p = anon_map(4)));
+	memset(p, 1, 4 * PAGE);
+	ASSERT_EQ(0, dummy_fault(fd, p, 4, 0, NULL));
+	ASSERT_EQ(0, munmap(p, 4 * PAGE));
+	ASSERT_EQ(0, mm_get(self->s, &mms));
+	ASSERT_NE(NULL, (mm = find_mm(&mms, (uint32_t)getpid())));
+	EXPECT_EQ(id, mm->id);
+	/* Both whole-address-space mirrors heard the munmap at least. */
+	EXPECT_LE(before + 2, mm->inval);
+	before = mm->inval;
+	close(fd2);
+	ASSERT_EQ(0, mm_get(self->s, &mms));
+	ASSERT_NE(NULL, (mm = find_mm(&mms, (uint32_t)getpid())));
+	EXPECT_EQ(1, mm->mirrors);
+	EXPECT_LE(before, mm->inval);
+	close(fd);
+	ASSERT_EQ(0, mm_get(self->s, &mms));
+	EXPECT_EQ(NULL, find_mm(&mms, (uint32_t)getpid()));
+}
+
+/*
+ * MM_GET's privacy: uid 65534 sees no mm of root's (nor root's mm with
+ * its owner hidden), only its own (a mirror it opened, as root, before it
+ * dropped to 65534: still its own thread group).
+ */
+TEST_F_TIMEOUT(core, mm_other_user, 60)
+{
+	static struct core_mms mms;
+	int fd = dummy_open(0), st;
+	pid_t pid;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mm_get(self->s, &mms));
+	ASSERT_NE(NULL, find_mm(&mms, (uint32_t)getpid()));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int own = dummy_open(1), s;
+
+		if (own < 0 || become_nobody())
+			_exit(10);
+		s = setup();
+		if (s < 0 || mm_get(s, &mms))
+			_exit(11);
+		/* Only its own: no other mm has a mirror of uid 65534's. */
+		if (mms.n != 1 || !find_mm(&mms, (uint32_t)getpid()))
+			_exit(12);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	close(fd);
+}
+
 /* hmm_core's verify_violations parameter, or -1 without one. */
 static int64_t verify_param(void)
 {
@@ -749,6 +905,10 @@ TEST_F_TIMEOUT(core, strict_attributes, 60)
 		nl_put_u32(&m, types[i], 1);
 		EXPECT_EQ(-EINVAL, nl_xfer(s, &m, NULL, NULL, NULL))
 			TH_LOG("mirror-get do with attribute %u", types[i]);
+		REQ(&m, HMM_CORE_CMD_MM_GET, NLM_F_DUMP);
+		nl_put_u32(&m, types[i], 1);
+		EXPECT_EQ(-EINVAL, nl_xfer(s, &m, NULL, NULL, NULL))
+			TH_LOG("mm-get dump with attribute %u", types[i]);
 	}
 	/* The dump takes no id; the do needs one, from 1. */
 	REQ(&m, HMM_CORE_CMD_MIRROR_GET, NLM_F_DUMP);
@@ -763,6 +923,12 @@ TEST_F_TIMEOUT(core, strict_attributes, 60)
 	REQ(&m, HMM_CORE_CMD_MIRROR_GET, 0);
 	nl_put_u64(&m, HMM_CORE_A_MIRROR_ID, 1);
 	EXPECT_EQ(-EINVAL, nl_xfer(s, &m, NULL, NULL, NULL));
+	/* MM_GET has no do; it takes not even an id. */
+	REQ(&m, HMM_CORE_CMD_MM_GET, NLM_F_DUMP);
+	nl_put_u32(&m, HMM_CORE_A_MM_ID, 1);
+	EXPECT_EQ(-EINVAL, nl_xfer(s, &m, NULL, NULL, NULL));
+	REQ(&m, HMM_CORE_CMD_MM_GET, 0);
+	EXPECT_EQ(-EOPNOTSUPP, nl_xfer(s, &m, NULL, NULL, NULL));
 	/* Notifications are not requests. */
 	REQ(&m, HMM_CORE_CMD_INVALIDATE_NTF, 0);
 	EXPECT_EQ(-EOPNOTSUPP, nl_xfer(s, &m, NULL, NULL, NULL));
