@@ -715,6 +715,34 @@ bool hmm_mirror_range_retry(struct hmm_mirror *mirror,
 EXPORT_SYMBOL_NS_GPL(hmm_mirror_range_retry, HMM_MIRROR_NS);
 
 /**
+ * hmm_mirror_report_invalidated() - count the device entries a callback cleared
+ * @mirror: the mirror whose invalidation callback is running
+ * @npages: the device entries it cleared in this call, in pages (a huge
+ *	entry counts every page it maps); 0 if it found none
+ *
+ * Optional. hmm_core cannot see a device page table, so it counts the
+ * pages a driver's invalidations actually cleared only if the driver says:
+ * it calls this from ->sync_cpu_device_pagetables(), or from either pass
+ * of a two-pass mirror, with what that call cleared. hmm_core's netlink
+ * family shows the sum as the mirror's pages-invalidated, from the first
+ * call on (a mirror of a driver that never calls it has no such count).
+ * It adds to this CPU's counters of @mirror only: no lock, no shared
+ * atomic, nothing that sleeps.
+ *
+ * Context: Any context, @mirror registered (its callbacks are).
+ */
+void hmm_mirror_report_invalidated(struct hmm_mirror *mirror,
+				   unsigned long npages)
+{
+	struct hmm_mirror_pcpu *c = get_cpu_ptr(mirror->counters);
+
+	c->pages_invalidated += npages;
+	c->page_reports++;
+	put_cpu_ptr(mirror->counters);
+}
+EXPORT_SYMBOL_NS_GPL(hmm_mirror_report_invalidated, HMM_MIRROR_NS);
+
+/**
  * hmm_mirror_read_stats() - hmm_core's global counters
  * @stats: filled with the sums over all CPUs
  *

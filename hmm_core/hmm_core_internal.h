@@ -77,6 +77,8 @@ static inline unsigned int hmm_core_event_index(enum mmu_notifier_event event)
  * @callbacks: invalidation callbacks timed (each pass counts)
  * @callback_ns: their total time, in nanoseconds
  * @callback_max_ns: the longest of them on this CPU, in nanoseconds
+ * @pages_invalidated: device entries (pages) the driver reported cleared
+ * @page_reports: hmm_mirror_report_invalidated() calls
  *
  * Allocated per mirror at register (alloc_percpu, charged to the
  * registering task's memory cgroup), written only by the CPU it belongs to
@@ -90,6 +92,8 @@ struct hmm_mirror_pcpu {
 	u64 callbacks;
 	u64 callback_ns;
 	u64 callback_max_ns;
+	u64 pages_invalidated;
+	u64 page_reports;
 };
 
 struct hmm_mirror_mm;

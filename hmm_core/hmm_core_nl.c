@@ -431,6 +431,8 @@ static void hmm_core_nl_sum(const struct hmm_mirror *mirror,
 		sum->callback_ns += READ_ONCE(c->callback_ns);
 		sum->callback_max_ns = max(sum->callback_max_ns,
 					   READ_ONCE(c->callback_max_ns));
+		sum->pages_invalidated += READ_ONCE(c->pages_invalidated);
+		sum->page_reports += READ_ONCE(c->page_reports);
 	}
 }
 
@@ -476,7 +478,11 @@ static int hmm_core_nl_mirror_fill(struct sk_buff *skb, u32 portid, u32 seq,
 	    nla_put_u64_64bit(skb, HMM_CORE_A_MIRROR_CALLBACK_NS,
 			      sum.callback_ns, HMM_CORE_A_MIRROR_PAD) ||
 	    nla_put_u64_64bit(skb, HMM_CORE_A_MIRROR_CALLBACK_MAX_NS,
-			      sum.callback_max_ns, HMM_CORE_A_MIRROR_PAD)) {
+			      sum.callback_max_ns, HMM_CORE_A_MIRROR_PAD) ||
+	    /* Only from a driver that reports it: see the spec. */
+	    (sum.page_reports &&
+	     nla_put_u64_64bit(skb, HMM_CORE_A_MIRROR_PAGES_INVALIDATED,
+			       sum.pages_invalidated, HMM_CORE_A_MIRROR_PAD))) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}

@@ -38,6 +38,8 @@ struct core_mirror {
 	bool two_phase;
 	uint64_t inval[HMM_CORE_EVENT_OTHER + 1];
 	uint64_t retries, nonblock, callbacks, callback_ns, callback_max_ns;
+	bool has_pages;		/* PAGES_INVALIDATED was there */
+	uint64_t pages;
 };
 
 #define MAX_MIRRORS 64
@@ -116,6 +118,10 @@ static void mirror_cb(const struct nlmsghdr *nlh, void *arg)
 			break;
 		case HMM_CORE_A_MIRROR_CALLBACK_MAX_NS:
 			m->callback_max_ns = get_u64(v, l);
+			break;
+		case HMM_CORE_A_MIRROR_PAGES_INVALIDATED:
+			m->has_pages = true;
+			m->pages = get_u64(v, l);
 			break;
 		case HMM_CORE_A_MIRROR_INVALIDATIONS: {
 			const struct nlattr *c, *cnext;
@@ -421,6 +427,37 @@ TEST_F_TIMEOUT(core, dummy_family_core_id, 60)
 }
 
 /*
+ * PAGES_INVALIDATED: absent until the driver reports (a fresh hmm_dummy
+ * file has cleared nothing), then what hmm_dummy says it cleared (its own
+ * COUNTERS ioctl) after an munmap of populated pages. Needs hmm_dummy.c's
+ * hmm_mirror_report_invalidated() call.
+ */
+TEST_F_TIMEOUT(core, pages_invalidated, 60)
+{
+	static struct core_seen seen;
+	struct hmm_dummy_counters c;
+	const struct core_mirror *m;
+	int fd = dummy_open(0);
+	char *p;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(mirror_get(self->s, 0, &seen), 0);
+	ASSERT_NE(NULL, (m = find(&seen, "hmm_dummy0", (uint32_t)getpid())));
+	EXPECT_FALSE(m->has_pages);
+	ASSERT_NE(NULL, (p = anon_map(8)));
+	memset(p, 1, 8 * PAGE);
+	ASSERT_EQ(0, dummy_fault(fd, p, 6, 0, NULL));
+	ASSERT_EQ(0, munmap(p, 8 * PAGE));
+	ASSERT_EQ(0, dummy_counters(fd, &c));
+	EXPECT_LE(6, c.pages_invalidated);
+	ASSERT_EQ(mirror_get(self->s, 0, &seen), 0);
+	ASSERT_NE(NULL, (m = find(&seen, "hmm_dummy0", (uint32_t)getpid())));
+	EXPECT_TRUE(m->has_pages);
+	EXPECT_EQ(c.pages_invalidated, m->pages);
+	close(fd);
+}
+
+/*
  * examples/hmm_example, a driver with no netlink code: its mirror shows,
  * driver "hmm_example", no label, and its invalidations count.
  */
@@ -453,6 +490,9 @@ TEST_F_TIMEOUT(core, example_driver, 90)
 	ASSERT_EQ(1, again.n);
 	EXPECT_LT(before, total_inval(&again.m[0]));
 	EXPECT_LT(0, again.m[0].callbacks);
+	/* Its one valid entry, cleared once (it reports what it clears). */
+	EXPECT_TRUE(again.m[0].has_pages);
+	EXPECT_EQ(1, again.m[0].pages);
 	close(fd);
 	EXPECT_EQ(0, system("rmmod hmm_example"));
 }

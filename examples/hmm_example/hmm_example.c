@@ -54,6 +54,8 @@ static int hmm_example_sync(struct hmm_mirror *mirror,
 	else if (!mutex_trylock(&ef->lock))
 		return -EAGAIN;
 	/* A device would also flush its TLB for [start, end) here. */
+	/* Optional: what was cleared, for hmm_core's pages-invalidated. */
+	hmm_mirror_report_invalidated(mirror, ef->pte & HMM_MIRROR_ENTRY_VALID);
 	ef->pte = 0;
 	mutex_unlock(&ef->lock);
 	atomic_long_inc(&ef->invalidations);

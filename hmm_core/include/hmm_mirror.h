@@ -455,6 +455,9 @@ int hmm_mirror_range_snapshot(struct hmm_mirror *mirror,
 bool hmm_mirror_range_retry(struct hmm_mirror *mirror,
 			    const struct hmm_mirror_range *range);
 
+void hmm_mirror_report_invalidated(struct hmm_mirror *mirror,
+				   unsigned long npages);
+
 /*
  * Invalidations are counted by enum mmu_notifier_event; events a newer
  * kernel adds past the last slot are counted in the last slot.
