@@ -600,12 +600,10 @@ static int hmm_mirror_range_read(struct hmm_mirror *mirror,
 		return ret;
 	/*
 	 * The first read of a range starts its deadline; a later one is a
-	 * retry, which the deadline may refuse. 0 means "not started", so a
-	 * deadline that lands on 0 is one jiffy later.
+	 * retry, which the deadline may refuse.
 	 */
 	if (!range->timeout)
-		range->timeout = (jiffies +
-			msecs_to_jiffies(HMM_MIRROR_RANGE_TIMEOUT_MS)) ?: 1;
+		range->timeout = hmm_core_range_deadline();
 	else if (time_after(jiffies, range->timeout))
 		return -EBUSY;
 	/* The address space is gone: nothing to fault or to see. */

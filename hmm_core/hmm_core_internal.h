@@ -3,6 +3,7 @@
 #ifndef _HMM_CORE_INTERNAL_H
 #define _HMM_CORE_INTERNAL_H
 
+#include <linux/jiffies.h>
 #include <linux/jump_label.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
@@ -24,6 +25,17 @@ static inline void hmm_core_pending_init(struct hmm_core_pending *pending)
 {
 	spin_lock_init(&pending->lock);
 	INIT_LIST_HEAD(&pending->list);
+}
+
+/*
+ * The deadline of a read of a range that starts now (see
+ * &hmm_mirror_range.timeout): %HMM_MIRROR_RANGE_TIMEOUT_MS later, in
+ * jiffies. 0 means "not started", so a deadline that lands on 0 is one
+ * jiffy later.
+ */
+static inline unsigned long hmm_core_range_deadline(void)
+{
+	return (jiffies + msecs_to_jiffies(HMM_MIRROR_RANGE_TIMEOUT_MS)) ?: 1;
 }
 
 /* hmm_core.c: one mirror's passes, and the per-mm state */

@@ -322,19 +322,34 @@ int hmm_core_nl_mirror_add(struct hmm_mirror *mirror,
 	return 0;
 }
 
-/* Registering failed after hmm_core_nl_mirror_add(): undo it. */
-void hmm_core_nl_mirror_abort(struct hmm_mirror *mirror,
-			      struct hmm_mirror_mm *mirror_mm)
+/*
+ * Undo hmm_core_nl_mirror_add() of @mirror on @mirror_mm: unlist it (and
+ * the mm after its last mirror), tell if it was @published, and drop its
+ * id, owner and counters. No handler can see it once this returns.
+ */
+static void hmm_core_nl_mirror_teardown(struct hmm_mirror *mirror,
+					struct hmm_mirror_mm *mirror_mm,
+					bool published)
 {
 	mutex_lock(&hmm_core_nl_lock);
+	xa_erase(&hmm_core_mirrors, mirror->id);
 	hmm_core_nl_mm_put(mirror_mm);
 	mutex_unlock(&hmm_core_nl_lock);
-	xa_erase(&hmm_core_mirrors, mirror->id);
+	if (published)
+		hmm_core_nl_notify(HMM_CORE_CMD_UNREGISTER_NTF, mirror, NULL, 0,
+				   GFP_KERNEL);
 	mirror->id = 0;
 	put_pid(mirror->owner);
 	mirror->owner = NULL;
 	free_percpu(mirror->counters);
 	mirror->counters = NULL;
+}
+
+/* Registering failed after hmm_core_nl_mirror_add(): undo it. */
+void hmm_core_nl_mirror_abort(struct hmm_mirror *mirror,
+			      struct hmm_mirror_mm *mirror_mm)
+{
+	hmm_core_nl_mirror_teardown(mirror, mirror_mm, false);
 }
 
 /* The mirror is registered: list it, and tell. */
@@ -355,17 +370,7 @@ void hmm_core_nl_mirror_publish(struct hmm_mirror *mirror)
  */
 void hmm_core_nl_mirror_del(struct hmm_mirror *mirror)
 {
-	mutex_lock(&hmm_core_nl_lock);
-	xa_erase(&hmm_core_mirrors, mirror->id);
-	hmm_core_nl_mm_put(mirror->mirror_mm);
-	mutex_unlock(&hmm_core_nl_lock);
-	hmm_core_nl_notify(HMM_CORE_CMD_UNREGISTER_NTF, mirror, NULL, 0,
-			   GFP_KERNEL);
-	mirror->id = 0;
-	put_pid(mirror->owner);
-	mirror->owner = NULL;
-	free_percpu(mirror->counters);
-	mirror->counters = NULL;
+	hmm_core_nl_mirror_teardown(mirror, mirror->mirror_mm, true);
 }
 
 /* One pass of a callback, timed: the calling CPU's counters only. */

@@ -324,8 +324,7 @@ static void hmm_core_verify_range(struct hmm_mirror *mirror,
 	if (mirror->ops->report_entries(mirror, start, end,
 					hmm_core_verify_collect_fn, &dev))
 		goto drop;
-	range.timeout = (jiffies +
-			 msecs_to_jiffies(HMM_MIRROR_RANGE_TIMEOUT_MS)) ?: 1;
+	range.timeout = hmm_core_range_deadline();
 	if (hmm_core_read_cpu_pt(mirror, &range, false))
 		goto drop;
 	if (mmu_interval_read_retry(&mirror->interval, seq))
