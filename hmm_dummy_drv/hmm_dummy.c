@@ -16,13 +16,12 @@
  * uapi/hmm_dummy.h, and the module's devices.
  *
  * A device page-table entry is pfn, write permission and the CPU map order,
- * packed in an xarray value entry keyed by virtual page number. Where the
- * kernel has device-private memory, the test_hmm devices also have memory of
- * their own and exclusive mappings (hmm_dummy_devmem.c,
- * hmm_dummy_exclusive.c). The xarray
- * holds no page reference: an entry is only valid until the invalidation that
- * clears it, and the page is only touched with the lock that invalidation
- * takes held.
+ * packed in a u64 of a radix table of 512-entry pages built like a
+ * device's (hmm_dummy_pt.c). Where the kernel has device-private memory, the
+ * test_hmm devices also have memory of their own and exclusive mappings
+ * (hmm_dummy_devmem.c, hmm_dummy_exclusive.c). The table holds no page
+ * reference: an entry is only valid until the invalidation that clears it,
+ * and the page is only touched with the lock that invalidation takes held.
  */
 
 #include <linux/bitfield.h>
@@ -40,7 +39,6 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/xarray.h>
 
 #include <hmm_mirror.h>
 #include "hmm_dummy_internal.h"
@@ -89,9 +87,11 @@ module_param_cb(invalidate_delay_us, &hmm_dummy_delay_ops,
 MODULE_PARM_DESC(invalidate_delay_us, "sleep in each blockable invalidation, for race tests (0-100000, default 0)");
 
 /*
- * Entries one open file's device page table may hold: with every page
- * apart, an entry costs about 9 bytes of xarray nodes, charged to the
- * opener's memory cgroup. Read at each commit.
+ * 4 KiB pages one open file's device page table may map; its table pages,
+ * charged to the faulting task's memory cgroup, are capped at
+ * max_entries / 32 + 64 (hmm_dummy_pt_commit()), so a
+ * sparse table costs at most 128 bytes per allowed page. Read at each
+ * commit.
  */
 #define HMM_DUMMY_MAX_ENTRIES_LIMIT	BIT(28)
 static unsigned long max_entries = BIT(20);
@@ -117,7 +117,7 @@ static const struct kernel_param_ops hmm_dummy_max_entries_ops = {
 };
 
 module_param_cb(max_entries, &hmm_dummy_max_entries_ops, &max_entries, 0644);
-MODULE_PARM_DESC(max_entries, "device page-table entries per open file (1-268435456, default 1048576); past it a device fault fails with ENOSPC");
+MODULE_PARM_DESC(max_entries, "4 KiB pages one open file's device page table may map (1-268435456, default 1048576), and 1/32 as many table pages, plus 64; past either a device fault fails with ENOSPC");
 
 /* Longest mapping of a /dev/hmm_dmirrorN file (hmm-tests map one page). */
 #define HMM_DUMMY_MMAP_MAX_PAGES	512
@@ -186,53 +186,6 @@ unsigned int hmm_dummy_event(enum mmu_notifier_event event)
 	}
 }
 
-/* Entries cleared with the xarray lock held, before it is dropped once. */
-#define HMM_DUMMY_CLEAR_BATCH	512
-
-/*
- * Remove the entries of [start, end). Called with pt_lock held, which keeps
- * every other writer out: the xarray's own spinlock is dropped every
- * HMM_DUMMY_CLEAR_BATCH entries, so clearing a huge populated range is not
- * one long non-preemptible section, and the CPU is given up there when the
- * invalidation may sleep.
- */
-static void __maybe_unused
-hmm_dummy_pt_clear(struct hmm_dummy_file *dfile, unsigned long start,
-		   unsigned long end, bool blockable)
-{
-	XA_STATE(xas, &dfile->pt, start >> PAGE_SHIFT);
-	unsigned long next;
-	unsigned int n = 0;
-	void *entry;
-
-	lockdep_assert_held(&dfile->pt_lock);
-	xas_lock(&xas);
-	xas_for_each(&xas, entry, (end >> PAGE_SHIFT) - 1) {
-		xas_store(&xas, NULL);
-		dfile->counters.pages_invalidated++;
-		if (xa_is_value(entry))
-			dfile->nr_ptes--;
-		if (++n < HMM_DUMMY_CLEAR_BATCH)
-			continue;
-		/*
-		 * Go on at the next index, from the root. Not xas_pause():
-		 * where the store just freed the leaf, xas points at its
-		 * parent, and xas_pause() as 6.1 and 6.12 have it then adds
-		 * a whole leaf's span to the entry's index instead of moving
-		 * to the next leaf, skipping up to 63 entries, which would
-		 * stay stale (fuzz_ioctl found them).
-		 */
-		n = 0;
-		next = xas.xa_index + 1;
-		xas_unlock(&xas);
-		if (blockable)
-			cond_resched();
-		xas_lock(&xas);
-		xas_set(&xas, next);
-	}
-	xas_unlock(&xas);
-}
-
 /*
  * Mark the EXCLUSIVE batches in flight that @update changes: all but the
  * exclusive conversion itself (see hmm_dummy_commit_exclusive()). Called
@@ -277,8 +230,10 @@ int hmm_dummy_clear(struct hmm_dummy_file *dfile,
 
 	dfile->counters.invalidations[hmm_dummy_event(update->event)]++;
 	hmm_dummy_exclusive_changed(dfile, update);
-	hmm_dummy_pt_clear(dfile, update->start, update->end,
-			   update->blockable);
+	dfile->counters.pages_invalidated +=
+		hmm_dummy_pt_clear(&dfile->pt, update->start, update->end,
+				   update->blockable);
+	dfile->nr_ptes = dfile->pt.nr_pages;
 	mutex_unlock(&dfile->pt_lock);
 	return 0;
 }
@@ -304,61 +259,38 @@ void hmm_dummy_release(struct hmm_mirror *mirror)
 	}
 }
 
-/*
- * Reserve the xarray slots of [start, end) before pt_lock is taken, so that
- * a commit under it allocates nothing in the common case and never sleeps
- * (GFP_NOWAIT) in the rare one where an invalidation freed a reserved node
- * meanwhile.
+/**
+ * hmm_dummy_pt_store - commit entries, in one pass
+ * @dfile: the open file, pt_lock held
+ * @cache: the table pages hmm_dummy_pt_prealloc() set aside for the range
+ * @start: address of @ptes[0]
+ * @ptes: one entry per page (hmm_dummy_pte_pack()), 0 to leave it be
+ * @npages: entries in @ptes
+ *
+ * Context: pt_lock held; allocates nothing.
+ * Return: 0; -ENOSPC past max_entries: the entries before stay.
  */
-static int hmm_dummy_pt_reserve(struct hmm_dummy_file *dfile,
-				unsigned long start, unsigned long end)
+int hmm_dummy_pt_store(struct hmm_dummy_file *dfile,
+		       struct hmm_dummy_pt_cache *cache, unsigned long start,
+		       const unsigned long *ptes, unsigned long npages)
 {
-	unsigned long addr;
+	unsigned long stored = 0;
 	int ret;
 
-	for (addr = start; addr < end; addr += PAGE_SIZE) {
-		ret = xa_reserve(&dfile->pt, addr >> PAGE_SHIFT, GFP_KERNEL);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/*
- * Give back the slots of [start, end) that hmm_dummy_pt_reserve() reserved
- * and no entry filled: xa_release() leaves a stored entry alone.
- */
-static void hmm_dummy_pt_unreserve(struct hmm_dummy_file *dfile,
-				   unsigned long start, unsigned long end)
-{
-	unsigned long addr;
-
-	for (addr = start; addr < end; addr += PAGE_SIZE)
-		xa_release(&dfile->pt, addr >> PAGE_SHIFT);
-}
-
-/*
- * Commit one entry. Called with pt_lock held. -ENOSPC when the entry would
- * be one more than max_entries.
- */
-int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
-		       unsigned long pte)
-{
-	unsigned long index = addr >> PAGE_SHIFT;
-	void *old;
-
 	lockdep_assert_held(&dfile->pt_lock);
-	if (dfile->nr_ptes >= READ_ONCE(max_entries) &&
-	    !xa_is_value(xa_load(&dfile->pt, index)))
-		return -ENOSPC;
-	old = xa_store(&dfile->pt, index, xa_mk_value(pte),
-		       GFP_NOWAIT | __GFP_NOWARN);
-	if (xa_is_err(old))
-		return xa_err(old);
-	if (!xa_is_value(old))
-		dfile->nr_ptes++;
-	dfile->counters.pages_populated++;
-	return 0;
+	ret = hmm_dummy_pt_commit(&dfile->pt, cache, start, ptes, npages,
+				  READ_ONCE(max_entries), &stored);
+	dfile->counters.pages_populated += stored;
+	dfile->nr_ptes = dfile->pt.nr_pages;
+	return ret;
+}
+
+static int hmm_dummy_pt_has(unsigned long index, unsigned long pte,
+			    void *arg)
+{
+	unsigned long flags = *(unsigned long *)arg;
+
+	return (pte & flags) == flags;
 }
 
 /*
@@ -368,19 +300,12 @@ int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
 bool hmm_dummy_pt_any(struct hmm_dummy_file *dfile, unsigned long start,
 		      unsigned long end, unsigned long flags)
 {
-	unsigned long index;
-	void *entry;
-	bool found = false;
+	bool found;
 
 	mutex_lock(&dfile->pt_lock);
-	xa_for_each_range(&dfile->pt, index, entry, start >> PAGE_SHIFT,
-			  (end >> PAGE_SHIFT) - 1) {
-		if (xa_is_value(entry) &&
-		    (xa_to_value(entry) & flags) == flags) {
-			found = true;
-			break;
-		}
-	}
+	found = hmm_dummy_pt_walk(&dfile->pt, start >> PAGE_SHIFT,
+				  (end >> PAGE_SHIFT) - 1, hmm_dummy_pt_has,
+				  &flags);
 	mutex_unlock(&dfile->pt_lock);
 	return found;
 }
@@ -410,16 +335,17 @@ static bool hmm_dummy_own_readonly(const unsigned long *entries,
  * again without the device's owner: the page comes back to system memory,
  * where the CPU fault makes it writable (copy-on-write after fork, say).
  *
- * The slots are reserved before pt_lock is taken and given back on every
- * way out; an invalidation may free a reservation (reclaim itself
- * invalidates), so each retry reserves again, outside the lock.
+ * The table pages the commit may need are set aside in @cache before
+ * pt_lock is taken (what is left is the caller's to free); the commit
+ * stores entry by entry, and allocates nothing.
  */
 static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
 				    struct hmm_mirror_range *range,
+				    struct hmm_dummy_pt_cache *cache,
 				    unsigned long start, unsigned long end,
 				    unsigned int how)
 {
-	unsigned long addr, i, pte;
+	unsigned long i, pte, npages = (end - start) >> PAGE_SHIFT;
 	int ret;
 
 	range->start = start;
@@ -428,22 +354,19 @@ static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
 	range->write = how & HMM_DUMMY_POP_WRITE;
 	range->dev_private_owner = dfile->dev->devmem;
 again:
-	if (fatal_signal_pending(current)) {
-		ret = -EINTR;
-		goto out;
-	}
-	ret = hmm_dummy_pt_reserve(dfile, start, end);
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	ret = hmm_dummy_pt_prealloc(&dfile->pt, cache, start, end);
 	if (ret)
-		goto out;
+		return ret;
 	if (how & HMM_DUMMY_POP_OWN_ONLY)
 		ret = hmm_mirror_range_snapshot(&dfile->mirror, range);
 	else
 		ret = hmm_mirror_range_fault(&dfile->mirror, range);
 	if (ret)
-		goto out;
+		return ret;
 	if (range->write && range->dev_private_owner &&
-	    hmm_dummy_own_readonly(range->entries,
-				   (end - start) >> PAGE_SHIFT)) {
+	    hmm_dummy_own_readonly(range->entries, npages)) {
 		range->dev_private_owner = NULL;
 		goto again;
 	}
@@ -454,22 +377,13 @@ again:
 		mutex_unlock(&dfile->pt_lock);
 		goto again;
 	}
-	for (addr = start, i = 0; addr < end; addr += PAGE_SIZE, i++) {
+	for (i = 0; i < npages && !ret; i++) {
 		pte = hmm_dummy_pte_of(range->entries[i], how);
-		if (!pte) {
-			xa_release(&dfile->pt, addr >> PAGE_SHIFT);
-			continue;
-		}
-		ret = hmm_dummy_pt_store(dfile, addr, pte);
-		if (ret)
-			break;
+		if (pte)
+			ret = hmm_dummy_pt_store(dfile, cache,
+						 start + i * PAGE_SIZE, &pte, 1);
 	}
 	mutex_unlock(&dfile->pt_lock);
-	/* Committed: every slot was filled or released above. */
-	if (!ret)
-		return 0;
-out:
-	hmm_dummy_pt_unreserve(dfile, start, end);
 	return ret;
 }
 
@@ -494,6 +408,7 @@ out:
 int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 		       unsigned long end, unsigned int how, u64 *done)
 {
+	struct hmm_dummy_pt_cache cache = {};
 	struct hmm_mirror_range range = {};
 	unsigned long addr, next;
 	bool by_page = false;
@@ -513,7 +428,8 @@ int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 	for (addr = start; addr < end; addr = next) {
 		next = by_page ? addr + PAGE_SIZE :
 		       min(end, addr + HMM_MIRROR_RANGE_MAX_PAGES * PAGE_SIZE);
-		ret = hmm_dummy_populate_chunk(dfile, &range, addr, next, how);
+		ret = hmm_dummy_populate_chunk(dfile, &range, &cache, addr,
+					       next, how);
 		if (ret == -EFAULT || ret == -EPERM || ret == -ENOSPC) {
 			if (by_page || next - addr == PAGE_SIZE)
 				break;
@@ -526,6 +442,7 @@ int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 		*done += (next - addr) >> PAGE_SHIFT;
 		cond_resched();
 	}
+	hmm_dummy_pt_cache_free(&cache);
 	kfree(range.entries);
 	return ret;
 }
@@ -606,14 +523,11 @@ static int hmm_dummy_access_page(struct hmm_dummy_file *dfile,
 				 unsigned long addr, void *bounce, bool write)
 {
 	struct hmm_dummy_access acc = { .bounce = bounce, .write = write };
-	unsigned long pte = 0;
-	void *entry;
+	unsigned long pte;
 	int ret;
 
 	mutex_lock(&dfile->pt_lock);
-	entry = xa_load(&dfile->pt, addr >> PAGE_SHIFT);
-	if (xa_is_value(entry))
-		pte = xa_to_value(entry);
+	pte = hmm_dummy_pt_lookup(&dfile->pt, addr);
 	ret = hmm_dummy_tlb_access(dfile, addr, pte, hmm_dummy_access_use,
 				   &acc);
 	mutex_unlock(&dfile->pt_lock);
@@ -787,54 +701,67 @@ out:
 /* How many struct hmm_dummy_pte one DUMP step gathers under pt_lock. */
 #define HMM_DUMMY_DUMP_BATCH	(PAGE_SIZE / sizeof(struct hmm_dummy_pte))
 
+/* One DUMP step: the batch, how full it is, where it stopped. */
+struct hmm_dummy_dump_step {
+	struct hmm_dummy_pte *batch;
+	unsigned long n;
+	unsigned long room;
+	unsigned long index;
+};
+
+static int hmm_dummy_dump_one(unsigned long index, unsigned long pte,
+			      void *arg)
+{
+	struct hmm_dummy_dump_step *step = arg;
+	struct hmm_dummy_pte *p = &step->batch[step->n];
+
+	p->va = index << PAGE_SHIFT;
+	p->pfn = hmm_dummy_pte_pfn(pte);
+	p->perm = HMM_DUMMY_PERM_READ |
+		  (pte & HMM_DUMMY_PTE_WRITE ? HMM_DUMMY_PERM_WRITE : 0);
+	p->order = hmm_dummy_pte_order(pte);
+	step->index = index;
+	return ++step->n == step->room;
+}
+
 static int hmm_dummy_dump(struct hmm_dummy_file *dfile, unsigned long addr,
 			  unsigned long end, struct hmm_dummy_pte __user *uptr,
 			  u64 max_entries, u64 *nr_entries)
 {
 	unsigned long index = addr >> PAGE_SHIFT, last = (end >> PAGE_SHIFT) - 1;
-	struct hmm_dummy_pte *batch;
+	struct hmm_dummy_dump_step step = {};
 	unsigned long n;
 	bool more = true;
-	void *entry;
 	int ret = 0;
 
-	batch = kmalloc_array(HMM_DUMMY_DUMP_BATCH, sizeof(*batch), GFP_KERNEL);
-	if (!batch)
+	step.batch = kmalloc_array(HMM_DUMMY_DUMP_BATCH, sizeof(*step.batch),
+				   GFP_KERNEL);
+	if (!step.batch)
 		return -ENOMEM;
 
 	*nr_entries = 0;
 	while (more && *nr_entries < max_entries) {
-		n = 0;
-		more = false;
+		step.n = 0;
+		step.room = min_t(u64, HMM_DUMMY_DUMP_BATCH,
+				  max_entries - *nr_entries);
 		mutex_lock(&dfile->pt_lock);
-		xa_for_each_range(&dfile->pt, index, entry, index, last) {
-			unsigned long pte;
-
-			if (!xa_is_value(entry))
-				continue;
-			pte = xa_to_value(entry);
-			batch[n].va = index << PAGE_SHIFT;
-			batch[n].pfn = hmm_dummy_pte_pfn(pte);
-			batch[n].perm = HMM_DUMMY_PERM_READ |
-				(pte & HMM_DUMMY_PTE_WRITE ? HMM_DUMMY_PERM_WRITE : 0);
-			batch[n].order = hmm_dummy_pte_order(pte);
-			if (++n == HMM_DUMMY_DUMP_BATCH ||
-			    *nr_entries + n == max_entries) {
-				more = index < last;
-				break;
-			}
-		}
+		/* Stopped full: there may be more past the last one. */
+		more = hmm_dummy_pt_walk(&dfile->pt, index, last,
+					 hmm_dummy_dump_one, &step) &&
+		       step.index < last;
 		mutex_unlock(&dfile->pt_lock);
+		n = step.n;
 		if (!n)
 			break;
-		if (copy_to_user(uptr + *nr_entries, batch, n * sizeof(*batch))) {
+		if (copy_to_user(uptr + *nr_entries, step.batch,
+				 n * sizeof(*step.batch))) {
 			ret = -EFAULT;
 			break;
 		}
 		*nr_entries += n;
-		index++;
+		index = step.index + 1;
 	}
-	kfree(batch);
+	kfree(step.batch);
 	return ret;
 }
 
@@ -996,7 +923,7 @@ int hmm_dummy_reregister(struct hmm_dummy_file *dfile,
 	hmm_mirror_unregister(&dfile->mirror);
 	/* No invalidation reaches the old entries any more: drop them all. */
 	mutex_lock(&dfile->pt_lock);
-	xa_destroy(&dfile->pt);
+	hmm_dummy_pt_reset(&dfile->pt, dfile->end);
 	dfile->nr_ptes = 0;
 	hmm_dummy_tlb_flush_all(&dfile->tlb);
 	mutex_unlock(&dfile->pt_lock);
@@ -1145,25 +1072,31 @@ int hmm_dummy_open(struct inode *inode, struct file *file)
 	}
 	INIT_LIST_HEAD(&dfile->exclusive);
 	hmm_dummy_tlb_init(&dfile->tlb);
-	/* Its nodes are charged to the opener's memory cgroup. */
-	xa_init_flags(&dfile->pt, XA_FLAGS_ACCOUNT);
 	init_completion(&dfile->unregistered);
 	dfile->mirror.ops = &hmm_dummy_mirror_ops;
 	/* Which device, in hmm_core's list of every driver's mirrors. */
 	hmm_mirror_set_label(&dfile->mirror, dev->name);
 
-	ret = hmm_mirror_register(&dfile->mirror, current->mm);
+	dfile->start = 0;
+	dfile->end = current->mm->task_size;
+	/* Its pages are charged to the opener's memory cgroup. */
+	ret = hmm_dummy_pt_init(&dfile->pt, dfile->end);
 	if (ret) {
 		kfree(dfile);
 		return ret;
 	}
-	dfile->start = 0;
-	dfile->end = current->mm->task_size;
+	ret = hmm_mirror_register(&dfile->mirror, current->mm);
+	if (ret) {
+		hmm_dummy_pt_destroy(&dfile->pt);
+		kfree(dfile);
+		return ret;
+	}
 	dfile->tgid = get_task_pid(current, PIDTYPE_TGID);
 	ret = hmm_dummy_nl_mirror_add(dfile);
 	if (ret) {
 		hmm_mirror_unregister(&dfile->mirror);
 		put_pid(dfile->tgid);
+		hmm_dummy_pt_destroy(&dfile->pt);
 		kfree(dfile);
 		return ret;
 	}
@@ -1189,7 +1122,7 @@ int hmm_dummy_file_release(struct inode *inode, struct file *file)
 	else
 		wait_for_completion(&dfile->unregistered);
 	put_pid(dfile->tgid);
-	xa_destroy(&dfile->pt);
+	hmm_dummy_pt_destroy(&dfile->pt);
 	mutex_destroy(&dfile->pt_lock);
 	kfree(dfile);
 	return 0;

@@ -56,22 +56,24 @@ static int hmm_dummy_make_exclusive(struct mm_struct *mm, unsigned long addr,
  */
 static bool hmm_dummy_commit_exclusive(struct hmm_dummy_file *dfile,
 				       struct hmm_dummy_exclusive *ex,
+				       struct hmm_dummy_pt_cache *cache,
 				       unsigned long addr, unsigned long n,
 				       struct page **pages)
 {
-	unsigned long i;
-	bool ok;
+	unsigned long ptes[HMM_DUMMY_EXCLUSIVE_BATCH], i;
+	bool ok = true;
 
+	for (i = 0; i < n && ok; i++) {
+		ok = pages[i];
+		if (ok)
+			ptes[i] = hmm_dummy_pte_pack(page_to_pfn(pages[i]), 0,
+						     HMM_DUMMY_PTE_WRITE |
+						     HMM_DUMMY_PTE_ATOMIC);
+	}
 	mutex_lock(&dfile->pt_lock);
 	list_del(&ex->link);
-	ok = !ex->changed;
-	for (i = 0; i < n && ok; i++)
-		ok = pages[i];
-	for (i = 0; i < n && ok; i++)
-		ok = !hmm_dummy_pt_store(dfile, addr + i * PAGE_SIZE,
-					 hmm_dummy_pte_pack(page_to_pfn(pages[i]), 0,
-							    HMM_DUMMY_PTE_WRITE |
-							    HMM_DUMMY_PTE_ATOMIC));
+	ok = ok && !ex->changed &&
+	     !hmm_dummy_pt_store(dfile, cache, addr, ptes, n);
 	mutex_unlock(&dfile->pt_lock);
 	return ok;
 }
@@ -84,11 +86,16 @@ static int hmm_dummy_exclusive_batch(struct hmm_dummy_file *dfile,
 	struct page *pages[HMM_DUMMY_EXCLUSIVE_BATCH];
 	struct hmm_dummy_exclusive ex = { .start = addr, .end = next };
 	unsigned long i, n = (next - addr) >> PAGE_SHIFT;
+	struct hmm_dummy_pt_cache cache = {};
 	int ret;
 
 	ret = hmm_dummy_fault_write(dfile, addr, next);
 	if (ret)
 		return ret;
+	/* The exclusive conversion may free the tables the fault filled. */
+	ret = hmm_dummy_pt_prealloc(&dfile->pt, &cache, addr, next);
+	if (ret)
+		goto out;
 	mutex_lock(&dfile->pt_lock);
 	list_add(&ex.link, &dfile->exclusive);
 	mutex_unlock(&dfile->pt_lock);
@@ -100,9 +107,9 @@ static int hmm_dummy_exclusive_batch(struct hmm_dummy_file *dfile,
 		mutex_lock(&dfile->pt_lock);
 		list_del(&ex.link);
 		mutex_unlock(&dfile->pt_lock);
-		return ret;
+		goto out;
 	}
-	if (!hmm_dummy_commit_exclusive(dfile, &ex, addr, n, pages))
+	if (!hmm_dummy_commit_exclusive(dfile, &ex, &cache, addr, n, pages))
 		ret = -EBUSY;
 	for (i = 0; i < n; i++) {
 		if (!pages[i])
@@ -110,6 +117,8 @@ static int hmm_dummy_exclusive_batch(struct hmm_dummy_file *dfile,
 		folio_unlock(page_folio(pages[i]));
 		folio_put(page_folio(pages[i]));
 	}
+out:
+	hmm_dummy_pt_cache_free(&cache);
 	return ret;
 }
 

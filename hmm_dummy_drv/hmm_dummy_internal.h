@@ -88,6 +88,42 @@ struct hmm_dummy_tlb {
 };
 
 /**
+ * struct hmm_dummy_pt - a device page table: a radix tree of 4 KiB table
+ *	pages of 512 u64 entries (hmm_dummy_pt.c)
+ * @root: the top table
+ * @levels: levels of tables, the root's included: as many as the mirrored
+ *	range needs, 4 for a 47-bit address space
+ * @nr_pages: 4 KiB pages mapped: what the max_entries parameter caps
+ * @nr_tables: table pages, the root's included
+ *
+ * Every field and table page is protected by the lock of the structure
+ * holding it (&hmm_dummy_file.pt_lock).
+ */
+struct hmm_dummy_pt {
+	u64 *root;
+	unsigned int levels;
+	unsigned long nr_pages;
+	unsigned long nr_tables;
+};
+
+/**
+ * struct hmm_dummy_pt_cache - table pages set aside for a commit
+ * @free: zeroed pages, each linked to the next by its first u64
+ * @nr: pages in @free
+ *
+ * Owned by the one thread that fills it (hmm_dummy_pt_prealloc()) and
+ * takes from it (hmm_dummy_pt_commit()): no lock of its own.
+ */
+struct hmm_dummy_pt_cache {
+	u64 *free;
+	unsigned long nr;
+};
+
+/* Called by hmm_dummy_pt_walk() for each page: index, entry. */
+typedef int (*hmm_dummy_pt_fn)(unsigned long index, unsigned long pte,
+			       void *arg);
+
+/**
  * struct hmm_dummy_file - an open device: one mirror of one address space
  * @mirror: registered on the opener's mm at open, unregistered at release
  * @range_sem: the lock of the mirrored range (what it protects: at the
@@ -95,8 +131,9 @@ struct hmm_dummy_tlb {
  * @dev: the device opened
  * @pt_lock: the lock of the device page table (what it protects: at the
  *	member)
- * @pt: the device page table: virtual page number -> packed entry
- * @nr_ptes: entries in @pt now
+ * @pt: the device page table (hmm_dummy_pt.c)
+ * @nr_ptes: 4 KiB pages @pt maps, &hmm_dummy_pt.nr_pages after each
+ *	change, as the netlink family reports it
  * @counters: this file's counters
  * @exclusive: the &struct hmm_dummy_exclusive of each EXCLUSIVE batch in
  *	flight: an exclusive mapping is only committed if nothing but its
@@ -125,15 +162,17 @@ struct hmm_dummy_file {
 	struct rw_semaphore range_sem;
 	struct hmm_dummy_device *dev;
 	/*
-	 * Protects @pt (its contents, not its internal locking), @nr_ptes,
-	 * @counters and @exclusive. Taken by the invalidation callback around
+	 * Protects @pt (every table page and entry of it, and its counts),
+	 * @nr_ptes, @counters and @exclusive. Taken by the invalidation callback around
 	 * clearing entries, and by the populate side around
 	 * hmm_mirror_range_retry() and the commit. Nothing may allocate with
 	 * reclaim (GFP_KERNEL) while holding it: reclaim invalidates, and the
-	 * invalidation takes it. hmm_dummy_open() teaches lockdep that rule.
+	 * invalidation takes it: table pages are allocated before it is
+	 * taken (hmm_dummy_pt_prealloc()). hmm_dummy_open() teaches lockdep
+	 * that rule.
 	 */
 	struct mutex pt_lock;
-	struct xarray pt;
+	struct hmm_dummy_pt pt;
 	unsigned long nr_ptes;
 	struct hmm_dummy_counters counters;
 	struct list_head exclusive;
@@ -162,9 +201,10 @@ struct hmm_dummy_exclusive {
 };
 
 /*
- * Packing of a device page-table entry into an xarray value. DEVICE: the pfn
- * is the backing page of a device page (hmm_dummy_devmem.c). ATOMIC: an
- * exclusive mapping (HMM_DMIRROR_EXCLUSIVE).
+ * Packing of a device page-table entry into a u64 of the table
+ * (hmm_dummy_pt.c), 0 for none. DEVICE: the pfn is the backing page of a
+ * device page (hmm_dummy_devmem.c). ATOMIC: an exclusive mapping
+ * (HMM_DMIRROR_EXCLUSIVE).
  */
 #define HMM_DUMMY_PTE_WRITE	BIT(0)
 #define HMM_DUMMY_PTE_ORDER	GENMASK(5, 1)
@@ -198,6 +238,24 @@ extern unsigned int hmm_dummy_nr_devices;
 #define HMM_DUMMY_POP_WRITE	BIT(0)	/* fault every page for writing */
 #define HMM_DUMMY_POP_OWN_ONLY	BIT(1)	/* no fault; the device's own pages only */
 
+/* hmm_dummy_pt.c: the device page table */
+int hmm_dummy_pt_init(struct hmm_dummy_pt *pt, unsigned long end);
+void hmm_dummy_pt_reset(struct hmm_dummy_pt *pt, unsigned long end);
+void hmm_dummy_pt_destroy(struct hmm_dummy_pt *pt);
+int hmm_dummy_pt_prealloc(struct hmm_dummy_pt *pt,
+			  struct hmm_dummy_pt_cache *cache,
+			  unsigned long start, unsigned long end);
+void hmm_dummy_pt_cache_free(struct hmm_dummy_pt_cache *cache);
+int hmm_dummy_pt_commit(struct hmm_dummy_pt *pt,
+			struct hmm_dummy_pt_cache *cache, unsigned long start,
+			const unsigned long *ptes, unsigned long npages,
+			unsigned long max_pages, unsigned long *stored);
+unsigned long hmm_dummy_pt_clear(struct hmm_dummy_pt *pt, unsigned long start,
+				 unsigned long end, bool may_sleep);
+unsigned long hmm_dummy_pt_lookup(struct hmm_dummy_pt *pt, unsigned long addr);
+int hmm_dummy_pt_walk(struct hmm_dummy_pt *pt, unsigned long first,
+		      unsigned long last, hmm_dummy_pt_fn fn, void *arg);
+
 /* hmm_dummy.c: the core both ABIs call */
 int hmm_dummy_open(struct inode *inode, struct file *file);
 int hmm_dummy_file_release(struct inode *inode, struct file *file);
@@ -206,8 +264,9 @@ void hmm_dummy_ioctl_end(struct hmm_dummy_file *dfile);
 int hmm_dummy_check_range(struct hmm_dummy_file *dfile, u64 addr, u64 npages,
 			  unsigned long *end);
 unsigned int hmm_dummy_event(enum mmu_notifier_event event);
-int hmm_dummy_pt_store(struct hmm_dummy_file *dfile, unsigned long addr,
-		       unsigned long pte);
+int hmm_dummy_pt_store(struct hmm_dummy_file *dfile,
+		       struct hmm_dummy_pt_cache *cache, unsigned long start,
+		       const unsigned long *ptes, unsigned long npages);
 bool hmm_dummy_pt_any(struct hmm_dummy_file *dfile, unsigned long start,
 		      unsigned long end, unsigned long flags);
 int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,

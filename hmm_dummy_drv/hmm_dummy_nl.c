@@ -446,14 +446,31 @@ static int hmm_dummy_nl_pte_fill(struct sk_buff *skb,
 	return 0;
 }
 
+/* What hmm_dummy_nl_pte_get_dumpit() fills each entry of the table in. */
+struct hmm_dummy_nl_pte_walk {
+	struct sk_buff *skb;
+	struct netlink_callback *cb;
+	u32 id;
+	unsigned long index;
+};
+
+static int hmm_dummy_nl_pte_one(unsigned long index, unsigned long pte,
+				void *arg)
+{
+	struct hmm_dummy_nl_pte_walk *w = arg;
+
+	w->index = index;
+	return hmm_dummy_nl_pte_fill(w->skb, w->cb, w->id, index, pte);
+}
+
 int hmm_dummy_nl_pte_get_dumpit(struct sk_buff *skb,
 				struct netlink_callback *cb)
 {
 	unsigned long index = cb->args[1], last = cb->args[2];
+	struct hmm_dummy_nl_pte_walk w = { .skb = skb, .cb = cb };
 	struct hmm_dummy_file *dfile;
 	u32 id = cb->args[0];
-	void *entry;
-	int ret = 0;
+	int ret;
 
 	if (index > last)
 		return 0;
@@ -469,14 +486,9 @@ int hmm_dummy_nl_pte_get_dumpit(struct sk_buff *skb,
 	/* Any populate or invalidation between two parts marks the dump. */
 	cb->seq = dfile->counters.pages_populated +
 		  dfile->counters.pages_invalidated + 1;
-	xa_for_each_range(&dfile->pt, index, entry, index, last) {
-		if (!xa_is_value(entry))
-			continue;
-		ret = hmm_dummy_nl_pte_fill(skb, cb, id, index,
-					    xa_to_value(entry));
-		if (ret)
-			break;
-	}
+	w.id = id;
+	ret = hmm_dummy_pt_walk(&dfile->pt, index, last, hmm_dummy_nl_pte_one,
+				&w);
 	mutex_unlock(&dfile->pt_lock);
 	mutex_unlock(&hmm_dummy_nl_lock);
 
@@ -484,7 +496,7 @@ int hmm_dummy_nl_pte_get_dumpit(struct sk_buff *skb,
 		cb->args[1] = last + 1;
 		return skb->len;
 	}
-	cb->args[1] = index;
+	cb->args[1] = w.index;
 	if (ret == -EMSGSIZE && skb->len)
 		return skb->len;
 	return ret;

@@ -315,6 +315,23 @@ static unsigned long hmm_dummy_report_entry(unsigned long pte)
  * pt_lock, the commit lock; the TLB's translations are copied out under its
  * own lock, which @fn is not called with.
  */
+/* What hmm_dummy_report_entries() hands each page of the table to. */
+struct hmm_dummy_report {
+	struct hmm_mirror *mirror;
+	int (*fn)(struct hmm_mirror *mirror, unsigned long addr,
+		  unsigned long entry, void *ctx);
+	void *ctx;
+};
+
+static int hmm_dummy_report_one(unsigned long index, unsigned long pte,
+				void *arg)
+{
+	struct hmm_dummy_report *r = arg;
+
+	return r->fn(r->mirror, index << PAGE_SHIFT,
+		     hmm_dummy_report_entry(pte), r->ctx);
+}
+
 static int hmm_dummy_report_entries(struct hmm_mirror *mirror,
 				    unsigned long start, unsigned long end,
 				    int (*fn)(struct hmm_mirror *mirror,
@@ -325,24 +342,20 @@ static int hmm_dummy_report_entries(struct hmm_mirror *mirror,
 	struct hmm_dummy_file *dfile =
 		container_of(mirror, struct hmm_dummy_file, mirror);
 	struct hmm_dummy_tlb *tlb = &dfile->tlb;
+	struct hmm_dummy_report r = { .mirror = mirror, .fn = fn, .ctx = ctx };
 	unsigned long va[HMM_DUMMY_TLB_ENTRIES], pte[HMM_DUMMY_TLB_ENTRIES];
-	unsigned long index, flags, addr;
+	unsigned long flags, addr;
 	unsigned int i, n = 0;
-	void *entry;
-	int ret = 0;
+	int ret;
 
 	if (start >= end)
 		return 0;
 	mutex_lock(&dfile->pt_lock);
-	xa_for_each_range(&dfile->pt, index, entry, start >> PAGE_SHIFT,
-			  (end - 1) >> PAGE_SHIFT) {
-		if (!xa_is_value(entry))
-			continue;
-		ret = fn(mirror, index << PAGE_SHIFT,
-			 hmm_dummy_report_entry(xa_to_value(entry)), ctx);
-		if (ret)
-			goto out;
-	}
+	ret = hmm_dummy_pt_walk(&dfile->pt, start >> PAGE_SHIFT,
+				(end - 1) >> PAGE_SHIFT, hmm_dummy_report_one,
+				&r);
+	if (ret)
+		goto out;
 	spin_lock_irqsave(&tlb->lock, flags);
 	/* What the device has finished flushing, it no longer uses. */
 	hmm_dummy_tlb_retire(tlb);
