@@ -336,8 +336,9 @@ static bool hmm_dummy_own_readonly(const unsigned long *entries,
  * where the CPU fault makes it writable (copy-on-write after fork, say).
  *
  * The table pages the commit may need are set aside in @cache before
- * pt_lock is taken (what is left is the caller's to free); the commit
- * stores entry by entry, and allocates nothing.
+ * pt_lock is taken (what is left is the caller's to free); the commit is
+ * one pass over the whole chunk under one pt_lock hold, which allocates
+ * nothing.
  */
 static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
 				    struct hmm_mirror_range *range,
@@ -345,7 +346,7 @@ static int hmm_dummy_populate_chunk(struct hmm_dummy_file *dfile,
 				    unsigned long start, unsigned long end,
 				    unsigned int how)
 {
-	unsigned long i, pte, npages = (end - start) >> PAGE_SHIFT;
+	unsigned long i, npages = (end - start) >> PAGE_SHIFT;
 	int ret;
 
 	range->start = start;
@@ -377,12 +378,10 @@ again:
 		mutex_unlock(&dfile->pt_lock);
 		goto again;
 	}
-	for (i = 0; i < npages && !ret; i++) {
-		pte = hmm_dummy_pte_of(range->entries[i], how);
-		if (pte)
-			ret = hmm_dummy_pt_store(dfile, cache,
-						 start + i * PAGE_SIZE, &pte, 1);
-	}
+	/* In place: the entries are hmm_core's no more, but the device's. */
+	for (i = 0; i < npages; i++)
+		range->entries[i] = hmm_dummy_pte_of(range->entries[i], how);
+	ret = hmm_dummy_pt_store(dfile, cache, start, range->entries, npages);
 	mutex_unlock(&dfile->pt_lock);
 	return ret;
 }
