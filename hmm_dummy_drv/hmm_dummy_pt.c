@@ -14,8 +14,9 @@
  * the table below.
  *
  * The number of 4 KiB pages mapped under a table is kept in its struct
- * page's private field: a table is freed the moment it
- * maps nothing.
+ * page's private field: a table is freed the moment
+ * it maps nothing, and a clear that covers a whole table frees it, with
+ * everything under it, in one step, without reading its leaves.
  *
  * Tables are allocated outside the lock that protects the table
  * (&hmm_dummy_file.pt_lock, under which nothing may allocate with reclaim):
@@ -359,7 +360,7 @@ int hmm_dummy_pt_commit(struct hmm_dummy_pt *pt,
 
 /*
  * Clear [addr, end) of @table, of @level. Return the pages unmapped. A
- * table left empty is freed.
+ * table the range covers whole is freed in one step.
  */
 static unsigned long pt_clear_level(struct hmm_dummy_pt *pt, u64 *table,
 				    unsigned int level, unsigned long addr,
@@ -386,6 +387,14 @@ static unsigned long pt_clear_level(struct hmm_dummy_pt *pt, u64 *table,
 		if (!table[i])
 			continue;
 		child = pt_child(table[i]);
+		if (next - addr == pt_span(level)) {
+			removed += pt_count(child);
+			pt_free_tree(pt, child, level - 1);
+			table[i] = 0;
+			if (may_sleep)
+				cond_resched();
+			continue;
+		}
 		n = pt_clear_level(pt, child, level - 1, addr, next,
 				   may_sleep);
 		pt_count_add(child, -(long)n);
@@ -394,8 +403,6 @@ static unsigned long pt_clear_level(struct hmm_dummy_pt *pt, u64 *table,
 			pt_free_page(pt, child);
 			table[i] = 0;
 		}
-		if (level == 1 && may_sleep)
-			cond_resched();
 	}
 	return removed;
 }
@@ -405,7 +412,7 @@ static unsigned long pt_clear_level(struct hmm_dummy_pt *pt, u64 *table,
  * @pt: the table, its lock held
  * @start: first address
  * @end: end of the range
- * @may_sleep: the CPU may be given up between two leaf tables
+ * @may_sleep: the CPU may be given up between two tables
  *
  * Context: the table's lock held; allocates nothing.
  * Return: the 4 KiB pages unmapped.
