@@ -87,9 +87,9 @@ module_param_cb(invalidate_delay_us, &hmm_dummy_delay_ops,
 MODULE_PARM_DESC(invalidate_delay_us, "sleep in each blockable invalidation, for race tests (0-100000, default 0)");
 
 /*
- * 4 KiB pages one open file's device page table may map; its table pages,
- * charged to the faulting task's memory cgroup, are capped at
- * max_entries / 32 + 64 (hmm_dummy_pt_commit()), so a
+ * 4 KiB pages one open file's device page table may map (a 2 MiB huge
+ * entry counts 512); its table pages, charged to the faulting task's memory
+ * cgroup, are capped at max_entries / 32 + 64 (hmm_dummy_pt_commit()), so a
  * sparse table costs at most 128 bytes per allowed page. Read at each
  * commit.
  */
@@ -400,6 +400,9 @@ again:
  * page: the pages before the one the CPU cannot give, or the one past the
  * entry cap, are populated and counted in @done, exactly.
  *
+ * Chunks end at 2 MiB boundaries, so that a range the CPU maps with a PMD
+ * is committed whole, as one entry.
+ *
  * Context: Process context; takes pt_lock, never with an allocation under it.
  * Return: 0; -ENOMEM, -EINTR, -ENOSPC past max_entries, or what
  * hmm_mirror_range_fault() says (-EFAULT, -EPERM, -EBUSY).
@@ -407,6 +410,7 @@ again:
 int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 		       unsigned long end, unsigned int how, u64 *done)
 {
+	const unsigned long chunk = HMM_MIRROR_RANGE_MAX_PAGES * PAGE_SIZE;
 	struct hmm_dummy_pt_cache cache = {};
 	struct hmm_mirror_range range = {};
 	unsigned long addr, next;
@@ -426,7 +430,7 @@ int hmm_dummy_populate(struct hmm_dummy_file *dfile, unsigned long start,
 
 	for (addr = start; addr < end; addr = next) {
 		next = by_page ? addr + PAGE_SIZE :
-		       min(end, addr + HMM_MIRROR_RANGE_MAX_PAGES * PAGE_SIZE);
+		       min(end, ALIGN_DOWN(addr, chunk) + chunk);
 		ret = hmm_dummy_populate_chunk(dfile, &range, &cache, addr,
 					       next, how);
 		if (ret == -EFAULT || ret == -EPERM || ret == -ENOSPC) {

@@ -93,7 +93,8 @@ struct hmm_dummy_tlb {
  * @root: the top table
  * @levels: levels of tables, the root's included: as many as the mirrored
  *	range needs, 4 for a 47-bit address space
- * @nr_pages: 4 KiB pages mapped: what the max_entries parameter caps
+ * @nr_pages: 4 KiB pages mapped (a huge entry counts 512): what the
+ *	max_entries parameter caps
  * @nr_tables: table pages, the root's included
  *
  * Every field and table page is protected by the lock of the structure

@@ -10,11 +10,16 @@
  * 57 bits, fewer for a small SET_RANGE).
  *
  * An entry is hmm_dummy_pte_pack()'s (hmm_dummy_internal.h), 0 for none.
- * A directory entry (level 1 and up) is either 0 or the kernel address of
- * the table below.
+ * A directory entry (level 1 and up) is either 0, the kernel address of the
+ * table below (page aligned: its order field is 0), or, at level 1 only, a
+ * huge entry mapping 2 MiB that the CPU maps with a PMD (or larger): its
+ * order field is the CPU's map order, 9 or more, and its pfn is the first
+ * page's; page i of the 2 MiB is pfn + i. A huge entry is what the table
+ * gives back for each of its 4 KiB pages, so a caller never sees the
+ * difference, and THP-backed memory costs no leaf table.
  *
- * The number of 4 KiB pages mapped under a table is kept in its struct
- * page's private field: a table is freed the moment
+ * The number of 4 KiB pages mapped under a table (huge entries count 512)
+ * is kept in its struct page's private field: a table is freed the moment
  * it maps nothing, and a clear that covers a whole table frees it, with
  * everything under it, in one step, without reading its leaves.
  *
@@ -41,6 +46,8 @@
 #define PT_ENTRIES	BIT(PT_BITS)
 /* Levels of a 57-bit address space, the largest a process has. */
 #define PT_MAX_LEVELS	5U
+/* Pages a huge (level 1) entry maps. */
+#define PT_HUGE_PAGES	PT_ENTRIES
 
 /* Table pages of every open file, for the pt_pages module parameter. */
 static atomic_long_t hmm_dummy_pt_pages = ATOMIC_LONG_INIT(0);
@@ -73,6 +80,11 @@ static unsigned int pt_index(unsigned long addr, unsigned int level)
 	return (addr >> pt_shift(level)) & (PT_ENTRIES - 1);
 }
 
+static bool pt_is_huge(u64 e)
+{
+	return hmm_dummy_pte_order(e) != 0;
+}
+
 static u64 *pt_child(u64 e)
 {
 	return (u64 *)(uintptr_t)e;
@@ -88,6 +100,13 @@ static void pt_count_add(u64 *table, long delta)
 	struct page *page = virt_to_page(table);
 
 	set_page_private(page, page_private(page) + delta);
+}
+
+/* The pte of the page at @addr, inside the 2 MiB that huge entry @e maps. */
+static unsigned long pt_huge_pte(u64 e, unsigned long addr)
+{
+	return e + ((u64)((addr >> PAGE_SHIFT) & (PT_HUGE_PAGES - 1)) <<
+		    HMM_DUMMY_PTE_PFN_SHIFT);
 }
 
 /* End of the addresses the table can map. */
@@ -112,7 +131,7 @@ static void pt_free_tree(struct hmm_dummy_pt *pt, u64 *table,
 
 	if (level)
 		for (i = 0; i < PT_ENTRIES; i++)
-			if (table[i])
+			if (table[i] && !pt_is_huge(table[i]))
 				pt_free_tree(pt, pt_child(table[i]), level - 1);
 	pt_free_page(pt, table);
 }
@@ -158,7 +177,7 @@ void hmm_dummy_pt_reset(struct hmm_dummy_pt *pt, unsigned long end)
 	unsigned int i;
 
 	for (i = 0; i < PT_ENTRIES; i++) {
-		if (pt->levels > 1 && pt->root[i])
+		if (pt->levels > 1 && pt->root[i] && !pt_is_huge(pt->root[i]))
 			pt_free_tree(pt, pt_child(pt->root[i]), pt->levels - 2);
 		pt->root[i] = 0;
 	}
@@ -269,6 +288,23 @@ static u64 *pt_alloc(struct pt_commit *c)
 }
 
 /*
+ * Whether the 512 ptes from @addr, a 2 MiB-aligned address, are one CPU
+ * mapping of order 9 or more: the same flags and order, consecutive pfns.
+ */
+static bool pt_commit_huge(const struct pt_commit *c, unsigned long addr)
+{
+	const unsigned long *ptes = c->ptes + ((addr - c->start) >> PAGE_SHIFT);
+	unsigned long i;
+
+	if (hmm_dummy_pte_order(ptes[0]) < PT_BITS)
+		return false;
+	for (i = 1; i < PT_HUGE_PAGES; i++)
+		if (ptes[i] != ptes[0] + (i << HMM_DUMMY_PTE_PFN_SHIFT))
+			return false;
+	return true;
+}
+
+/*
  * Commit the ptes of [addr, end) into @table, of @level. Return the pages
  * newly mapped under it (not those overwritten).
  */
@@ -277,9 +313,9 @@ static unsigned long pt_commit_level(struct pt_commit *c, u64 *table,
 				     unsigned long end)
 {
 	struct hmm_dummy_pt *pt = c->pt;
-	unsigned long added = 0, next, n;
+	unsigned long added = 0, next, old, n;
 	unsigned long pte;
-	unsigned int i;
+	unsigned int i, j;
 	u64 *child;
 
 	if (!level) {
@@ -305,11 +341,36 @@ static unsigned long pt_commit_level(struct pt_commit *c, u64 *table,
 	for (; addr < end && !c->err; addr = next) {
 		next = min(end, (addr | (pt_span(level) - 1)) + 1);
 		i = pt_index(addr, level);
-		child = pt_child(table[i]);
+		child = NULL;
+		if (table[i] && !pt_is_huge(table[i]))
+			child = pt_child(table[i]);
+		if (level == 1 && next - addr == pt_span(1) &&
+		    pt_commit_huge(c, addr)) {
+			old = !table[i] ? 0 : child ? pt_count(child) :
+			      PT_HUGE_PAGES;
+			/* Past the cap, page by page below: done is exact. */
+			if (pt->nr_pages - old + PT_HUGE_PAGES <= c->max_pages) {
+				if (child)
+					pt_free_page(pt, child);
+				table[i] = c->ptes[(addr - c->start) >>
+						   PAGE_SHIFT];
+				pt->nr_pages += PT_HUGE_PAGES - old;
+				added += PT_HUGE_PAGES - old;
+				c->stored += PT_HUGE_PAGES;
+				continue;
+			}
+		}
 		if (!child) {
 			child = pt_alloc(c);
 			if (!child)
 				break;
+			if (table[i]) {
+				/* Split a huge entry: its pages stay mapped. */
+				for (j = 0; j < PT_ENTRIES; j++)
+					child[j] = pt_huge_pte(table[i],
+							       (unsigned long)j << PAGE_SHIFT);
+				pt_count_add(child, PT_HUGE_PAGES);
+			}
 			table[i] = (u64)(uintptr_t)child;
 		}
 		n = pt_commit_level(c, child, level - 1, addr, next);
@@ -334,7 +395,9 @@ static unsigned long pt_commit_level(struct pt_commit *c, u64 *table,
  *	the table's own pages are capped at @max_pages / 32 + 64
  * @stored: incremented by the pages whose entry was stored
  *
- * Entries are stored in address order. A commit that would
+ * Entries are stored in address order, and a range of 512 entries that is
+ * one CPU mapping of 2 MiB or more (order 9 or more, 2 MiB aligned,
+ * consecutive pfns, the same flags) as one huge entry. A commit that would
  * pass a cap stops there: the entries before stay.
  *
  * Context: the table's lock held; allocates nothing.
@@ -360,7 +423,9 @@ int hmm_dummy_pt_commit(struct hmm_dummy_pt *pt,
 
 /*
  * Clear [addr, end) of @table, of @level. Return the pages unmapped. A
- * table the range covers whole is freed in one step.
+ * table the range covers whole is freed in one step; a huge entry the
+ * range touches is cleared whole (a device may always forget more than
+ * it was asked to).
  */
 static unsigned long pt_clear_level(struct hmm_dummy_pt *pt, u64 *table,
 				    unsigned int level, unsigned long addr,
@@ -386,6 +451,11 @@ static unsigned long pt_clear_level(struct hmm_dummy_pt *pt, u64 *table,
 		i = pt_index(addr, level);
 		if (!table[i])
 			continue;
+		if (pt_is_huge(table[i])) {
+			table[i] = 0;
+			removed += PT_HUGE_PAGES;
+			continue;
+		}
 		child = pt_child(table[i]);
 		if (next - addr == pt_span(level)) {
 			removed += pt_count(child);
@@ -451,6 +521,8 @@ unsigned long hmm_dummy_pt_lookup(struct hmm_dummy_pt *pt, unsigned long addr)
 		e = table[pt_index(addr, level)];
 		if (!e || !level)
 			return e;
+		if (pt_is_huge(e))
+			return pt_huge_pte(e, addr);
 		table = pt_child(e);
 	}
 }
@@ -458,7 +530,7 @@ unsigned long hmm_dummy_pt_lookup(struct hmm_dummy_pt *pt, unsigned long addr)
 static int pt_walk_level(u64 *table, unsigned int level, unsigned long addr,
 			 unsigned long end, hmm_dummy_pt_fn fn, void *arg)
 {
-	unsigned long next;
+	unsigned long next, a;
 	unsigned int i;
 	int ret;
 
@@ -469,6 +541,10 @@ static int pt_walk_level(u64 *table, unsigned int level, unsigned long addr,
 			continue;
 		if (!level) {
 			ret = fn(addr >> PAGE_SHIFT, table[i], arg);
+		} else if (pt_is_huge(table[i])) {
+			for (ret = 0, a = addr; a < next && !ret; a += PAGE_SIZE)
+				ret = fn(a >> PAGE_SHIFT,
+					 pt_huge_pte(table[i], a), arg);
 		} else {
 			ret = pt_walk_level(pt_child(table[i]), level - 1,
 					    addr, next, fn, arg);
@@ -484,8 +560,8 @@ static int pt_walk_level(u64 *table, unsigned int level, unsigned long addr,
  * @pt: the table, its lock held
  * @first: the first page's index (address >> PAGE_SHIFT)
  * @last: the last page's index, included
- * @fn: called with each page's index and entry, in index order; a
- *	non-zero return stops the walk
+ * @fn: called with each page's index and entry, in index order, a huge
+ *	entry as each of its pages'; a non-zero return stops the walk
  * @arg: @fn's argument
  *
  * Return: 0, or what @fn returned to stop it.
