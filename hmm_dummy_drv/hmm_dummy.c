@@ -219,6 +219,7 @@ int hmm_dummy_clear(struct hmm_dummy_file *dfile,
 		    const struct hmm_update *update)
 {
 	unsigned int delay_us = READ_ONCE(invalidate_delay_us);
+	unsigned long cleared;
 
 	hmm_dummy_nl_invalidate(dfile, update);
 	if (update->blockable && delay_us)
@@ -230,11 +231,12 @@ int hmm_dummy_clear(struct hmm_dummy_file *dfile,
 
 	dfile->counters.invalidations[hmm_dummy_event(update->event)]++;
 	hmm_dummy_exclusive_changed(dfile, update);
-	dfile->counters.pages_invalidated +=
-		hmm_dummy_pt_clear(&dfile->pt, update->start, update->end,
-				   update->blockable);
+	cleared = hmm_dummy_pt_clear(&dfile->pt, update->start, update->end,
+				     update->blockable);
+	dfile->counters.pages_invalidated += cleared;
 	dfile->nr_ptes = dfile->pt.nr_pages;
 	mutex_unlock(&dfile->pt_lock);
+	hmm_mirror_report_invalidated(&dfile->mirror, cleared);
 	return 0;
 }
 
