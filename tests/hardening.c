@@ -144,21 +144,31 @@ TEST_F_TIMEOUT(hardening, entry_cap_enospc, 60)
 	ASSERT_COHERENT(&o, p + 32 * PAGE, 568);
 }
 
+/* pt_pages: the device page tables' pages, every open file's; -1 if unread. */
+static long pt_pages(void)
+{
+	char v[32];
+
+	return param_read("pt_pages", v, sizeof(v)) ? -1 : atol(v);
+}
+
 /*
  * A FAULT that fails leaves nothing behind: 2,000 failed 512-page faults
- * (every page PROT_NONE) must not grow the slab. xarray nodes live in the
- * reclaimable radix_tree_node cache, so Slab, not SUnreclaim, is read; the
- * file stays open, so nothing is freed at close either. Each one left about
- * 5 KiB of reservations (about 10 MB in all) before. The bound is half of
- * that: freeing is not immediate everywhere, and the debug kernel's KASAN
- * quarantine keeps freed xarray nodes in the slab for a while (2.2 MB of
- * them seen 30 s after a correct run).
+ * (every page PROT_NONE) must not grow the slab, nor keep a page of the
+ * device page table (pt_pages: table pages are whole pages, not slab; each
+ * fault sets aside the tables its range could need before it faults). The
+ * file stays open, so nothing is freed at close either. Slab, not
+ * SUnreclaim, is read, as when the table was an xarray whose nodes are
+ * reclaimable slab: each failed fault then left about 5 KiB of
+ * reservations (about 10 MB in all). The bound is half of that: freeing is
+ * not immediate everywhere, and the debug kernel's KASAN quarantine keeps
+ * freed objects in the slab for a while.
  */
 #define FAILED_FAULTS_SLAB_KB	5120
 TEST_F_TIMEOUT(hardening, failed_faults_leave_no_slab, 180)
 {
 	const unsigned long n = 2000, chunk = 512;
-	long before, after;
+	long before, after, tables;
 	uint64_t done;
 	uint8_t *p;
 	unsigned long i;
@@ -173,6 +183,8 @@ TEST_F_TIMEOUT(hardening, failed_faults_leave_no_slab, 180)
 	ASSERT_ERRNO(dummy_fault(fd, p, chunk, 0, &done), EFAULT);
 	before = meminfo_kb("Slab");
 	ASSERT_LT(0, before);
+	tables = pt_pages();
+	ASSERT_LE(0, tables);
 	for (i = 1; i < n; i++) {
 		ASSERT_ERRNO(dummy_fault(fd, p + i * chunk * PAGE, chunk, 0,
 					 &done), EFAULT);
@@ -194,6 +206,59 @@ TEST_F_TIMEOUT(hardening, failed_faults_leave_no_slab, 180)
 		 before, after, i, n);
 	ASSERT_LT(after - before, FAILED_FAULTS_SLAB_KB);
 	ASSERT_EQ(0, dummy_nr_entries(fd, p, 4096));
+	ASSERT_EQ(tables, pt_pages());
+}
+
+/*
+ * The table's own pages are capped too (max_entries / 32 + 64 per file):
+ * one page in every 2 MiB needs a 4 KiB leaf table each, so without that
+ * cap a file mapping max_entries such pages would hold max_entries pages
+ * of tables. With max_entries 2048, faults of one page every 2 MiB must
+ * fail with ENOSPC once the file holds 128 table pages, long before 2048
+ * pages are mapped; and closing the file gives every table page back.
+ */
+#define SPARSE_STEP	(512 * PAGE)
+TEST_F_TIMEOUT(hardening, table_pages_capped, 60)
+{
+	const unsigned long n = 300;
+	long base, held, mapped;
+	unsigned long i, j;
+	uint64_t done;
+	uint8_t *p;
+	int fd, ret = 0;
+
+	ASSERT_OK(param_read("max_entries", self->max_entries,
+			     sizeof(self->max_entries)));
+	ASSERT_OK(param_write("max_entries", "2048"));
+	base = pt_pages();
+	ASSERT_LE(0, base);
+	fd = dummy_open(0);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	p = mmap(NULL, n * SPARSE_STEP, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	/* One 4 KiB page each: no THP, whose one entry needs no leaf. */
+	ASSERT_OK(madvise(p, n * SPARSE_STEP, MADV_NOHUGEPAGE));
+	for (i = 0; i < n; i++) {
+		p[i * SPARSE_STEP] = 1;
+		ret = dummy_fault(fd, p + i * SPARSE_STEP, 1, 0, &done);
+		if (ret)
+			break;
+	}
+	held = pt_pages() - base;
+	hmm_diag("%lu sparse pages mapped, %ld table pages", i, held);
+	ASSERT_EQ(-1, ret);
+	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_EQ(0, done);
+	ASSERT_LE(held, 2048 / 32 + 64);
+	/* Not the entry cap: far fewer pages than it allows. */
+	ASSERT_GT(2048 / 4, i);
+	for (mapped = 0, j = 0; j < n; j++)
+		mapped += dummy_nr_entries(fd, p + j * SPARSE_STEP, 1);
+	ASSERT_EQ(i, mapped);
+	ASSERT_OK(close(fd));
+	ASSERT_EQ(base, pt_pages());
+	ASSERT_OK(munmap(p, n * SPARSE_STEP));
 }
 
 /*
