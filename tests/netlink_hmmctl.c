@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * netlink_hmmctl - hmmctl and the hmm_dummy netlink family, end to end
+ * netlink_hmmctl - hmmctl and the netlink families, end to end
  *
- * Each case sets state up through /dev/hmm_dummyN, runs hmmctl --json (as
- * the guest's root, or as uid 65534) and checks what it prints against that
- * state: the devices and their open files, a mirror of 100 pages and its
- * counters, its device page table against /proc/self/pagemap, hmm_core's
- * counters, a munmap seen live by `hmmctl monitor`, the exit codes and
- * messages of hmmctl(8), and an invalidation storm with a stopped monitor:
- * kernel memory stays bounded and comes back, and every event is either
- * delivered or counted as dropped. Also: the range of a mirror after
- * SET_RANGE, and that uid 65534 does not see root's mirrors.
+ * hmmctl's mirrors, stats, monitor and top read hmm_core's family (every
+ * driver's mirrors); devices and pt read hmm_dummy's. Each case sets state
+ * up through /dev/hmm_dummyN (or examples/hmm_example's /dev/hmm_example),
+ * runs hmmctl --json (as the guest's root, or as uid 65534) and checks what
+ * it prints against that state: the devices and their open files, a mirror
+ * of 100 pages and its counters, its device page table against
+ * /proc/self/pagemap, hmm_core's counters, a munmap seen live by `hmmctl
+ * monitor`, the exit codes and messages of hmmctl(8), and an invalidation
+ * storm with a stopped monitor: kernel memory stays bounded and comes back,
+ * and every event is either delivered or counted as dropped. Also: the
+ * range of a mirror after SET_RANGE, another driver's mirror in the list,
+ * and that uid 65534 does not see root's mirrors.
  *
  * One fixture, hmmctl: its setup finds hmmctl next to this program, its
  * teardown kills and reaps the monitor and the child a case left running
@@ -40,8 +43,11 @@
 /* SUnreclaim may move this much (kB) on its own; see storm(). */
 #define SLAB_TOLERANCE_KB	2048
 
-/* The mirror of this process on DEV ("hmm_dummy0"): its JSON line, or NULL. */
-static char *my_mirror(const char *dev)
+/*
+ * The mirror of this process labelled LABEL (hmm_dummy labels a mirror with
+ * its device's name, "hmm_dummy0"): its JSON line, or NULL.
+ */
+static char *my_mirror(const char *label)
 {
 	struct hmmctl_result r;
 	const char *pos, *l;
@@ -52,7 +58,7 @@ static char *my_mirror(const char *dev)
 	if (HMMCTL(&r, "--json", "mirrors") != 0)
 		goto out;
 	for (pos = r.out; (l = next_line(&pos, "tgid", tgid));) {
-		if (json_is(l, "dev", dev)) {
+		if (json_is(l, "label", label)) {
 			line = strndup(l, strcspn(l, "\n"));
 			break;
 		}
@@ -62,9 +68,9 @@ out:
 	return line;
 }
 
-static uint64_t my_mirror_id(const char *dev)
+static uint64_t my_mirror_id(const char *label)
 {
-	char *l = my_mirror(dev);
+	char *l = my_mirror(label);
 	uint64_t id = 0;
 
 	if (l)
@@ -164,12 +170,33 @@ TEST_F_TIMEOUT(hmmctl, devices, 60)
 	hmmctl_result_free(&r);
 }
 
-/* mirrors: a mirror of 100 pages shows its owner, device and counters. */
+/* The sum of a mirror line's "invalidations":{...} counts. */
+static uint64_t total_invalidations(const char *l)
+{
+	static const char *const names[] = {
+		"unmap", "clear", "protection_vma", "protection_page",
+		"soft_dirty", "release", "migrate", "exclusive", "other",
+	};
+	const char *inv = strstr(l, "\"invalidations\"");
+	uint64_t v, sum = 0;
+	unsigned int i;
+
+	for (i = 0; inv && i < sizeof(names) / sizeof(names[0]); i++)
+		if (json_u64(inv, names[i], &v))
+			sum += v;
+	return sum;
+}
+
+/*
+ * mirrors: a mirror of 100 pages shows its driver, label, owner, range and
+ * hmm_core's counters of it, which follow hmm_dummy's own.
+ */
 TEST_F_TIMEOUT(hmmctl, mirrors, 60)
 {
 	int fd = dummy_open(0);
-	struct hmm_dummy_counters c;
-	uint64_t v, u0;
+	struct hmm_dummy_counters c0, c;
+	struct hmmctl_result r;
+	uint64_t v, u0, calls;
 	char *l, *p;
 
 	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
@@ -177,42 +204,116 @@ TEST_F_TIMEOUT(hmmctl, mirrors, 60)
 	ASSERT_NE(NULL, (l = my_mirror("hmm_dummy0")));
 	hmm_diag("%s", l);
 	ASSERT_TRUE(json_u64(l, "id", &v) && v > 0);
-	ASSERT_TRUE(json_u64(l, "dev_index", &v) && v == 0);
+	ASSERT_TRUE(json_is(l, "driver", "hmm_dummy")) TH_LOG("%s", l);
 	ASSERT_TRUE(json_u64(l, "start", &v) && v == 0);
 	ASSERT_TRUE(json_u64(l, "end", &v) && v >= (uintptr_t)p + 100 * PAGE);
-	ASSERT_TRUE(json_u64(l, "pages", &v));
-	ASSERT_EQ(100U, v);
-	ASSERT_TRUE(json_u64(l, "pages_populated", &v));
-	ASSERT_EQ(100U, v);
-	ASSERT_TRUE(json_u64(l, "device_faults", &v));
-	ASSERT_EQ(1U, v);
-	ASSERT_TRUE(json_is(l, "released", "false"));
-	ASSERT_EQ(0, dummy_counters(fd, &c));
-	ASSERT_TRUE(json_u64(l, "pages_invalidated", &v));
-	ASSERT_EQ(c.pages_invalidated, v);
+	ASSERT_TRUE(json_is(l, "two_phase", "false"));
+	ASSERT_TRUE(json_u64(l, "retries", &v));
+	ASSERT_TRUE(json_u64(l, "nonblock_failures", &v) && v == 0);
 	free(l);
 
 	/*
-	 * 40 pages unmapped: 60 left, and one more unmap invalidation. Its
-	 * count is read between two reads of the file's own: running hmmctl
-	 * frees this process's buffers, which may unmap (trim the heap) after
-	 * the dump and so before a single read after it.
+	 * 40 pages unmapped: one more unmap invalidation, its callback timed,
+	 * and (once hmm_dummy reports them) 40 more device entries cleared.
+	 * The core's counts are read between two reads of the file's own:
+	 * running hmmctl frees this process's buffers, which may unmap (trim
+	 * the heap) after the dump and so before a single read after it.
 	 */
 	ASSERT_EQ(0, munmap(p, 40 * PAGE));
-	ASSERT_EQ(0, dummy_counters(fd, &c));
-	u0 = c.invalidations[HMM_DUMMY_EVENT_UNMAP];
+	ASSERT_EQ(0, dummy_counters(fd, &c0));
+	u0 = c0.invalidations[HMM_DUMMY_EVENT_UNMAP];
 	ASSERT_NE(NULL, (l = my_mirror("hmm_dummy0")));
 	ASSERT_EQ(0, dummy_counters(fd, &c));
-	ASSERT_TRUE(json_u64(l, "pages", &v));
-	ASSERT_EQ(60U, v);
+	hmm_diag("%s", l);
 	ASSERT_TRUE(json_u64(strstr(l, "\"invalidations\""), "unmap", &v));
 	ASSERT_TRUE(v >= u0 && v <= c.invalidations[HMM_DUMMY_EVENT_UNMAP])
 		TH_LOG("unmap %" PRIu64 ", not in [%" PRIu64 ", %" PRIu64 "]",
 		       v, u0, (uint64_t)c.invalidations[HMM_DUMMY_EVENT_UNMAP]);
 	ASSERT_LE(1U, v);
+	/* One pass each (not two-phase): a callback timed per invalidation. */
+	ASSERT_TRUE(json_u64(l, "callbacks", &calls));
+	ASSERT_LE(total_invalidations(l), calls);
+	ASSERT_LE(1U, calls);
+	ASSERT_TRUE(json_u64(l, "callback_ns", &v) && v > 0);
+	ASSERT_TRUE(json_u64(l, "callback_max_ns", &v) && v > 0);
+	/* Absent until the driver reports: null, or what hmm_dummy cleared. */
+	if (json_u64(l, "pages_invalidated", &v)) {
+		ASSERT_TRUE(v >= c0.pages_invalidated &&
+			    v <= c.pages_invalidated)
+			TH_LOG("pages_invalidated %" PRIu64 ", not in [%llu, %llu]",
+			       v, (unsigned long long)c0.pages_invalidated,
+			       (unsigned long long)c.pages_invalidated);
+		ASSERT_LE(40U, v);
+	} else {
+		ASSERT_TRUE(json_is(l, "pages_invalidated", "null"))
+			TH_LOG("%s", l);
+	}
 	free(l);
+
+	/* Text: a header, and the mirror's line with its driver and label. */
+	ASSERT_EQ(0, HMMCTL(&r, "mirrors"));
+	ASSERT_EQ(0, strncmp(r.out, "ID ", 3)) TH_LOG("%s", r.out);
+	ASSERT_NE(NULL, strstr(r.out, "DRIVER"));
+	ASSERT_NE(NULL, strstr(r.out, " hmm_dummy      hmm_dummy0 "))
+		TH_LOG("%s", r.out);
+	hmmctl_result_free(&r);
 	close(fd);
 	ASSERT_EQ(NULL, my_mirror("hmm_dummy0"));
+}
+
+/*
+ * mirrors of another driver: examples/hmm_example, which has no netlink
+ * code, shows with its driver's name, no label, its owner, and counters
+ * that move (when vm-run shipped its module at /tests/hmm_example.ko).
+ */
+TEST_F_TIMEOUT(hmmctl, mirrors_example, 90)
+{
+	struct hmmctl_result r;
+	const char *pos, *l;
+	char tgid[16], line[128];
+	uint64_t before, v;
+	int fd, st;
+	void *p;
+
+	if (access("/tests/hmm_example.ko", R_OK))
+		SKIP(return, "no /tests/hmm_example.ko (scripts/vm-run ships it)");
+	st = system("grep -q '^hmm_example ' /proc/modules || insmod /tests/hmm_example.ko");
+	ASSERT_EQ(0, st);
+	fd = open("/dev/hmm_example", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_example: %s", strerror(errno));
+	ASSERT_LT(0, read(fd, line, sizeof(line)));
+	snprintf(tgid, sizeof(tgid), "%d", getpid());
+
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "mirrors"));
+	pos = r.out;
+	while ((l = next_line(&pos, "driver", "hmm_example")) &&
+	       !json_is(l, "tgid", tgid))
+		;
+	ASSERT_NE(NULL, l) TH_LOG("no hmm_example mirror of ours: %s", r.out);
+	hmm_diag("%.*s", (int)strcspn(l, "\n"), l);
+	ASSERT_TRUE(json_is(l, "label", "")) TH_LOG("%s", l);
+	before = total_invalidations(l);
+	hmmctl_result_free(&r);
+
+	ASSERT_NE(NULL, (p = anon_map(4)));
+	memset(p, 1, 4 * PAGE);
+	ASSERT_EQ(0, munmap(p, 4 * PAGE));
+	ASSERT_EQ(0, HMMCTL(&r, "--json", "mirrors"));
+	pos = r.out;
+	while ((l = next_line(&pos, "driver", "hmm_example")) &&
+	       !json_is(l, "tgid", tgid))
+		;
+	ASSERT_NE(NULL, l);
+	ASSERT_LT(before, total_invalidations(l)) TH_LOG("%s", l);
+	ASSERT_TRUE(json_u64(l, "callbacks", &v) && v > 0);
+	hmmctl_result_free(&r);
+
+	/* Text: the driver's column, and "-" for no label. */
+	ASSERT_EQ(0, HMMCTL(&r, "mirrors"));
+	ASSERT_NE(NULL, strstr(r.out, " hmm_example    -  ")) TH_LOG("%s", r.out);
+	hmmctl_result_free(&r);
+	close(fd);
+	EXPECT_EQ(0, system("rmmod hmm_example"));
 }
 
 /* pt output for [p, p + n pages): exactly those pages, the CPU's pfns. */
@@ -443,7 +544,11 @@ static int monitor_stop(pid_t pid, struct line_reader *lr, char *line,
 	return WEXITSTATUS(st);
 }
 
-/* monitor: a munmap of a mirrored range arrives with that exact range. */
+/*
+ * monitor: the register of a mirror names its driver and label; a munmap
+ * of a mirrored range arrives with that exact range and its callback's
+ * duration.
+ */
 TEST_F_TIMEOUT(hmmctl, monitor_munmap, 60)
 {
 	struct line_reader *lr = &self->lr;
@@ -459,6 +564,14 @@ TEST_F_TIMEOUT(hmmctl, monitor_munmap, 60)
 		TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
 	ASSERT_NE(0U, (id = my_mirror_id("hmm_dummy0")));
 	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, id);
+	while (!seen && read_line(lr, line, sizeof(line), 10000))
+		seen = json_is(line, "event", "register") &&
+		       json_is(line, "mirror", idbuf);
+	ASSERT_TRUE(seen) TH_LOG("no register event of mirror %s", idbuf);
+	hmm_diag("%s", line);
+	ASSERT_TRUE(json_is(line, "driver", "hmm_dummy")) TH_LOG("%s", line);
+	ASSERT_TRUE(json_is(line, "label", "hmm_dummy0")) TH_LOG("%s", line);
+	seen = false;
 	ASSERT_NE(NULL, (p = mirrored(fd, 16)));
 	start = (uintptr_t)p;
 	end = start + 16 * PAGE;
@@ -482,6 +595,7 @@ TEST_F_TIMEOUT(hmmctl, monitor_munmap, 60)
 			continue;
 		ASSERT_TRUE(json_is(line, "blockable", "true"));
 		ASSERT_TRUE(json_u64(line, "seq", &v) && v > 0);
+		ASSERT_TRUE(json_u64(line, "duration_ns", &v)) TH_LOG("%s", line);
 		seen = true;
 	}
 	ASSERT_TRUE(seen)
@@ -960,11 +1074,14 @@ TEST_F_TIMEOUT(hmmctl, storm, 240)
 	}
 }
 
-/* No hmm_dummy loaded: exit code 2 and the message; then load it again. */
+/*
+ * No hmm_dummy loaded: devices fails with exit code 2 and the message, and
+ * mirrors, on hmm_core's family, still works; then load it again.
+ */
 TEST_F_TIMEOUT(hmmctl, family_missing, 60)
 {
-	struct hmmctl_result r;
-	int ko = open("/hmm_dummy.ko", O_RDONLY | O_CLOEXEC), i, loaded;
+	struct hmmctl_result r, r2;
+	int ko = open("/hmm_dummy.ko", O_RDONLY | O_CLOEXEC), i, loaded, mirrors;
 
 	if (ko < 0)
 		SKIP(return, "no /hmm_dummy.ko to load again (not in a vm-run guest)");
@@ -978,6 +1095,8 @@ TEST_F_TIMEOUT(hmmctl, family_missing, 60)
 	if (i)
 		hmm_diag("hmm_dummy unloaded after %d tries", i + 1);
 	HMMCTL(&r, "devices");
+	mirrors = HMMCTL(&r2, "mirrors");
+	hmmctl_result_free(&r2);
 	loaded = syscall(SYS_finit_module, ko, "", 0);
 	ASSERT_EQ(0, loaded)
 		TH_LOG("loading /hmm_dummy.ko again failed: %s", strerror(errno));
@@ -985,6 +1104,7 @@ TEST_F_TIMEOUT(hmmctl, family_missing, 60)
 	ASSERT_EQ(2, r.status);
 	ASSERT_NE(NULL, strstr(r.err, "hmmctl: the hmm_dummy netlink family is not available: is hmm_dummy loaded?"));
 	hmmctl_result_free(&r);
+	ASSERT_EQ(0, mirrors);
 	ASSERT_EQ(0, HMMCTL(&r, "devices"));
 	hmmctl_result_free(&r);
 }

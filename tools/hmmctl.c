@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmmctl - see and watch hmm_dummy's mirrors through its netlink family
+ * hmmctl - see and watch every hmm_core mirror through the netlink families
  *
- *	hmmctl [--json] devices
  *	hmmctl [--json] mirrors
- *	hmmctl [--json] pt MIRROR [START [END]]
  *	hmmctl [--json] stats
  *	hmmctl [--json] monitor [--count N] [--rcvbuf BYTES]
+ *	hmmctl [--json] devices
+ *	hmmctl [--json] pt MIRROR [START [END]]
  *
  * See hmmctl(8) for the output and the exit codes.
  */
@@ -18,27 +18,28 @@
 
 #include "hmmctl.h"
 
-/* Indexed by enum hmm_dummy_event, as in the COUNTS nests and events. */
-const char *const hmmctl_event_names[HMM_DUMMY_NR_EVENTS] = {
-	[HMM_DUMMY_EVENT_UNMAP] = "unmap",
-	[HMM_DUMMY_EVENT_CLEAR] = "clear",
-	[HMM_DUMMY_EVENT_PROTECTION_VMA] = "protection_vma",
-	[HMM_DUMMY_EVENT_PROTECTION_PAGE] = "protection_page",
-	[HMM_DUMMY_EVENT_SOFT_DIRTY] = "soft_dirty",
-	[HMM_DUMMY_EVENT_RELEASE] = "release",
-	[HMM_DUMMY_EVENT_MIGRATE] = "migrate",
-	[HMM_DUMMY_EVENT_EXCLUSIVE] = "exclusive",
-	[HMM_DUMMY_EVENT_OTHER] = "other",
+/* Indexed by enum hmm_core_event, as in the COUNTS nests and events. */
+const char *const hmmctl_event_names[HMMCTL_NR_EVENTS] = {
+	[HMM_CORE_EVENT_UNMAP] = "unmap",
+	[HMM_CORE_EVENT_CLEAR] = "clear",
+	[HMM_CORE_EVENT_PROTECTION_VMA] = "protection_vma",
+	[HMM_CORE_EVENT_PROTECTION_PAGE] = "protection_page",
+	[HMM_CORE_EVENT_SOFT_DIRTY] = "soft_dirty",
+	[HMM_CORE_EVENT_RELEASE] = "release",
+	[HMM_CORE_EVENT_MIGRATE] = "migrate",
+	[HMM_CORE_EVENT_EXCLUSIVE] = "exclusive",
+	[HMM_CORE_EVENT_OTHER] = "other",
 };
 
 static const char usage_text[] =
 	"usage: hmmctl [--json] COMMAND [ARGS]\n"
-	"  devices                      list the devices\n"
-	"  mirrors                      list the mirrors (open device files)\n"
-	"  pt MIRROR [START [END]]      dump a mirror's device page table (root)\n"
-	"  stats                        hmm_core's counters and the family's\n"
+	"  mirrors                      list every driver's mirrors\n"
+	"  stats                        hmm_core's counters and its family's\n"
 	"  monitor [--count N] [--rcvbuf BYTES]\n"
-	"                               print events as they come (CAP_NET_ADMIN)\n";
+	"                               print events as they come (CAP_NET_ADMIN)\n"
+	"  devices                      list hmm_dummy's devices\n"
+	"  pt MIRROR [START [END]]      dump an hmm_dummy mirror's device page\n"
+	"                               table (CAP_SYS_ADMIN)\n";
 
 int hmmctl_usage(const char *fmt, ...)
 {
@@ -67,20 +68,26 @@ int hmmctl_parse_u64(const char *s, uint64_t *v)
 	return errno || *end ? -1 : 0;
 }
 
-void hmmctl_json_str(const char *s)
+/* A JSON string of @s on @f. */
+void hmmctl_json_fstr(FILE *f, const char *s)
 {
-	putchar('"');
+	fputc('"', f);
 	for (; *s; s++) {
 		unsigned char c = *s;
 
 		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
 		else
-			putchar(c);
+			fputc(c, f);
 	}
-	putchar('"');
+	fputc('"', f);
+}
+
+void hmmctl_json_str(const char *s)
+{
+	hmmctl_json_fstr(stdout, s);
 }
 
 static const struct {

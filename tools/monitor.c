@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * monitor.c - hmmctl monitor: print the "events" group as it comes
+ * monitor.c - hmmctl monitor: print hmm_core's "events" group as it comes
  *
  * One line per event, flushed at once. Every event carries a sequence
  * number: a gap is a run of events this listener lost (its receive buffer
@@ -39,11 +39,20 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static const char *const ntf_names[HMM_DUMMY_CMD_MAX + 1] = {
-	[HMM_DUMMY_CMD_INVALIDATE_NTF] = "invalidate",
-	[HMM_DUMMY_CMD_REGISTER_NTF] = "register",
-	[HMM_DUMMY_CMD_UNREGISTER_NTF] = "unregister",
-	[HMM_DUMMY_CMD_RELEASE_NTF] = "release",
+static const char *const ntf_names[HMM_CORE_CMD_MAX + 1] = {
+	[HMM_CORE_CMD_INVALIDATE_NTF] = "invalidate",
+	[HMM_CORE_CMD_REGISTER_NTF] = "register",
+	[HMM_CORE_CMD_UNREGISTER_NTF] = "unregister",
+	[HMM_CORE_CMD_RELEASE_NTF] = "release",
+	[HMM_CORE_CMD_VERIFY_NTF] = "verify",
+};
+
+/* Indexed by enum hmm_core_finding. */
+static const char *const finding_names[] = {
+	[HMM_CORE_FINDING_LEFT] = "left",
+	[HMM_CORE_FINDING_PFN] = "pfn",
+	[HMM_CORE_FINDING_WRITE] = "write",
+	[HMM_CORE_FINDING_ORDER] = "order",
 };
 
 static void print_lost(struct monitor *m, uint64_t first, uint64_t last)
@@ -57,53 +66,83 @@ static void print_lost(struct monitor *m, uint64_t first, uint64_t last)
 		       last - first + 1, first, last);
 }
 
+/* " key value" as text, ",\"key\":value" as JSON: one unsigned number. */
+static void print_u64(const struct monitor *m, const char *key, uint64_t v,
+		      bool hex)
+{
+	if (m->json)
+		printf(",\"%s\":%" PRIu64, key, v);
+	else if (hex)
+		printf(" %s 0x%" PRIx64, key, v);
+	else
+		printf(" %s %" PRIu64, key, v);
+}
+
+static void print_str(const struct monitor *m, const char *key, const char *v)
+{
+	if (m->json) {
+		printf(",\"%s\":", key);
+		hmmctl_json_str(v);
+	} else {
+		printf(" %s %s", key, *v ? v : "-");
+	}
+}
+
 static void print_event(struct monitor *m, const char *name, uint64_t seq,
 			struct nlattr **tb)
 {
-	uint32_t reason = tb[HMM_DUMMY_A_EVENT_REASON] ?
-		nla_get_u32(tb[HMM_DUMMY_A_EVENT_REASON]) : HMM_DUMMY_EVENT_OTHER;
-	uint32_t id = tb[HMM_DUMMY_A_EVENT_MIRROR_ID] ?
-		nla_get_u32(tb[HMM_DUMMY_A_EVENT_MIRROR_ID]) : 0;
-	bool blockable = tb[HMM_DUMMY_A_EVENT_BLOCKABLE];
+	uint32_t reason = tb[HMM_CORE_A_EVENT_REASON] ?
+		nla_get_u32(tb[HMM_CORE_A_EVENT_REASON]) : HMM_CORE_EVENT_OTHER;
+	uint32_t id = tb[HMM_CORE_A_EVENT_MIRROR_ID] ?
+		nla_get_u32(tb[HMM_CORE_A_EVENT_MIRROR_ID]) : 0;
+	bool blockable = tb[HMM_CORE_A_EVENT_BLOCKABLE];
 
-	if (reason >= HMM_DUMMY_NR_EVENTS)
-		reason = HMM_DUMMY_EVENT_OTHER;
+	if (reason >= HMMCTL_NR_EVENTS)
+		reason = HMM_CORE_EVENT_OTHER;
 	if (m->json)
 		printf("{\"seq\":%" PRIu64 ",\"event\":\"%s\",\"mirror\":%u",
 		       seq, name, id);
 	else
 		printf("seq %" PRIu64 " %s mirror %u", seq, name, id);
-	if (tb[HMM_DUMMY_A_EVENT_START] && tb[HMM_DUMMY_A_EVENT_END]) {
-		uint64_t start = nla_get_u64(tb[HMM_DUMMY_A_EVENT_START]);
-		uint64_t end = nla_get_u64(tb[HMM_DUMMY_A_EVENT_END]);
+	if (tb[HMM_CORE_A_EVENT_START] && tb[HMM_CORE_A_EVENT_END]) {
+		uint64_t start = nla_get_u64(tb[HMM_CORE_A_EVENT_START]);
+		uint64_t end = nla_get_u64(tb[HMM_CORE_A_EVENT_END]);
 
 		if (m->json)
-			printf(",\"start\":%" PRIu64 ",\"end\":%" PRIu64
-			       ",\"reason\":\"%s\",\"blockable\":%s", start, end,
+			printf(",\"start\":%" PRIu64 ",\"end\":%" PRIu64,
+			       start, end);
+		else
+			printf(" 0x%" PRIx64 "-0x%" PRIx64, start, end);
+	}
+	if (tb[HMM_CORE_A_EVENT_REASON]) {
+		if (m->json)
+			printf(",\"reason\":\"%s\",\"blockable\":%s",
 			       hmmctl_event_names[reason],
 			       blockable ? "true" : "false");
 		else
-			printf(" 0x%" PRIx64 "-0x%" PRIx64 " %s%s", start, end,
-			       hmmctl_event_names[reason],
+			printf(" %s%s", hmmctl_event_names[reason],
 			       blockable ? " blockable" : "");
 	}
-	if (tb[HMM_DUMMY_A_EVENT_TGID]) {
-		uint32_t tgid = nla_get_u32(tb[HMM_DUMMY_A_EVENT_TGID]);
+	if (tb[HMM_CORE_A_EVENT_DURATION_NS])
+		print_u64(m, "duration_ns",
+			  nla_get_u64(tb[HMM_CORE_A_EVENT_DURATION_NS]), false);
+	if (tb[HMM_CORE_A_EVENT_TGID])
+		print_u64(m, "tgid", nla_get_u32(tb[HMM_CORE_A_EVENT_TGID]),
+			  false);
+	if (tb[HMM_CORE_A_EVENT_DRIVER])
+		print_str(m, "driver",
+			  nla_get_string(tb[HMM_CORE_A_EVENT_DRIVER]));
+	if (tb[HMM_CORE_A_EVENT_LABEL])
+		print_str(m, "label", nla_get_string(tb[HMM_CORE_A_EVENT_LABEL]));
+	if (tb[HMM_CORE_A_EVENT_ADDR])
+		print_u64(m, "addr", nla_get_u64(tb[HMM_CORE_A_EVENT_ADDR]),
+			  true);
+	if (tb[HMM_CORE_A_EVENT_FINDING]) {
+		uint32_t f = nla_get_u32(tb[HMM_CORE_A_EVENT_FINDING]);
 
-		if (m->json)
-			printf(",\"tgid\":%u", tgid);
-		else
-			printf(" tgid %u", tgid);
-	}
-	if (tb[HMM_DUMMY_A_EVENT_DEV_NAME]) {
-		const char *dev = nla_get_string(tb[HMM_DUMMY_A_EVENT_DEV_NAME]);
-
-		if (m->json) {
-			printf(",\"dev\":");
-			hmmctl_json_str(dev);
-		} else {
-			printf(" dev %s", dev);
-		}
+		print_str(m, "finding",
+			  f < sizeof(finding_names) / sizeof(finding_names[0]) ?
+			  finding_names[f] : "unknown");
 	}
 	puts(m->json ? "}" : "");
 }
@@ -111,17 +150,17 @@ static void print_event(struct monitor *m, const char *name, uint64_t seq,
 static int event_cb(struct nl_msg *msg, void *arg)
 {
 	struct genlmsghdr *gnlh = genlmsg_hdr(nlmsg_hdr(msg));
-	struct nlattr *tb[HMM_DUMMY_A_EVENT_MAX + 1];
+	struct nlattr *tb[HMM_CORE_A_EVENT_MAX + 1];
 	struct monitor *m = arg;
 	const char *name = NULL;
 	uint64_t seq;
 
-	if (gnlh->cmd <= HMM_DUMMY_CMD_MAX)
+	if (gnlh->cmd <= HMM_CORE_CMD_MAX)
 		name = ntf_names[gnlh->cmd];
-	if (!name || !hmmctl_parse(msg, tb, HMM_DUMMY_A_EVENT_MAX) ||
-	    !tb[HMM_DUMMY_A_EVENT_SEQ])
+	if (!name || !hmmctl_parse(msg, tb, HMM_CORE_A_EVENT_MAX) ||
+	    !tb[HMM_CORE_A_EVENT_SEQ])
 		return NL_SKIP;
-	seq = nla_get_u64(tb[HMM_DUMMY_A_EVENT_SEQ]);
+	seq = nla_get_u64(tb[HMM_CORE_A_EVENT_SEQ]);
 	if (!m->first_seq || seq < m->first_seq)
 		m->first_seq = seq;
 	if (m->max_seq && seq > m->max_seq + 1)
@@ -212,12 +251,12 @@ int hmmctl_monitor(struct hmmctl *h, int argc, char **argv)
 	ret = monitor_args(&m, &rcvbuf, argc, argv);
 	if (ret)
 		return ret;
-	ret = hmmctl_connect(h);
+	ret = hmmctl_connect(h, HMM_CORE_FAMILY_NAME);
 	if (!ret)
 		ret = hmmctl_join_events(h);
 	/* A second socket for the counters: this one receives events. */
 	if (!ret)
-		ret = hmmctl_connect(&stats);
+		ret = hmmctl_connect(&stats, HMM_CORE_FAMILY_NAME);
 	if (ret)
 		goto out;
 	if (hmmctl_read_stats(&stats, &sent, &dropped0)) {

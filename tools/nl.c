@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * nl.c - hmmctl's side of the hmm_dummy generic netlink family
+ * nl.c - hmmctl's side of the generic netlink families it talks to
  *
- * One request at a time: hmmctl_msg() starts it, hmmctl_run() sends it and
+ * hmm_core's family (every driver's mirrors, the counters, the events) and
+ * hmm_dummy's (its devices and their page tables): one socket per family,
+ * struct hmmctl names which. One request at a time: hmmctl_msg() starts it, hmmctl_run() sends it and
  * reads replies until the dump's NLMSG_DONE, the ACK, or an error, keeping
  * the kernel's errno and extended-ack message in struct hmmctl.
  */
@@ -22,7 +24,11 @@
 #define SOL_NETLINK 270
 #endif
 
-int hmmctl_connect(struct hmmctl *h)
+/*
+ * Open a socket to @family (HMM_CORE_FAMILY_NAME or HMM_DUMMY_FAMILY_NAME);
+ * an exit code, HMMCTL_EXIT_NOFAMILY with the message if it is not there.
+ */
+int hmmctl_connect(struct hmmctl *h, const char *family)
 {
 	int one = 1, ret;
 
@@ -42,11 +48,13 @@ int hmmctl_connect(struct hmmctl *h)
 		   &one, sizeof(one));
 	setsockopt(nl_socket_get_fd(h->sk), SOL_NETLINK, NETLINK_CAP_ACK,
 		   &one, sizeof(one));
-	h->family = genl_ctrl_resolve(h->sk, HMM_DUMMY_FAMILY_NAME);
+	h->name = family;
+	h->family = genl_ctrl_resolve(h->sk, family);
 	if (h->family < 0) {
+		/* Each family is named after the module that registers it. */
 		fprintf(stderr,
-			"hmmctl: the %s netlink family is not available: is hmm_dummy loaded?\n",
-			HMM_DUMMY_FAMILY_NAME);
+			"hmmctl: the %s netlink family is not available: is %s loaded?\n",
+			family, family);
 		return HMMCTL_EXIT_NOFAMILY;
 	}
 	return HMMCTL_EXIT_OK;
@@ -64,6 +72,8 @@ struct nl_msg *hmmctl_msg(struct hmmctl *h, uint8_t cmd, bool dump)
 
 	if (msg && !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, h->family, 0,
 				dump ? NLM_F_DUMP : 0, cmd,
+				!strcmp(h->name, HMM_CORE_FAMILY_NAME) ?
+				HMM_CORE_FAMILY_VERSION :
 				HMM_DUMMY_FAMILY_VERSION)) {
 		nlmsg_free(msg);
 		msg = NULL;
@@ -197,16 +207,15 @@ int hmmctl_fail(struct hmmctl *h, int ret, const char *what,
 	return HMMCTL_EXIT_ERROR;
 }
 
-/* Join the events group: CAP_NET_ADMIN. */
+/* Join the family's events group: CAP_NET_ADMIN. */
 int hmmctl_join_events(struct hmmctl *h)
 {
-	int grp = genl_ctrl_resolve_grp(h->sk, HMM_DUMMY_FAMILY_NAME,
-					HMM_DUMMY_MCGRP_EVENTS);
+	int grp = genl_ctrl_resolve_grp(h->sk, h->name, HMM_CORE_MCGRP_EVENTS);
 	int ret;
 
 	if (grp < 0) {
-		fprintf(stderr, "hmmctl: the family has no %s group: %s\n",
-			HMM_DUMMY_MCGRP_EVENTS, nl_geterror(grp));
+		fprintf(stderr, "hmmctl: the %s family has no %s group: %s\n",
+			h->name, HMM_CORE_MCGRP_EVENTS, nl_geterror(grp));
 		return HMMCTL_EXIT_ERROR;
 	}
 	ret = nl_socket_add_membership(h->sk, grp);
@@ -217,7 +226,7 @@ int hmmctl_join_events(struct hmmctl *h)
 	}
 	if (ret < 0) {
 		fprintf(stderr, "hmmctl: cannot join the %s group: %s\n",
-			HMM_DUMMY_MCGRP_EVENTS, nl_geterror(ret));
+			HMM_CORE_MCGRP_EVENTS, nl_geterror(ret));
 		return HMMCTL_EXIT_ERROR;
 	}
 	return HMMCTL_EXIT_OK;

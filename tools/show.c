@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * show.c - hmmctl's one-shot commands: devices, mirrors, pt, stats
+ * show.c - hmmctl's one-shot commands: mirrors, stats (hmm_core's family),
+ * devices, pt (hmm_dummy's)
  *
  * Text is for people, one record per line; --json prints one JSON array
  * (stats: one object) with one element per line.
@@ -45,14 +46,14 @@ static const char *get_str(struct nlattr **tb, int attr)
 /* A COUNTS nest, as text (" unmap N ...") or JSON ({"unmap":N,...}). */
 static void print_counts(struct nlattr *nest, bool json)
 {
-	struct nlattr *tb[HMM_DUMMY_A_COUNTS_MAX + 1] = { 0 };
+	struct nlattr *tb[HMM_CORE_A_COUNTS_MAX + 1] = { 0 };
 	int ev;
 
 	if (nest)
-		nla_parse_nested(tb, HMM_DUMMY_A_COUNTS_MAX, nest, NULL);
+		nla_parse_nested(tb, HMM_CORE_A_COUNTS_MAX, nest, NULL);
 	if (json)
 		putchar('{');
-	for (ev = 0; ev < HMM_DUMMY_NR_EVENTS; ev++) {
+	for (ev = 0; ev < HMMCTL_NR_EVENTS; ev++) {
 		uint64_t n = get_u64(tb, ev + 1);
 
 		if (json)
@@ -65,11 +66,12 @@ static void print_counts(struct nlattr *nest, bool json)
 		putchar('}');
 }
 
-static int no_args(struct hmmctl *h, int argc, char **argv, const char *cmd)
+static int no_args(struct hmmctl *h, int argc, char **argv, const char *cmd,
+		   const char *family)
 {
 	if (argc)
 		return hmmctl_usage("%s takes no argument, not '%s'", cmd, argv[0]);
-	return hmmctl_connect(h);
+	return hmmctl_connect(h, family);
 }
 
 static int device_cb(struct nl_msg *msg, void *arg)
@@ -98,7 +100,7 @@ static int device_cb(struct nl_msg *msg, void *arg)
 
 int hmmctl_devices(struct hmmctl *h, int argc, char **argv)
 {
-	int ret = no_args(h, argc, argv, "devices");
+	int ret = no_args(h, argc, argv, "devices", HMM_DUMMY_FAMILY_NAME);
 
 	if (ret)
 		return ret;
@@ -114,67 +116,96 @@ int hmmctl_devices(struct hmmctl *h, int argc, char **argv)
 	return HMMCTL_EXIT_OK;
 }
 
+/* Nanoseconds as microseconds, to a tenth. */
+static void print_us(uint64_t ns)
+{
+	printf(" %9.1f", ns / 1000.0);
+}
+
 static int mirror_cb(struct nl_msg *msg, void *arg)
 {
-	struct nlattr *tb[HMM_DUMMY_A_MIRROR_MAX + 1];
+	struct nlattr *tb[HMM_CORE_A_MIRROR_MAX + 1];
+	struct nlattr *pages;
 	struct hmmctl *h = arg;
-	bool released;
+	const char *label;
+	uint64_t calls, inval = 0;
+	char range[48];
+	int ev;
 
-	if (!hmmctl_parse(msg, tb, HMM_DUMMY_A_MIRROR_MAX))
+	if (!hmmctl_parse(msg, tb, HMM_CORE_A_MIRROR_MAX))
 		return NL_SKIP;
-	released = tb[HMM_DUMMY_A_MIRROR_RELEASED];
+	pages = hmmctl_pages_attr(tb);
+	label = get_str(tb, HMM_CORE_A_MIRROR_LABEL);
+	calls = get_u64(tb, HMM_CORE_A_MIRROR_CALLBACKS);
 	if (h->json) {
 		json_begin_item();
-		printf("{\"id\":%u,\"tgid\":%u,\"dev_index\":%u,\"dev\":",
-		       get_u32(tb, HMM_DUMMY_A_MIRROR_ID),
-		       get_u32(tb, HMM_DUMMY_A_MIRROR_TGID),
-		       get_u32(tb, HMM_DUMMY_A_MIRROR_DEV_INDEX));
-		hmmctl_json_str(get_str(tb, HMM_DUMMY_A_MIRROR_DEV_NAME));
-		printf(",\"start\":%" PRIu64 ",\"end\":%" PRIu64
-		       ",\"pages\":%" PRIu64 ",\"device_faults\":%" PRIu64
-		       ",\"pages_populated\":%" PRIu64
-		       ",\"pages_invalidated\":%" PRIu64 ",\"retries\":%" PRIu64
-		       ",\"released\":%s,\"invalidations\":",
-		       get_u64(tb, HMM_DUMMY_A_MIRROR_START),
-		       get_u64(tb, HMM_DUMMY_A_MIRROR_END),
-		       get_u64(tb, HMM_DUMMY_A_MIRROR_PAGES),
-		       get_u64(tb, HMM_DUMMY_A_MIRROR_DEVICE_FAULTS),
-		       get_u64(tb, HMM_DUMMY_A_MIRROR_PAGES_POPULATED),
-		       get_u64(tb, HMM_DUMMY_A_MIRROR_PAGES_INVALIDATED),
-		       get_u64(tb, HMM_DUMMY_A_MIRROR_RETRIES),
-		       released ? "true" : "false");
-		print_counts(tb[HMM_DUMMY_A_MIRROR_INVALIDATIONS], true);
+		printf("{\"id\":%u,\"driver\":", get_u32(tb, HMM_CORE_A_MIRROR_ID));
+		hmmctl_json_str(get_str(tb, HMM_CORE_A_MIRROR_DRIVER));
+		printf(",\"label\":");
+		hmmctl_json_str(tb[HMM_CORE_A_MIRROR_LABEL] ? label : "");
+		printf(",\"tgid\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64
+		       ",\"two_phase\":%s,\"retries\":%" PRIu64
+		       ",\"nonblock_failures\":%" PRIu64 ",\"callbacks\":%"
+		       PRIu64 ",\"callback_ns\":%" PRIu64
+		       ",\"callback_max_ns\":%" PRIu64 ",\"pages_invalidated\":",
+		       get_u32(tb, HMM_CORE_A_MIRROR_TGID),
+		       get_u64(tb, HMM_CORE_A_MIRROR_START),
+		       get_u64(tb, HMM_CORE_A_MIRROR_END),
+		       tb[HMM_CORE_A_MIRROR_TWO_PHASE] ? "true" : "false",
+		       get_u64(tb, HMM_CORE_A_MIRROR_RETRIES),
+		       get_u64(tb, HMM_CORE_A_MIRROR_NONBLOCK_FAILURES), calls,
+		       get_u64(tb, HMM_CORE_A_MIRROR_CALLBACK_NS),
+		       get_u64(tb, HMM_CORE_A_MIRROR_CALLBACK_MAX_NS));
+		if (pages)
+			printf("%" PRIu64, nla_get_u64(pages));
+		else
+			printf("null");
+		printf(",\"invalidations\":");
+		print_counts(tb[HMM_CORE_A_MIRROR_INVALIDATIONS], true);
 		putchar('}');
 		return NL_OK;
 	}
-	printf("mirror %u tgid %u dev %s range 0x%" PRIx64 "-0x%" PRIx64
-	       " pages %" PRIu64 "%s\n",
-	       get_u32(tb, HMM_DUMMY_A_MIRROR_ID),
-	       get_u32(tb, HMM_DUMMY_A_MIRROR_TGID),
-	       get_str(tb, HMM_DUMMY_A_MIRROR_DEV_NAME),
-	       get_u64(tb, HMM_DUMMY_A_MIRROR_START),
-	       get_u64(tb, HMM_DUMMY_A_MIRROR_END),
-	       get_u64(tb, HMM_DUMMY_A_MIRROR_PAGES),
-	       released ? " released" : "");
-	printf("    faults %" PRIu64 " populated %" PRIu64 " invalidated %"
-	       PRIu64 " retries %" PRIu64 "\n    invalidations",
-	       get_u64(tb, HMM_DUMMY_A_MIRROR_DEVICE_FAULTS),
-	       get_u64(tb, HMM_DUMMY_A_MIRROR_PAGES_POPULATED),
-	       get_u64(tb, HMM_DUMMY_A_MIRROR_PAGES_INVALIDATED),
-	       get_u64(tb, HMM_DUMMY_A_MIRROR_RETRIES));
-	print_counts(tb[HMM_DUMMY_A_MIRROR_INVALIDATIONS], false);
+	if (tb[HMM_CORE_A_MIRROR_INVALIDATIONS]) {
+		struct nlattr *c[HMM_CORE_A_COUNTS_MAX + 1] = { 0 };
+
+		nla_parse_nested(c, HMM_CORE_A_COUNTS_MAX,
+				 tb[HMM_CORE_A_MIRROR_INVALIDATIONS], NULL);
+		for (ev = 0; ev < HMMCTL_NR_EVENTS; ev++)
+			inval += get_u64(c, ev + 1);
+	}
+	snprintf(range, sizeof(range), "0x%" PRIx64 "-0x%" PRIx64,
+		 get_u64(tb, HMM_CORE_A_MIRROR_START),
+		 get_u64(tb, HMM_CORE_A_MIRROR_END));
+	printf("%-6u %-14s %-14s %-7u %-31s %4d %9" PRIu64,
+	       get_u32(tb, HMM_CORE_A_MIRROR_ID),
+	       get_str(tb, HMM_CORE_A_MIRROR_DRIVER), *label ? label : "-",
+	       get_u32(tb, HMM_CORE_A_MIRROR_TGID), range,
+	       tb[HMM_CORE_A_MIRROR_TWO_PHASE] ? 2 : 1, inval);
+	if (pages)
+		printf(" %9" PRIu64, nla_get_u64(pages));
+	else
+		printf(" %9s", "-");
+	printf(" %8" PRIu64 " %7" PRIu64, get_u64(tb, HMM_CORE_A_MIRROR_RETRIES),
+	       get_u64(tb, HMM_CORE_A_MIRROR_NONBLOCK_FAILURES));
+	print_us(calls ? get_u64(tb, HMM_CORE_A_MIRROR_CALLBACK_NS) / calls : 0);
+	print_us(get_u64(tb, HMM_CORE_A_MIRROR_CALLBACK_MAX_NS));
 	putchar('\n');
 	return NL_OK;
 }
 
 int hmmctl_mirrors(struct hmmctl *h, int argc, char **argv)
 {
-	int ret = no_args(h, argc, argv, "mirrors");
+	int ret = no_args(h, argc, argv, "mirrors", HMM_CORE_FAMILY_NAME);
 
 	if (ret)
 		return ret;
+	if (!h->json)
+		printf("%-6s %-14s %-14s %-7s %-31s %4s %9s %9s %8s %7s %9s %9s\n",
+		       "ID", "DRIVER", "LABEL", "TGID", "RANGE", "PASS",
+		       "INVAL", "PAGES", "RETRIES", "NBFAIL", "AVG_US",
+		       "MAX_US");
 	json_items = 0;
-	ret = hmmctl_run(h, hmmctl_msg(h, HMM_DUMMY_CMD_MIRROR_GET, true),
+	ret = hmmctl_run(h, hmmctl_msg(h, HMM_CORE_CMD_MIRROR_GET, true),
 			 mirror_cb, h);
 	if (ret)
 		return hmmctl_fail(h, ret, "listing the mirrors", NULL);
@@ -265,7 +296,7 @@ int hmmctl_pt(struct hmmctl *h, int argc, char **argv)
 		return hmmctl_usage("START and END must be page aligned");
 	if (argc > 2 && start >= end)
 		return hmmctl_usage("START must be below END");
-	ret = hmmctl_connect(h);
+	ret = hmmctl_connect(h, HMM_DUMMY_FAMILY_NAME);
 	if (ret)
 		return ret;
 
@@ -289,7 +320,8 @@ int hmmctl_pt(struct hmmctl *h, int argc, char **argv)
 	if (ret) {
 		free(l.v);
 		if (ret == -ENOENT && !h->errmsg[0])
-			snprintf(h->errmsg, sizeof(h->errmsg), "no such mirror");
+			snprintf(h->errmsg, sizeof(h->errmsg),
+				 "no such mirror (pt shows hmm_dummy's only)");
 		return hmmctl_fail(h, ret, "dumping the page table",
 				   "dumping pfns needs CAP_SYS_ADMIN");
 	}
@@ -307,26 +339,27 @@ struct stats {
 
 static int stats_cb(struct nl_msg *msg, void *arg)
 {
-	struct nlattr *tb[HMM_DUMMY_A_STATS_MAX + 1];
+	struct nlattr *tb[HMM_CORE_A_STATS_MAX + 1];
 	struct stats *s = arg;
 	static const struct {
 		const char *name;
 		int attr;
 	} fields[] = {
-		{ "mms", HMM_DUMMY_A_STATS_MMS },
-		{ "mirrors", HMM_DUMMY_A_STATS_MIRRORS },
-		{ "nonblock_failures", HMM_DUMMY_A_STATS_NONBLOCK_FAILURES },
-		{ "retries", HMM_DUMMY_A_STATS_RETRIES },
-		{ "events_sent", HMM_DUMMY_A_STATS_EVENTS_SENT },
-		{ "events_dropped", HMM_DUMMY_A_STATS_EVENTS_DROPPED },
+		{ "mms", HMM_CORE_A_STATS_MMS },
+		{ "mirrors", HMM_CORE_A_STATS_MIRRORS },
+		{ "nonblock_failures", HMM_CORE_A_STATS_NONBLOCK_FAILURES },
+		{ "retries", HMM_CORE_A_STATS_RETRIES },
+		{ "events_sent", HMM_CORE_A_STATS_EVENTS_SENT },
+		{ "events_dropped", HMM_CORE_A_STATS_EVENTS_DROPPED },
+		{ "verify_violations", HMM_CORE_A_STATS_VERIFY_VIOLATIONS },
 	};
 	bool json = s->print == 2;
 	size_t i;
 
-	if (!hmmctl_parse(msg, tb, HMM_DUMMY_A_STATS_MAX))
+	if (!hmmctl_parse(msg, tb, HMM_CORE_A_STATS_MAX))
 		return NL_SKIP;
-	s->sent = get_u64(tb, HMM_DUMMY_A_STATS_EVENTS_SENT);
-	s->dropped = get_u64(tb, HMM_DUMMY_A_STATS_EVENTS_DROPPED);
+	s->sent = get_u64(tb, HMM_CORE_A_STATS_EVENTS_SENT);
+	s->dropped = get_u64(tb, HMM_CORE_A_STATS_EVENTS_DROPPED);
 	if (!s->print)
 		return NL_OK;
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
@@ -334,7 +367,7 @@ static int stats_cb(struct nl_msg *msg, void *arg)
 		       json ? (i ? "," : "{") : "", fields[i].name,
 		       get_u64(tb, fields[i].attr));
 	printf(json ? ",\"invalidations\":" : "invalidations     ");
-	print_counts(tb[HMM_DUMMY_A_STATS_INVALIDATIONS], json);
+	print_counts(tb[HMM_CORE_A_STATS_INVALIDATIONS], json);
 	printf(json ? "}\n" : "\n");
 	return NL_OK;
 }
@@ -344,7 +377,7 @@ int hmmctl_read_stats(struct hmmctl *h, uint64_t *sent, uint64_t *dropped)
 	struct stats s = { 0 };
 	int ret;
 
-	ret = hmmctl_run(h, hmmctl_msg(h, HMM_DUMMY_CMD_STATS_GET, false),
+	ret = hmmctl_run(h, hmmctl_msg(h, HMM_CORE_CMD_STATS_GET, false),
 			 stats_cb, &s);
 	*sent = s.sent;
 	*dropped = s.dropped;
@@ -354,12 +387,12 @@ int hmmctl_read_stats(struct hmmctl *h, uint64_t *sent, uint64_t *dropped)
 int hmmctl_stats(struct hmmctl *h, int argc, char **argv)
 {
 	struct stats s = { 0 };
-	int ret = no_args(h, argc, argv, "stats");
+	int ret = no_args(h, argc, argv, "stats", HMM_CORE_FAMILY_NAME);
 
 	if (ret)
 		return ret;
 	s.print = h->json ? 2 : 1;
-	ret = hmmctl_run(h, hmmctl_msg(h, HMM_DUMMY_CMD_STATS_GET, false),
+	ret = hmmctl_run(h, hmmctl_msg(h, HMM_CORE_CMD_STATS_GET, false),
 			 stats_cb, &s);
 	if (ret)
 		return hmmctl_fail(h, ret, "reading the counters", NULL);
