@@ -24,8 +24,12 @@
 #define _GNU_SOURCE
 #include <grp.h>
 #include <linux/mempolicy.h>
+#include <math.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <termios.h>
 
 #include "kselftest_harness.h"
 #include "dummy_util.h"
@@ -1072,6 +1076,288 @@ TEST_F_TIMEOUT(hmmctl, storm, 240)
 	if (!kasan_on()) {
 		ASSERT_GT(SLAB_TOLERANCE_KB, slab2 - slab0);
 	}
+}
+
+/* The sum of hmm_dummy's invalidation counts of a file. */
+static uint64_t dummy_total(int fd)
+{
+	struct hmm_dummy_counters c;
+	uint64_t sum = 0;
+	int e;
+
+	if (dummy_counters(fd, &c))
+		return 0;
+	for (e = 0; e < HMM_DUMMY_NR_EVENTS; e++)
+		sum += c.invalidations[e];
+	return sum;
+}
+
+/*
+ * Run `hmmctl ARGS` while this process toggles the protection of its
+ * mirrored page p (one invalidation each), until hmmctl exits; its output
+ * into r. The number of toggles, or 0 on an error.
+ */
+static unsigned long top_while_toggling(struct hmmctl_result *r, char *p,
+					const char *const *args)
+{
+	unsigned long i = 0;
+	bool reaped = false;
+	int out, st = 0;
+	pid_t pid = hmmctl_spawn(&out, NULL, args);
+
+	r->status = -1;
+	r->out = r->err = NULL;
+	if (pid < 0)
+		return 0;
+	for (;;) {
+		if (mprotect(p, PAGE, i++ & 1 ? PROT_READ | PROT_WRITE : PROT_READ))
+			break;
+		if (!(i % 256) && waitpid(pid, &st, WNOHANG) == pid) {
+			reaped = true;
+			break;
+		}
+	}
+	mprotect(p, PAGE, PROT_READ | PROT_WRITE);
+	r->out = slurp(out);
+	close(out);
+	if (!reaped && waitpid(pid, &st, 0) != pid)
+		return 0;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return r->out ? i : 0;
+}
+
+/* The number after "key": in s (a JSON object's text), or NAN. */
+static double json_double(const char *s, const char *key)
+{
+	const char *v = json_field(s, key);
+
+	return v && (*v == '-' || (*v >= '0' && *v <= '9')) ?
+	       strtod(v, NULL) : NAN;
+}
+
+/*
+ * top -b: plain frames, no escape code; our mirror's line in the last one,
+ * with its driver, label, owner, a positive invalidation rate and a mean
+ * callback time. --json: every frame's rate times its interval is what the
+ * mirror received in it, so their sum is no more than what hmm_dummy
+ * counted over the whole run, and the last one's is at least one.
+ */
+TEST_F_TIMEOUT(hmmctl, top_batch, 90)
+{
+	const char *const text[] = { "top", "-b", "-d", "0.5", "-n", "2", NULL };
+	const char *const json[] = { "--json", "top", "-d", "0.5", "-n", "3",
+				     NULL };
+	char drv[64], label[64], pages[32], avg[32], key[32];
+	unsigned int id, tgid;
+	double inval, sum = 0, d;
+	uint64_t mid, before, after;
+	struct hmmctl_result r;
+	const char *pos, *l, *nl, *frame = NULL;
+	unsigned long toggles;
+	int fd = dummy_open(0), frames = 0;
+	char *p;
+
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_NE(NULL, (p = mirrored(fd, 1)));
+	ASSERT_NE(0U, (mid = my_mirror_id("hmm_dummy0")));
+
+	toggles = top_while_toggling(&r, p, text);
+	ASSERT_LT(0UL, toggles);
+	ASSERT_EQ(0, r.status);
+	ASSERT_EQ(NULL, strchr(r.out, '\033'));
+	for (pos = r.out; (pos = strstr(pos, "hmmctl top - ")); pos++, frames++)
+		frame = pos;
+	hmm_diag("%lu toggles; top -b's last frame:", toggles);
+	for (l = frame; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		hmm_diag("| %.*s", (int)strcspn(l, "\n"), l);
+	ASSERT_EQ(2, frames);
+	ASSERT_NE(NULL, strstr(frame, "INVAL/s"));
+	for (l = frame; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (sscanf(l, "%u %63s %63s %u %lf %31s", &id, drv, label,
+			   &tgid, &inval, pages) == 6 && id == mid)
+			break;
+	}
+	ASSERT_TRUE(l && *l) TH_LOG("no line of mirror %" PRIu64, mid);
+	ASSERT_STREQ("hmm_dummy", drv);
+	ASSERT_STREQ("hmm_dummy0", label);
+	ASSERT_EQ((unsigned int)getpid(), tgid);
+	ASSERT_LT(0.0, inval) TH_LOG("%.*s", (int)strcspn(l, "\n"), l);
+	ASSERT_EQ(2, sscanf(l, "%*u %*s %*s %*u %*f %*s %*s %31s %31s", avg,
+			    key)) TH_LOG("%.*s", (int)strcspn(l, "\n"), l);
+	ASSERT_LT(0.0, strtod(avg, NULL)) TH_LOG("mean callback '%s'", avg);
+	hmmctl_result_free(&r);
+
+	before = dummy_total(fd);
+	toggles = top_while_toggling(&r, p, json);
+	after = dummy_total(fd);
+	ASSERT_LT(0UL, toggles);
+	ASSERT_EQ(0, r.status);
+	snprintf(key, sizeof(key), "{\"id\":%" PRIu64 ",", mid);
+	frames = 0;
+	for (l = r.out; (nl = strchr(l, '\n')); l = nl + 1) {
+		const char *m = strstr(l, key);
+
+		ASSERT_TRUE(m && m < nl && json_field(l, "interval"))
+			TH_LOG("no mirror %" PRIu64 " in %.*s", mid,
+			       (int)(nl - l), l);
+		d = json_double(m, "invalidations_per_s") *
+		    json_double(l, "interval");
+		hmm_diag("frame %d: %.1f invalidations", frames, d);
+		ASSERT_FALSE(isnan(d));
+		sum += d;
+		frames++;
+	}
+	ASSERT_EQ(3, frames) TH_LOG("%s", r.out);
+	hmm_diag("%lu toggles; hmm_dummy counted %" PRIu64
+		 ", top's frames %.1f", toggles, after - before, sum);
+	ASSERT_LE(1.0, d);
+	ASSERT_GE((double)(after - before) + 3, sum);
+	hmmctl_result_free(&r);
+	close(fd);
+}
+
+/*
+ * Read the pty's master into buf (NUL-terminated) until it has held needle
+ * n times after offset from, or timeout_ms without output. true if so.
+ */
+static bool pty_until(int fd, char *buf, size_t *len, size_t cap,
+		      size_t from, const char *needle, int n, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	const char *s;
+	ssize_t r;
+	int seen;
+
+	for (;;) {
+		buf[*len] = '\0';
+		for (seen = 0, s = buf + from; (s = strstr(s, needle)); s++)
+			seen++;
+		if (seen >= n)
+			return true;
+		if (*len + 1 >= cap || poll(&pfd, 1, timeout_ms) <= 0)
+			return false;
+		r = read(fd, buf + *len, cap - 1 - *len);
+		if (r <= 0)
+			return false;
+		*len += r;
+	}
+}
+
+/* The widest line of the last whole frame in s (escapes not counted). */
+static size_t widest_line(const char *s)
+{
+	const char *last = NULL, *prev = NULL, *c;
+	size_t w = 0, max = 0;
+
+	for (c = s; (c = strstr(c, "\033[H")); c++) {
+		prev = last;
+		last = c;
+	}
+	for (c = prev ? prev + 3 : s; *c && c != last; c++) {
+		if (*c == '\033') {
+			c++;
+			while (*c && !((*c >= 'A' && *c <= 'Z') ||
+				       (*c >= 'a' && *c <= 'z')))
+				c++;
+			if (!*c)
+				break;
+		} else if (*c == '\r' || *c == '\n') {
+			w = 0;
+		} else if (++w > max) {
+			max = w;
+		}
+	}
+	return max;
+}
+
+/*
+ * top on a pseudo-terminal: hmmctl top as the session leader of a pty,
+ * run one way (quit with 'q', or SIGTERM) ; what it drew read back.
+ */
+static void top_tty_case(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(hmmctl) *self, bool by_signal)
+{
+	struct winsize ws = { .ws_row = 30, .ws_col = 120 };
+	const size_t cap = 1 << 20;
+	struct termios before, after;
+	int master, slave, st, fd = dummy_open(0);
+	size_t len = 0, mark;
+	char *out, idbuf[48];
+	uint64_t mid;
+	pid_t pid;
+
+	ASSERT_LE(0, fd) TH_LOG("/dev/hmm_dummy0: %s", strerror(errno));
+	ASSERT_NE(NULL, mirrored(fd, 4));
+	ASSERT_NE(0U, (mid = my_mirror_id("hmm_dummy0")));
+	ASSERT_NE(NULL, (out = malloc(cap)));
+	ASSERT_EQ(0, openpty(&master, &slave, NULL, NULL, &ws));
+	ASSERT_EQ(0, tcgetattr(slave, &before));
+	ASSERT_TRUE(before.c_lflag & ICANON);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) ||
+		    dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
+		    dup2(slave, 2) < 0)
+			_exit(126);
+		close(master);
+		close(slave);
+		execl(hmmctl_bin(), "hmmctl", "top", "-d", "0.2", NULL);
+		_exit(127);
+	}
+	self->kid = pid;
+
+	/* It draws on the alternate screen, and again every interval. */
+	ASSERT_TRUE(pty_until(master, out, &len, cap, 0, "hmmctl top - ", 3,
+			      20000)) TH_LOG("%zu bytes: %s", len, out);
+	ASSERT_EQ(out, strstr(out, "\033[?1049h"));
+	ASSERT_NE(NULL, strstr(out, "\033[?25l"));
+	snprintf(idbuf, sizeof(idbuf), "\n%7" PRIu64 " hmm_dummy ", mid);
+	ASSERT_NE(NULL, strstr(out, idbuf + 1)) TH_LOG("no line of mirror %" PRIu64, mid);
+	/* The widest line, the column heads, fits: not cut. */
+	ASSERT_LT(50U, widest_line(out));
+	ASSERT_GT(120U, widest_line(out));
+	/* Narrower: redrawn at once, each line cut to the new width. */
+	mark = len;
+	ws.ws_col = 50;
+	ASSERT_EQ(0, ioctl(master, TIOCSWINSZ, &ws));
+	ASSERT_TRUE(pty_until(master, out, &len, cap, mark, "hmmctl top - ",
+			      3, 20000));
+	ASSERT_EQ(50U, widest_line(out + mark));
+
+	if (by_signal) {
+		ASSERT_EQ(0, kill(pid, SIGTERM));
+	} else {
+		ASSERT_EQ(1, write(master, "q", 1));
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	self->kid = -1;
+	ASSERT_TRUE(WIFEXITED(st)) TH_LOG("status %#x", st);
+	ASSERT_EQ(0, WEXITSTATUS(st));
+	mark = len;
+	pty_until(master, out, &len, cap, mark, "\033[?1049l", 1, 1000);
+	/* The terminal as it found it: main screen, cursor, line mode. */
+	ASSERT_NE(NULL, strstr(out + mark > out + 16 ? out + mark - 16 : out,
+			       "\033[?25h\033[?1049l")) TH_LOG("not restored");
+	ASSERT_EQ(0, tcgetattr(slave, &after));
+	ASSERT_EQ(before.c_lflag & (ICANON | ECHO),
+		  after.c_lflag & (ICANON | ECHO));
+	close(master);
+	close(slave);
+	free(out);
+	close(fd);
+}
+
+/* top on a terminal: draws, redraws to a new width, quits on 'q'. */
+TEST_F_TIMEOUT(hmmctl, top_tty_quit, 60)
+{
+	top_tty_case(_metadata, self, false);
+}
+
+/* top on a terminal, ended by SIGTERM: the terminal restored too. */
+TEST_F_TIMEOUT(hmmctl, top_tty_sigterm, 60)
+{
+	top_tty_case(_metadata, self, true);
 }
 
 /*

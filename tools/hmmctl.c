@@ -5,6 +5,7 @@
  *	hmmctl [--json] mirrors
  *	hmmctl [--json] stats
  *	hmmctl [--json] monitor [--count N] [--rcvbuf BYTES]
+ *	hmmctl [--json] top [-b] [-d SECS] [-n N]
  *	hmmctl [--json] devices
  *	hmmctl [--json] pt MIRROR [START [END]]
  *
@@ -37,6 +38,7 @@ static const char usage_text[] =
 	"  stats                        hmm_core's counters and its family's\n"
 	"  monitor [--count N] [--rcvbuf BYTES]\n"
 	"                               print events as they come (CAP_NET_ADMIN)\n"
+	"  top [-b] [-d SECS] [-n N]    live per-mirror rates ('q' quits)\n"
 	"  devices                      list hmm_dummy's devices\n"
 	"  pt MIRROR [START [END]]      dump an hmm_dummy mirror's device page\n"
 	"                               table (CAP_SYS_ADMIN)\n";
@@ -99,6 +101,7 @@ static const struct {
 	{ "pt", hmmctl_pt },
 	{ "stats", hmmctl_stats },
 	{ "monitor", hmmctl_monitor },
+	{ "top", hmmctl_top },
 };
 
 int main(int argc, char **argv)
