@@ -6,8 +6,11 @@
  * the process unmaps, write-protects and forks, and after each step the demo
  * prints the device's page table next to the CPU's (from /proc/self/pagemap)
  * and the invalidations the device received. `hmmctl monitor` runs in the
- * background all along: the events it prints, as they come from the
- * hmm_dummy netlink family, are shown after each step ("monitor |").
+ * background all along: the events it prints, as they come from hmm_core's
+ * netlink family, are shown after each step ("monitor |"). At the end,
+ * `hmmctl mirrors` lists the mirror as hmm_core sees it, and one frame of
+ * `hmmctl top -b` shows its rates while the process keeps changing the
+ * protection of a page ("hmmctl |").
  *
  * demo --broken: the same steps against a deliberately broken hmm_dummy
  * (scripts/demo builds tests/mutants/skip-clear.patch into a copy), with
@@ -70,19 +73,27 @@ static int monitor_show(int quiet_ms)
 	return lines;
 }
 
-/* Start `hmmctl monitor` (next to this program) and wait until it listens. */
-static void monitor_start(void)
+/* hmmctl's path: next to this program. */
+static void hmmctl_path(char *path, size_t size)
 {
-	char path[4096], *slash;
-	char *argv[] = { "hmmctl", "monitor", NULL };
-	posix_spawn_file_actions_t fa;
-	int p[2], i, fd;
+	char *slash;
 	ssize_t n;
 
-	n = readlink("/proc/self/exe", path, sizeof(path) - 8);
+	n = readlink("/proc/self/exe", path, size - 8);
 	path[n > 0 ? n : 0] = '\0';
 	slash = strrchr(path, '/');
 	strcpy(slash ? slash + 1 : path, "hmmctl");
+}
+
+/* Start `hmmctl monitor` (next to this program) and wait until it listens. */
+static void monitor_start(void)
+{
+	char path[4096];
+	char *argv[] = { "hmmctl", "monitor", NULL };
+	posix_spawn_file_actions_t fa;
+	int p[2], i, fd;
+
+	hmmctl_path(path, sizeof(path));
 	if (access(path, X_OK) || pipe(p)) {
 		printf("   (no hmmctl next to the demo: no live events)\n");
 		return;
@@ -119,6 +130,66 @@ static void monitor_stop(void)
 	kill(mon_pid, SIGTERM);
 	monitor_show(1000);
 	waitpid(mon_pid, NULL, 0);
+}
+
+/*
+ * Run hmmctl ARGV and print what it said from its line holding @from (the
+ * last one; NULL: all of it), marked "hmmctl |". With @toggle, change the
+ * protection of that page back and forth until hmmctl exits.
+ */
+static void hmmctl_show(char *const argv[], const char *from, char *toggle)
+{
+	static char out[16384];
+	char path[4096], *start = out, *line, *nl, *s;
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	unsigned long i = 0;
+	int p[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	hmmctl_path(path, sizeof(path));
+	if (access(path, X_OK) || pipe(p)) {
+		printf("   (no hmmctl next to the demo)\n");
+		return;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addclose(&fa, p[0]);
+	st = posix_spawn(&pid, path, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (st) {
+		printf("   (cannot start hmmctl)\n");
+		close(p[0]);
+		return;
+	}
+	/* Its output is a few lines: the pipe holds it until it exits. */
+	while (toggle && waitpid(pid, &st, WNOHANG) == 0)
+		for (int j = 0; j < 256; j++, i++)
+			mprotect(toggle, page, i & 1 ? PROT_READ | PROT_WRITE :
+				 PROT_READ);
+	if (toggle) {
+		mprotect(toggle, page, PROT_READ | PROT_WRITE);
+		printf("   (%lu protection changes while it ran)\n", i);
+	}
+	while (len < sizeof(out) - 1 &&
+	       (n = read(p[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += n;
+	out[len] = '\0';
+	close(p[0]);
+	if (!toggle)
+		waitpid(pid, &st, 0);
+	for (s = out; from && (s = strstr(s, from)); s++)
+		start = s;
+	for (line = start; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line);
+		printf("   hmmctl | %.*s\n", (int)(nl - line), line);
+		if (!*nl)
+			break;
+	}
 }
 
 static void say(const char *text)
@@ -308,7 +379,7 @@ int main(int argc, char **argv)
 		return broken();
 	page = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	say("`hmmctl monitor` starts in the background: it prints each event of the hmm_dummy netlink family");
+	say("`hmmctl monitor` starts in the background: it prints each event of hmm_core's netlink family");
 	monitor_start();
 	printf("   (its lines follow each step below, marked \"monitor |\")\n");
 
@@ -377,11 +448,19 @@ int main(int argc, char **argv)
 	printf("   parent reads: \"%s\"\n", buf);
 	waitpid(child, &status, 0);
 
-	say("The device closes: the mirror is unregistered");
-	close(dev);
+	say("`hmmctl mirrors`: every driver's mirrors, as hmm_core's netlink family lists them");
+	hmmctl_show((char *[]){ "hmmctl", "mirrors", NULL }, NULL, NULL);
 	monitor_show(500);
+
 	say("hmmctl monitor stops: its summary");
 	monitor_stop();
+
+	say("`hmmctl top -b -n 2`: the mirror's rates while the process keeps write-protecting page 3 and back (its last frame)");
+	hmmctl_show((char *[]){ "hmmctl", "top", "-b", "-n", "2", NULL },
+		    "hmmctl top - ", buf + 3 * page);
+
+	say("The device closes: the mirror is unregistered");
+	close(dev);
 	printf("\nEvery device entry pointed at the page the CPU maps, with no more access.\n");
 	return 0;
 }
