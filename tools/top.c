@@ -283,8 +283,8 @@ static void frame_text(FILE *f, const struct top *t, const struct snap *cur,
 		if (!isnan(rows[i].pages))
 			pages = (isnan(pages) ? 0 : pages) + rows[i].pages;
 	}
-	fprintf(f, "hmmctl top - %s, every %.1f s, %zu mirrors\n", clock,
-		t->interval, cur->n);
+	fprintf(f, "hmmctl top - %s, every %.1f s, %zu mirror%s\n", clock,
+		t->interval, cur->n, cur->n == 1 ? "" : "s");
 	fprintf(f, "Total:");
 	put_rate(f, 1, prev ? inval : NAN);
 	fprintf(f, " invalidations/s,");
