@@ -97,6 +97,11 @@ static void copy_clean(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
+static uint64_t attr_u64(struct nlattr **tb, int attr)
+{
+	return tb[attr] ? nla_get_u64(tb[attr]) : 0;
+}
+
 static int sample_cb(struct nl_msg *msg, void *arg)
 {
 	struct nlattr *tb[HMM_CORE_A_MIRROR_MAX + 1];
@@ -137,13 +142,10 @@ static int sample_cb(struct nl_msg *msg, void *arg)
 	for (ev = 1; ev <= HMMCTL_NR_EVENTS; ev++)
 		if (c[ev])
 			s->inval += nla_get_u64(c[ev]);
-#define U64(field, attr) \
-	do { if (tb[attr]) s->field = nla_get_u64(tb[attr]); } while (0)
-	U64(retries, HMM_CORE_A_MIRROR_RETRIES);
-	U64(callbacks, HMM_CORE_A_MIRROR_CALLBACKS);
-	U64(callback_ns, HMM_CORE_A_MIRROR_CALLBACK_NS);
-	U64(callback_max_ns, HMM_CORE_A_MIRROR_CALLBACK_MAX_NS);
-#undef U64
+	s->retries = attr_u64(tb, HMM_CORE_A_MIRROR_RETRIES);
+	s->callbacks = attr_u64(tb, HMM_CORE_A_MIRROR_CALLBACKS);
+	s->callback_ns = attr_u64(tb, HMM_CORE_A_MIRROR_CALLBACK_NS);
+	s->callback_max_ns = attr_u64(tb, HMM_CORE_A_MIRROR_CALLBACK_MAX_NS);
 	pages = hmmctl_pages_attr(tb);
 	if (pages) {
 		s->pages = nla_get_u64(pages);
