@@ -48,17 +48,17 @@
 #define SLAB_TOLERANCE_KB	2048
 
 /*
- * The mirror of this process labelled LABEL (hmm_dummy labels a mirror with
+ * The mirror of process TGID labelled LABEL (hmm_dummy labels a mirror with
  * its device's name, "hmm_dummy0"): its JSON line, or NULL.
  */
-static char *my_mirror(const char *label)
+static char *mirror_of(pid_t pid, const char *label)
 {
 	struct hmmctl_result r;
 	const char *pos, *l;
 	char *line = NULL;
 	char tgid[16];
 
-	snprintf(tgid, sizeof(tgid), "%d", getpid());
+	snprintf(tgid, sizeof(tgid), "%d", pid);
 	if (HMMCTL(&r, "--json", "mirrors") != 0)
 		goto out;
 	for (pos = r.out; (l = next_line(&pos, "tgid", tgid));) {
@@ -72,15 +72,25 @@ out:
 	return line;
 }
 
-static uint64_t my_mirror_id(const char *label)
+static char *my_mirror(const char *label)
 {
-	char *l = my_mirror(label);
+	return mirror_of(getpid(), label);
+}
+
+static uint64_t mirror_id_of(pid_t pid, const char *label)
+{
+	char *l = mirror_of(pid, label);
 	uint64_t id = 0;
 
 	if (l)
 		json_u64(l, "id", &id);
 	free(l);
 	return id;
+}
+
+static uint64_t my_mirror_id(const char *label)
+{
+	return mirror_id_of(getpid(), label);
 }
 
 /* A mapping of n pages, written, and faulted into the device for writing. */
@@ -676,17 +686,24 @@ static void oom_reaper_case(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(hmmctl) *self, bool two_phase)
 {
 	struct line_reader *lr = &self->lr;
-	char line[1024], tgid[16], id[24];
+	char line[1024], id[24];
 	unsigned int tries;
 	bool seen = false;
 	pid_t mon, child;
+	uint64_t mid;
 	int pfd, ret;
 
 	ASSERT_LT(0, (self->mon = mon = monitor_start(lr, NULL, NULL)));
 	for (tries = 0; tries < 10 && !seen; tries++) {
 		ASSERT_EQ(0, mirrored_child(&child, two_phase));
 		self->kid = child;
-		snprintf(tgid, sizeof(tgid), "%d", child);
+		/*
+		 * Its mirror's id now: the two-pass switch registered the
+		 * mirror again, under a new id, after a first register.
+		 */
+		mid = mirror_id_of(child, "hmm_dummy0");
+		ASSERT_NE(0U, mid) TH_LOG("no mirror of child %d", child);
+		snprintf(id, sizeof(id), "%" PRIu64, mid);
 		ASSERT_LE(0, (pfd = syscall(SYS_pidfd_open, child, 0)))
 			TH_LOG("pidfd_open: %s", strerror(errno));
 		ASSERT_EQ(0, syscall(SYS_pidfd_send_signal, pfd, SIGKILL,
@@ -704,17 +721,9 @@ static void oom_reaper_case(struct __test_metadata *_metadata,
 		close(pfd);
 		ASSERT_EQ(child, waitpid(child, NULL, 0));
 		self->kid = -1;
-		/* Up to the child's unregister: its register names the mirror. */
-		id[0] = '\0';
+		/* Up to the unregister of the child's mirror. */
 		while (read_line(lr, line, sizeof(line), 10000)) {
-			const char *v;
-
-			if (json_is(line, "event", "register") &&
-			    json_is(line, "tgid", tgid) &&
-			    (v = json_field(line, "mirror")))
-				snprintf(id, sizeof(id), "%.*s",
-					 (int)strcspn(v, ",}"), v);
-			if (!id[0] || !json_is(line, "mirror", id))
+			if (!json_is(line, "mirror", id))
 				continue;
 			if (json_is(line, "event", "unregister"))
 				break;
@@ -724,8 +733,6 @@ static void oom_reaper_case(struct __test_metadata *_metadata,
 				seen = true;
 			}
 		}
-		ASSERT_NE('\0', id[0])
-			TH_LOG("no register event of child %s", tgid);
 	}
 	hmm_diag("%u children for a non-blocking invalidation", tries);
 	ASSERT_TRUE(seen);
