@@ -760,9 +760,9 @@ TEST_F_TIMEOUT(hmmctl, oom_reaper_nonblocking_two_phase, 180)
 }
 
 /*
- * uid 65534: no pfns, no events; listing devices and mirrors is fine, but
- * root's mirror is not in the list, nor in the device's count, and a
- * direct look-up of it finds nothing.
+ * uid 65534: no pfns, no events; listing devices and mirrors, and top, is
+ * fine, but root's mirror is not in the list nor in top's frame, nor in the
+ * device's count, and a direct look-up of it finds nothing.
  */
 TEST_F_TIMEOUT(hmmctl, unprivileged, 60)
 {
@@ -778,6 +778,7 @@ TEST_F_TIMEOUT(hmmctl, unprivileged, 60)
 	if (pid == 0) {
 		struct hmmctl_result r;
 		const char *pos, *l;
+		char key[40];
 		uint64_t v;
 
 		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
@@ -802,6 +803,11 @@ TEST_F_TIMEOUT(hmmctl, unprivileged, 60)
 		pos = r.out;
 		if (next_line(&pos, "id", id))
 			_exit(16);
+		hmmctl_result_free(&r);
+		snprintf(key, sizeof(key), "{\"id\":%s,", id);
+		if (HMMCTL(&r, "--json", "top", "-d", "0.1", "-n", "1") != 0 ||
+		    !strstr(r.out, "\"mirrors\":[") || strstr(r.out, key))
+			_exit(17);
 		hmmctl_result_free(&r);
 		_exit(0);
 	}
@@ -849,6 +855,13 @@ TEST_F_TIMEOUT(hmmctl, exit_codes, 60)
 	ASSERT_EQ(5, HMMCTL(&r, "pt", id, "0", "0x7ffffffffffff000"));
 	hmmctl_result_free(&r);
 	ASSERT_EQ(1, HMMCTL(&r, "--json", "monitor", "--count", "0"));
+	hmmctl_result_free(&r);
+	ASSERT_EQ(1, HMMCTL(&r, "top", "-d", "0"));
+	ASSERT_NE(NULL, strstr(r.err, "bad --interval"));
+	hmmctl_result_free(&r);
+	ASSERT_EQ(1, HMMCTL(&r, "top", "-n", "0"));
+	hmmctl_result_free(&r);
+	ASSERT_EQ(1, HMMCTL(&r, "top", "extra"));
 	hmmctl_result_free(&r);
 	close(fd);
 }

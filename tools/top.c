@@ -416,6 +416,8 @@ static void draw(struct top *t, const struct snap *cur,
  */
 static int wait_until(struct top *t, double deadline)
 {
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct sigaction sa = { .sa_handler = on_signal };
 	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 	double left;
 	char c;
@@ -426,10 +428,10 @@ static int wait_until(struct top *t, double deadline)
 		if (stopped) {
 			stopped = 0;
 			term_leave(t);
-			signal(SIGTSTP, SIG_DFL);
+			sigaction(SIGTSTP, &dfl, NULL);
 			raise(SIGTSTP);
 			/* Continued. */
-			signal(SIGTSTP, on_signal);
+			sigaction(SIGTSTP, &sa, NULL);
 			term_enter(t);
 			resized = 1;
 		}
