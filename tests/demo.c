@@ -132,66 +132,6 @@ static void monitor_stop(void)
 	waitpid(mon_pid, NULL, 0);
 }
 
-/*
- * Run hmmctl ARGV and print what it said from its line holding @from (the
- * last one; NULL: all of it), marked "hmmctl |". With @toggle, change the
- * protection of that page back and forth until hmmctl exits.
- */
-static void hmmctl_show(char *const argv[], const char *from, char *toggle)
-{
-	static char out[16384];
-	char path[4096], *start = out, *line, *nl, *s;
-	posix_spawn_file_actions_t fa;
-	size_t len = 0;
-	unsigned long i = 0;
-	int p[2], st;
-	ssize_t n;
-	pid_t pid;
-
-	hmmctl_path(path, sizeof(path));
-	if (access(path, X_OK) || pipe(p)) {
-		printf("   (no hmmctl next to the demo)\n");
-		return;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addclose(&fa, p[0]);
-	st = posix_spawn(&pid, path, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (st) {
-		printf("   (cannot start hmmctl)\n");
-		close(p[0]);
-		return;
-	}
-	/* Its output is a few lines: the pipe holds it until it exits. */
-	while (toggle && waitpid(pid, &st, WNOHANG) == 0)
-		for (int j = 0; j < 256; j++, i++)
-			mprotect(toggle, page, i & 1 ? PROT_READ | PROT_WRITE :
-				 PROT_READ);
-	if (toggle) {
-		mprotect(toggle, page, PROT_READ | PROT_WRITE);
-		printf("   (%lu protection changes while it ran)\n", i);
-	}
-	while (len < sizeof(out) - 1 &&
-	       (n = read(p[0], out + len, sizeof(out) - 1 - len)) > 0)
-		len += n;
-	out[len] = '\0';
-	close(p[0]);
-	if (!toggle)
-		waitpid(pid, &st, 0);
-	for (s = out; from && (s = strstr(s, from)); s++)
-		start = s;
-	for (line = start; *line; line = nl + 1) {
-		nl = strchr(line, '\n');
-		if (!nl)
-			nl = line + strlen(line);
-		printf("   hmmctl | %.*s\n", (int)(nl - line), line);
-		if (!*nl)
-			break;
-	}
-}
-
 static void say(const char *text)
 {
 	printf("\n== %s\n", text);
@@ -295,6 +235,71 @@ static void device_write(char *buf, const char *text)
 	snprintf(data, sizeof(data), "%s", text);
 	if (ioctl(dev, HMM_DUMMY_IOC_WRITE, &rw))
 		die("HMM_DUMMY_IOC_WRITE");
+}
+
+/*
+ * Run hmmctl ARGV and print what it said from its line holding @from (the
+ * last one; NULL: all of it), marked "hmmctl |". With @toggle, change the
+ * protection of that page back and forth, and fault it into the device
+ * again, until hmmctl exits.
+ */
+static void hmmctl_show(char *const argv[], const char *from, char *toggle)
+{
+	static char out[16384];
+	char path[4096], *start = out, *line, *nl, *s;
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	unsigned long i = 0;
+	int p[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	hmmctl_path(path, sizeof(path));
+	if (access(path, X_OK) || pipe(p)) {
+		printf("   (no hmmctl next to the demo)\n");
+		return;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addclose(&fa, p[0]);
+	st = posix_spawn(&pid, path, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (st) {
+		printf("   (cannot start hmmctl)\n");
+		close(p[0]);
+		return;
+	}
+	/* Its output is a few lines: the pipe holds it until it exits. */
+	/* The device faults the page in again after each pair. */
+	while (toggle && waitpid(pid, &st, WNOHANG) == 0)
+		for (int j = 0; j < 256; j++, i++) {
+			mprotect(toggle, page, i & 1 ? PROT_READ | PROT_WRITE :
+				 PROT_READ);
+			if (i & 1)
+				device_fault(toggle, 1, 1);
+		}
+	if (toggle) {
+		mprotect(toggle, page, PROT_READ | PROT_WRITE);
+		printf("   (%lu protection changes while it ran)\n", i);
+	}
+	while (len < sizeof(out) - 1 &&
+	       (n = read(p[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += n;
+	out[len] = '\0';
+	close(p[0]);
+	if (!toggle)
+		waitpid(pid, &st, 0);
+	for (s = out; from && (s = strstr(s, from)); s++)
+		start = s;
+	for (line = start; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line);
+		printf("   hmmctl | %.*s\n", (int)(nl - line), line);
+		if (!*nl)
+			break;
+	}
 }
 
 /* The kernel log's lines holding @what, indented. */
@@ -455,7 +460,7 @@ int main(int argc, char **argv)
 	say("hmmctl monitor stops: its summary");
 	monitor_stop();
 
-	say("`hmmctl top -b -n 2`: the mirror's rates while the process keeps write-protecting page 3 and back (its last frame)");
+	say("`hmmctl top -b -n 2`: the mirror's rates while the process keeps write-protecting page 3 and back, the device faulting it in again (its last frame)");
 	hmmctl_show((char *[]){ "hmmctl", "top", "-b", "-n", "2", NULL },
 		    "hmmctl top - ", buf + 3 * page);
 
