@@ -221,7 +221,6 @@ int hmm_dummy_clear(struct hmm_dummy_file *dfile,
 	unsigned int delay_us = READ_ONCE(invalidate_delay_us);
 	unsigned long cleared;
 
-	hmm_dummy_nl_invalidate(dfile, update);
 	if (update->blockable && delay_us)
 		usleep_range(delay_us, delay_us + delay_us / 4 + 1);
 	if (update->blockable)
@@ -247,7 +246,6 @@ void hmm_dummy_release(struct hmm_mirror *mirror)
 	mutex_lock(&dfile->pt_lock);
 	dfile->counters.releases++;
 	mutex_unlock(&dfile->pt_lock);
-	hmm_dummy_nl_release(dfile);
 
 	/*
 	 * The address space is gone: a driver may drop its mirror right here.

@@ -362,8 +362,5 @@ int hmm_dummy_nl_init(void);
 void hmm_dummy_nl_exit(void);
 int hmm_dummy_nl_mirror_add(struct hmm_dummy_file *dfile);
 void hmm_dummy_nl_mirror_del(struct hmm_dummy_file *dfile);
-void hmm_dummy_nl_invalidate(struct hmm_dummy_file *dfile,
-			     const struct hmm_update *update);
-void hmm_dummy_nl_release(struct hmm_dummy_file *dfile);
 
 #endif /* _HMM_DUMMY_INTERNAL_H */

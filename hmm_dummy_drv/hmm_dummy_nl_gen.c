@@ -9,12 +9,6 @@
 #include "hmm_dummy_nl_gen.h"
 
 #include <uapi/hmm_dummy_nl.h>
-#include <uapi/hmm_dummy.h>
-
-/* HMM_DUMMY_CMD_MIRROR_GET - do */
-static const struct nla_policy hmm_dummy_mirror_get_nl_policy[HMM_DUMMY_A_MIRROR_ID + 1] = {
-	[HMM_DUMMY_A_MIRROR_ID] = NLA_POLICY_MIN(NLA_U32, 1),
-};
 
 /* HMM_DUMMY_CMD_PTE_GET - dump */
 static const struct nla_policy hmm_dummy_pte_get_nl_policy[HMM_DUMMY_A_PTE_END + 1] = {
@@ -24,23 +18,10 @@ static const struct nla_policy hmm_dummy_pte_get_nl_policy[HMM_DUMMY_A_PTE_END +
 };
 
 /* Ops table for hmm_dummy */
-const struct genl_split_ops hmm_dummy_nl_ops[5] = {
+const struct genl_split_ops hmm_dummy_nl_ops[2] = {
 	{
 		.cmd	= HMM_DUMMY_CMD_DEV_GET,
 		.dumpit	= hmm_dummy_nl_dev_get_dumpit,
-		.flags	= GENL_CMD_CAP_DUMP,
-	},
-	{
-		.cmd		= HMM_DUMMY_CMD_MIRROR_GET,
-		.doit		= hmm_dummy_nl_mirror_get_doit,
-		.policy		= hmm_dummy_mirror_get_nl_policy,
-		.maxattr	= HMM_DUMMY_A_MIRROR_ID,
-		.flags		= GENL_CMD_CAP_DO,
-	},
-	{
-		.cmd	= HMM_DUMMY_CMD_MIRROR_GET,
-		.start	= hmm_dummy_nl_mirror_get_start,
-		.dumpit	= hmm_dummy_nl_mirror_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
 	{
@@ -51,13 +32,4 @@ const struct genl_split_ops hmm_dummy_nl_ops[5] = {
 		.maxattr	= HMM_DUMMY_A_PTE_END,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DUMP,
 	},
-	{
-		.cmd	= HMM_DUMMY_CMD_STATS_GET,
-		.doit	= hmm_dummy_nl_stats_get_doit,
-		.flags	= GENL_CMD_CAP_DO,
-	},
-};
-
-static const struct genl_multicast_group hmm_dummy_nl_mcgrps[] = {
-	[HMM_DUMMY_NLGRP_EVENTS] = { "events", },
 };

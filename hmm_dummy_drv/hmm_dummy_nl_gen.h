@@ -10,25 +10,15 @@
 #include <net/genetlink.h>
 
 #include <uapi/hmm_dummy_nl.h>
-#include <uapi/hmm_dummy.h>
 
 /* Ops table for hmm_dummy */
-extern const struct genl_split_ops hmm_dummy_nl_ops[5];
+extern const struct genl_split_ops hmm_dummy_nl_ops[2];
 
-int hmm_dummy_nl_mirror_get_start(struct netlink_callback *cb);
 int hmm_dummy_nl_pte_get_start(struct netlink_callback *cb);
 
 int hmm_dummy_nl_dev_get_dumpit(struct sk_buff *skb,
 				struct netlink_callback *cb);
-int hmm_dummy_nl_mirror_get_doit(struct sk_buff *skb, struct genl_info *info);
-int hmm_dummy_nl_mirror_get_dumpit(struct sk_buff *skb,
-				   struct netlink_callback *cb);
 int hmm_dummy_nl_pte_get_dumpit(struct sk_buff *skb,
 				struct netlink_callback *cb);
-int hmm_dummy_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info);
-
-enum {
-	HMM_DUMMY_NLGRP_EVENTS,
-};
 
 #endif /* _LINUX_HMM_DUMMY_GEN_H */

@@ -6,9 +6,10 @@
  *
  * For each system call (open of both device kinds, every native ioctl, the
  * test_hmm-ABI ioctls, device memory's among them, mmap of a dmirror file,
- * close) and each request of
- * the generic netlink family (where the uapi header has one: the send and
- * every reply read count as one call), for N = 1, 2, ...:
+ * close) and each request of the generic netlink families (hmm_core's:
+ * MIRROR_GET, STATS_GET, MM_GET; hmm_dummy's: DEV_GET, PTE_GET; where the
+ * uapi headers have them: the send and every reply read count as one
+ * call), for N = 1, 2, ...:
  * write N to /proc/thread-self/fail-nth, make the call, read fail-nth back.
  * 0 means the N-th allocation of the call was failed (slab or page, GFP
  * flags no matter): the call must then succeed anyway or fail with ENOMEM
@@ -33,8 +34,8 @@
  * as the uapi says, and closing cleanly, or (failed before the old
  * registration was let go) still mirroring what it did (check_set_range()).
  *
- * The "events" multicast group's messages are built only when it has a
- * listener: the *_events calls (open, close, munmap of mirrored memory)
+ * The "events" multicast group's messages (hmm_core's) are built only
+ * when it has a listener: the *_events calls (open, close, munmap of mirrored memory)
  * are made with one (a raw generic netlink socket that joined the group).
  * An event that cannot be allocated is dropped and counted (events_dropped
  * of STATS_GET): each of those ops must see at least one step whose forced
@@ -87,8 +88,9 @@
 #include "hmm_dmirror.h"
 #include "oracle.h"
 
-#if __has_include("hmm_dummy_nl.h")
+#if __has_include("hmm_dummy_nl.h") && __has_include("hmm_core_nl.h")
 #include "nl_raw.h"
+#include "hmm_core_nl.h"
 #define HAVE_NL 1
 #endif
 
@@ -116,7 +118,7 @@ static struct sites *sites;
 struct ctx {
 	int fd;			/* the device file (or socket) the call uses */
 	int fd2;		/* a device file netlink calls report on */
-	unsigned int id;	/* fd2's netlink mirror id */
+	unsigned int id;	/* fd2's mirror id (hmm_core's) */
 	int ls;			/* a listener of the events group, or -1 */
 	unsigned long n;	/* pages of p and buf: the op's npages */
 	char *p;		/* n pages of process memory */
@@ -132,7 +134,9 @@ struct op {
 	long (*call)(struct ctx *c);
 	void (*undo)(struct ctx *c);	/* after a successful call */
 	int also;		/* an errno allowed besides ENOMEM, or 0 */
-	unsigned long cmd;	/* call_dmirror()'s ioctl, call_nl()'s command */
+	unsigned long cmd;	/* call_dmirror()'s ioctl, call_nl()'s command
+				 * (of hmm_core's family with .dev "nl",
+				 * hmm_dummy's with "nl_dummy") */
 	int flags;		/* call_nl()'s netlink flags */
 	int fresh;		/* hmm_dummy loaded afresh before each step */
 	unsigned long npages;	/* pages the call spans; 0: NPAGES */
@@ -156,7 +160,7 @@ struct op {
 static int dev_open(const char *dev)
 {
 #ifdef HAVE_NL
-	if (!strcmp(dev, "nl"))
+	if (!strncmp(dev, "nl", 2))
 		return nl_socket_timeout(0);
 #endif
 	return open(!strcmp(dev, "dummy") ? "/dev/hmm_dummy0" :
@@ -450,34 +454,38 @@ static void undo_mmap(struct ctx *c)
 }
 
 #ifdef HAVE_NL
-static int nl_family;		/* the family's id, 0 if it is not registered */
-static int nl_events_grp;	/* the events group's id, 0 if unknown */
+static int nl_core;		/* hmm_core's family id, 0 if not registered */
+static int nl_dummy;		/* hmm_dummy's family id, 0 if not registered */
+static int nl_events_grp;	/* hmm_core's events group id, 0 if unknown */
 
 /*
- * A request of cmd to the family. A dump asks for no ACK: the kernel
- * answers a dump with its replies and NLMSG_DONE only.
+ * A request of cmd to family. A dump asks for no ACK: the kernel answers
+ * a dump with its replies and NLMSG_DONE only.
  */
-static void nl_req(struct nl_msg *m, int cmd, int flags)
+static void nl_req(struct nl_msg *m, int family, int cmd, int flags)
 {
-	nl_msg_init(m, nl_family, cmd, flags);
+	nl_msg_init(m, family, cmd, flags);
 	if (flags & NLM_F_DUMP)
 		m->nlh.nlmsg_flags &= ~NLM_F_ACK;
 }
 
-/* nl_family and nl_events_grp, as the last load of hmm_dummy registered them. */
+/* The ids, as the last loads of hmm_core and hmm_dummy registered them. */
 static void nl_resolve_family(void)
 {
 	struct nl_family f;
 	int s = nl_socket_timeout(0);
 
-	nl_family = 0;
+	nl_core = 0;
+	nl_dummy = 0;
 	nl_events_grp = 0;
 	if (s < 0)
 		return;
-	if (!nl_resolve(s, HMM_DUMMY_FAMILY_NAME, HMM_DUMMY_MCGRP_EVENTS, &f)) {
-		nl_family = f.id;
+	if (!nl_resolve(s, HMM_CORE_FAMILY_NAME, HMM_CORE_MCGRP_EVENTS, &f)) {
+		nl_core = f.id;
 		nl_events_grp = f.grp;
 	}
+	if (!nl_resolve(s, HMM_DUMMY_FAMILY_NAME, NULL, &f))
+		nl_dummy = f.id;
 	close(s);
 }
 
@@ -504,17 +512,17 @@ static int nl_events_queued(int ls)
 		if (r < 0)
 			return errno == EAGAIN ? n : -1;
 		for (h = (void *)buf; NLMSG_OK(h, (size_t)r); h = NLMSG_NEXT(h, r))
-			n += h->nlmsg_type == nl_family;
+			n += h->nlmsg_type == nl_core;
 	}
 }
 
 static void dropped_cb(int type, const void *val, int len, void *arg)
 {
-	if (type == HMM_DUMMY_A_STATS_EVENTS_DROPPED && len == sizeof(uint64_t))
+	if (type == HMM_CORE_A_STATS_EVENTS_DROPPED && len == sizeof(uint64_t))
 		memcpy(arg, val, sizeof(uint64_t));
 }
 
-/* STATS_GET's events_dropped, or -1. */
+/* hmm_core's STATS_GET's events_dropped, or -1. */
 static long long nl_events_dropped(void)
 {
 	uint64_t dropped = ~0ULL;
@@ -524,16 +532,16 @@ static long long nl_events_dropped(void)
 
 	if (s < 0)
 		return -1;
-	nl_req(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	nl_req(&m, nl_core, HMM_CORE_CMD_STATS_GET, 0);
 	e = nl_xfer(s, &m, NULL, nl_attrs_cb, &w);
 	close(s);
 	return e || dropped == ~0ULL ? -1 : (long long)dropped;
 }
 
-/* The last mirror id of the MIRROR_GET dump: the newest, fd2's. */
+/* The last mirror id of hmm_core's MIRROR_GET dump: the newest, fd2's. */
 static void mirror_cb(int type, const void *val, int len, void *arg)
 {
-	if (type == HMM_DUMMY_A_MIRROR_ID && len == sizeof(uint32_t))
+	if (type == HMM_CORE_A_MIRROR_ID && len == sizeof(uint32_t))
 		*(unsigned int *)arg = *(const uint32_t *)val;
 }
 
@@ -545,7 +553,7 @@ static int setup_nl(struct ctx *c)
 	c->fd2 = dummy_open(0);
 	if (c->fd2 < 0 || setup_mapped_fd(c, c->fd2))
 		return -1;
-	nl_req(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
+	nl_req(&m, nl_core, HMM_CORE_CMD_MIRROR_GET, NLM_F_DUMP);
 	return nl_xfer(c->fd, &m, NULL, nl_attrs_cb, &w) || !c->id ? -1 : 0;
 }
 
@@ -553,13 +561,14 @@ static int setup_nl(struct ctx *c)
 static long call_nl(struct ctx *c)
 {
 	int cmd = c->op->cmd, flags = c->op->flags, e;
+	bool dummy = !strcmp(c->op->dev, "nl_dummy");
 	struct nl_msg m;
 
-	nl_req(&m, cmd, flags);
-	if (cmd == HMM_DUMMY_CMD_PTE_GET)
+	nl_req(&m, dummy ? nl_dummy : nl_core, cmd, flags);
+	if (dummy && cmd == HMM_DUMMY_CMD_PTE_GET)
 		nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, c->id);
-	if (cmd == HMM_DUMMY_CMD_MIRROR_GET && !(flags & NLM_F_DUMP))
-		nl_put_u32(&m, HMM_DUMMY_A_MIRROR_ID, c->id);
+	if (!dummy && cmd == HMM_CORE_CMD_MIRROR_GET && !(flags & NLM_F_DUMP))
+		nl_put_u32(&m, HMM_CORE_A_MIRROR_ID, c->id);
 	e = nl_xfer(c->fd, &m, NULL, NULL, NULL);
 	if (e) {
 		errno = -e;
@@ -1042,9 +1051,11 @@ static const char *op_skip(const struct op *o)
 {
 #ifdef HAVE_NL
 	/* Its id, as the last load of hmm_dummy registered it. */
-	if (!strcmp(o->dev, "nl") || o->listen) {
+	if (!strncmp(o->dev, "nl", 2) || o->listen) {
 		nl_resolve_family();
-		if (!nl_family)
+		if (!nl_core)
+			return "no " HMM_CORE_FAMILY_NAME " generic netlink family";
+		if (!strcmp(o->dev, "nl_dummy") && !nl_dummy)
 			return "no " HMM_DUMMY_FAMILY_NAME " generic netlink family";
 	}
 	if (o->listen && !nl_events_grp)
@@ -1159,8 +1170,8 @@ FIXTURE_TEARDOWN(fault_inject)
 /* One test_hmm-ABI ioctl; one netlink request. */
 #define DMIRROR_OP(s, e, c) \
 	.dev = "dmirror", .setup = s, .call = call_dmirror, .also = e, .cmd = c
-#define NL_OP(c, f) \
-	.dev = "nl", .setup = setup_nl, .call = call_nl, .also = ENOBUFS, \
+#define NL_OP(d, c, f) \
+	.dev = d, .setup = setup_nl, .call = call_nl, .also = ENOBUFS, \
 	.cmd = c, .flags = f
 
 OP_CASE(open_dummy, OP("none", setup_none, call_open, undo_open, 0))
@@ -1218,11 +1229,14 @@ OP_CASE(DMIRROR_EXCLUSIVE_130p, .dev = "dmirror",
 	.cmd = HMM_DMIRROR_EXCLUSIVE, .npages = EXCL_PAGES)
 OP_CASE(dmirror_mmap, OP("dmirror", setup_none, call_dmirror_mmap, undo_mmap, 0))
 #ifdef HAVE_NL
-OP_CASE(nl_DEV_GET, NL_OP(HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP))
-OP_CASE(nl_MIRROR_GET, NL_OP(HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP))
-OP_CASE(nl_MIRROR_GET_do, NL_OP(HMM_DUMMY_CMD_MIRROR_GET, 0))
-OP_CASE(nl_PTE_GET, NL_OP(HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP))
-OP_CASE(nl_STATS_GET, NL_OP(HMM_DUMMY_CMD_STATS_GET, 0))
+/* hmm_dummy's family: what is about its device. */
+OP_CASE(nl_DEV_GET, NL_OP("nl_dummy", HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP))
+OP_CASE(nl_PTE_GET, NL_OP("nl_dummy", HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP))
+/* hmm_core's: the mirrors, their mms, the counters. */
+OP_CASE(nl_MIRROR_GET, NL_OP("nl", HMM_CORE_CMD_MIRROR_GET, NLM_F_DUMP))
+OP_CASE(nl_MIRROR_GET_do, NL_OP("nl", HMM_CORE_CMD_MIRROR_GET, 0))
+OP_CASE(nl_MM_GET, NL_OP("nl", HMM_CORE_CMD_MM_GET, NLM_F_DUMP))
+OP_CASE(nl_STATS_GET, NL_OP("nl", HMM_CORE_CMD_STATS_GET, 0))
 /* The events' path: register, unregister, invalidate. */
 OP_CASE(open_dummy_events, EVENTS_OP("none", setup_none, call_open, undo_open))
 OP_CASE(close_events, EVENTS_OP("dummy", setup_mapped, call_close, NULL))

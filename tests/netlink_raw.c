@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * netlink_raw - the hmm_dummy family against hand-built messages
+ * netlink_raw - hmm_core's and hmm_dummy's families against hand-built
+ * messages
  *
- * A raw NETLINK_GENERIC socket, no library: the family is resolved through
- * the controller by hand, then sent unknown commands, notification commands,
- * attributes it does not take, attributes of the wrong length, zero, bogus
- * nla_len values, truncated headers, a non-zero reserved byte, and a seeded
- * stream of random messages. Each must get an error (or, for a datagram
- * whose nlmsg_len lies past its end, be ignored) and leave the socket and
- * the kernel working: vm-run fails the run on any splat. Also: the wire
- * format of a REGISTER_NTF event, what uid 65534 may not do, and who sees
- * whose mirrors (uid 65534 not root's, a process its own and another
- * process's of the same user, as ptrace read access), MIRROR_GET's range after SET_RANGE, and its tgid in the
- * caller's pid namespace.
+ * A raw NETLINK_GENERIC socket, no library: both families are resolved
+ * through the controller by hand (hmm_core's, which lists every driver's
+ * mirrors and has the events group, and hmm_dummy's, which keeps what is
+ * about its device: DEV_GET and PTE_GET), then sent unknown commands,
+ * notification commands, attributes they do not take, attributes of the
+ * wrong length, zero, bogus nla_len values, truncated headers, a non-zero
+ * reserved byte, and a seeded stream of random messages. Each must get an
+ * error (or, for a datagram whose nlmsg_len lies past its end, be ignored)
+ * and leave the socket and the kernel working: vm-run fails the run on any
+ * splat. Also: the wire format of hmm_core's REGISTER_NTF event (and that
+ * hmm_dummy's PTE_GET takes the id it names), what uid 65534 may not do,
+ * and who sees whose mirrors in hmm_core's MIRROR_GET and hmm_dummy's
+ * DEV_GET count (uid 65534 not root's, a process its own and another
+ * process's of the same user, as ptrace read access), MIRROR_GET's range
+ * after SET_RANGE, and its tgid in the caller's pid namespace.
  *
  * kselftest_harness.h: one fixture, netlink, whose setup opens a socket
- * and resolves the family; run one case with "netlink_raw -t NAME", list
+ * and resolves both families; run one case with "netlink_raw -t NAME", list
  * them with "netlink_raw -l". The raw client is nl_raw.h; hand-built bytes
  * stay where a case sends a malformed message.
  *
@@ -28,6 +33,7 @@
 #include "kselftest_harness.h"
 #include "dummy_util.h"
 #include "nl_raw.h"
+#include "hmm_core_nl.h"
 
 #include <grp.h>
 #include <inttypes.h>
@@ -38,7 +44,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-static int family_id, events_grp;
+static int core_id, events_grp, dummy_id, dummy_grp;
 static unsigned int random_seed;
 
 /* Send m, read to its ACK, error or end: see nl_xfer(). */
@@ -47,22 +53,33 @@ static int xfer(int s, struct nl_msg *m, int *n)
 	return nl_xfer(s, m, n, NULL, NULL);
 }
 
-/* A socket, the family's id and its events group; -1 if not all three. */
+/*
+ * A socket, hmm_core's family id and events group, and hmm_dummy's family
+ * id (and its "events" group, which it no longer has: dummy_grp stays 0);
+ * -1 if not all three.
+ */
 static int setup(void)
 {
 	struct nl_family f;
-	int s = nl_open_family(HMM_DUMMY_FAMILY_NAME, HMM_DUMMY_MCGRP_EVENTS, &f);
+	int s = nl_open_family(HMM_CORE_FAMILY_NAME, HMM_CORE_MCGRP_EVENTS, &f);
 
-	if (s >= 0) {
-		family_id = f.id;
-		events_grp = f.grp;
+	if (s < 0)
+		return -1;
+	core_id = f.id;
+	events_grp = f.grp;
+	if (nl_resolve(s, HMM_DUMMY_FAMILY_NAME, "events", &f) || f.id <= 0) {
+		close(s);
+		return -1;
 	}
+	dummy_id = f.id;
+	dummy_grp = f.grp;
 	return s;
 }
 
-#define REQ(m, cmd, flags) nl_msg_init(m, family_id, cmd, flags)
+#define CORE(m, cmd, flags) nl_msg_init(m, core_id, cmd, flags)
+#define DUMMY(m, cmd, flags) nl_msg_init(m, dummy_id, cmd, flags)
 
-/* Every case: a socket of its own, the family resolved through it. */
+/* Every case: a socket of its own, the families resolved through it. */
 FIXTURE(netlink) {
 	int s;
 };
@@ -71,8 +88,8 @@ FIXTURE_SETUP(netlink)
 {
 	self->s = setup();
 	ASSERT_LE(0, self->s)
-		TH_LOG("socket or family %s: %s", HMM_DUMMY_FAMILY_NAME,
-		       strerror(errno));
+		TH_LOG("socket or families %s, %s: %s", HMM_CORE_FAMILY_NAME,
+		       HMM_DUMMY_FAMILY_NAME, strerror(errno));
 }
 
 FIXTURE_TEARDOWN(netlink)
@@ -81,13 +98,18 @@ FIXTURE_TEARDOWN(netlink)
 		close(self->s);
 }
 
-/* Resolving (the fixture's): a family id and an events group. */
+/* Resolving (the fixture's): two families, the events group hmm_core's. */
 TEST_F_TIMEOUT(netlink, resolves, 60)
 {
 	ASSERT_LE(0, self->s);
-	ASSERT_LT(0, family_id);
+	ASSERT_LT(0, core_id);
 	ASSERT_LT(0, events_grp);
-	hmm_diag("family %d, events group %d", family_id, events_grp);
+	ASSERT_LT(0, dummy_id);
+	ASSERT_NE(core_id, dummy_id);
+	/* hmm_dummy's events are hmm_core's now. */
+	ASSERT_EQ(0, dummy_grp);
+	hmm_diag("hmm_core %d (events group %d), hmm_dummy %d", core_id,
+		 events_grp, dummy_id);
 }
 
 /* Well-formed requests work: the baseline of every error case below. */
@@ -96,37 +118,57 @@ TEST_F_TIMEOUT(netlink, baseline, 60)
 	struct nl_msg m;
 	int s = self->s, n;
 
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 	ASSERT_EQ(xfer(s, &m, &n), 0);
 	ASSERT_EQ(n, 1);
-	REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
+	CORE(&m, HMM_CORE_CMD_MIRROR_GET, NLM_F_DUMP);
+	ASSERT_EQ(xfer(s, &m, &n), 0);
+	CORE(&m, HMM_CORE_CMD_MM_GET, NLM_F_DUMP);
+	ASSERT_EQ(xfer(s, &m, &n), 0);
+	DUMMY(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
 	ASSERT_EQ(xfer(s, &m, &n), 0);
 	ASSERT_EQ(n, 4);
-	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
-	ASSERT_EQ(xfer(s, &m, &n), 0);
 }
 
-/* Unknown commands, events sent as requests, do/dump mix-ups. */
+/*
+ * Unknown commands, events sent as requests, do/dump mix-ups; for
+ * hmm_dummy also the numbers of the commands it gave to hmm_core
+ * (mirror-get 2, stats-get 4, its events 5 to 8).
+ */
 TEST_F_TIMEOUT(netlink, unknown_commands, 60)
 {
-	static const uint8_t cmds[] = {
-		0, HMM_DUMMY_CMD_MAX + 1, 100, 255,
-		HMM_DUMMY_CMD_INVALIDATE_NTF, HMM_DUMMY_CMD_REGISTER_NTF,
-		HMM_DUMMY_CMD_UNREGISTER_NTF, HMM_DUMMY_CMD_RELEASE_NTF,
+	static const uint8_t core_cmds[] = {
+		0, HMM_CORE_CMD_MAX + 1, 100, 255,
+		HMM_CORE_CMD_INVALIDATE_NTF, HMM_CORE_CMD_REGISTER_NTF,
+		HMM_CORE_CMD_UNREGISTER_NTF, HMM_CORE_CMD_RELEASE_NTF,
+		HMM_CORE_CMD_VERIFY_NTF,
+	};
+	static const uint8_t dummy_cmds[] = {
+		0, 2, 4, 5, 6, 7, 8, HMM_DUMMY_CMD_MAX + 1, 100, 255,
 	};
 	struct nl_msg m;
 	int s = self->s;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(cmds); i++) {
-		REQ(&m, cmds[i], 0);
+	for (i = 0; i < sizeof(core_cmds); i++) {
+		CORE(&m, core_cmds[i], 0);
 		ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
-		REQ(&m, cmds[i], NLM_F_DUMP);
+		CORE(&m, core_cmds[i], NLM_F_DUMP);
 		ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
 	}
-	REQ(&m, HMM_DUMMY_CMD_DEV_GET, 0);		/* a dump, as a do */
+	for (i = 0; i < sizeof(dummy_cmds); i++) {
+		DUMMY(&m, dummy_cmds[i], 0);
+		ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
+		DUMMY(&m, dummy_cmds[i], NLM_F_DUMP);
+		ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
+	}
+	DUMMY(&m, HMM_DUMMY_CMD_DEV_GET, 0);		/* a dump, as a do */
 	ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, NLM_F_DUMP);	/* a do, as a dump */
+	DUMMY(&m, HMM_DUMMY_CMD_PTE_GET, 0);
+	ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
+	CORE(&m, HMM_CORE_CMD_MM_GET, 0);
+	ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, NLM_F_DUMP);	/* a do, as a dump */
 	ASSERT_EQ(xfer(s, &m, NULL), -EOPNOTSUPP);
 }
 
@@ -139,19 +181,29 @@ TEST_F_TIMEOUT(netlink, strict_attributes, 60)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(types); i++) {
-		REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+		CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 		nl_put_u32(&m, types[i], 1);
 		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
-		REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
+		CORE(&m, HMM_CORE_CMD_MIRROR_GET, NLM_F_DUMP);
 		nl_put_u32(&m, types[i], 1);
 		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
-		REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
+		CORE(&m, HMM_CORE_CMD_MM_GET, NLM_F_DUMP);
 		nl_put_u32(&m, types[i], 1);
+		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
+		DUMMY(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
+		nl_put_u32(&m, types[i], 1);
+		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
+	}
+	/* MIRROR_GET's do: reply-only attributes, and types past its policy. */
+	for (i = HMM_CORE_A_MIRROR_DRIVER; i <= HMM_CORE_A_MIRROR_MAX + 1; i++) {
+		CORE(&m, HMM_CORE_CMD_MIRROR_GET, 0);
+		nl_put_u32(&m, HMM_CORE_A_MIRROR_ID, 1);
+		nl_put_u64(&m, i, 0);
 		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	}
 	/* PTE_GET: reply-only attributes, and types past its policy. */
 	for (i = HMM_DUMMY_A_PTE_ADDR; i <= HMM_DUMMY_A_PTE_MAX + 1; i++) {
-		REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+		DUMMY(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
 		nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1);
 		nl_put_u64(&m, i, 0);
 		ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
@@ -170,13 +222,29 @@ TEST_F_TIMEOUT(netlink, bad_values, 60)
 	struct nl_msg m;
 	int s = self->s, r;
 
-#define PTE_CASE(setup_attrs, want) do {				\
-		REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);		\
+#define MIRROR_CASE(setup_attrs, want) do {				\
+		CORE(&m, HMM_CORE_CMD_MIRROR_GET, 0);			\
 		setup_attrs;						\
 		r = xfer(s, &m, NULL);					\
 		ASSERT_TRUE(want)					\
 			TH_LOG("%s: got %d", #setup_attrs, r);		\
 	} while (0)
+#define PTE_CASE(setup_attrs, want) do {				\
+		DUMMY(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);		\
+		setup_attrs;						\
+		r = xfer(s, &m, NULL);					\
+		ASSERT_TRUE(want)					\
+			TH_LOG("%s: got %d", #setup_attrs, r);		\
+	} while (0)
+
+	MIRROR_CASE(nl_put_attr(&m, HMM_CORE_A_MIRROR_ID, junk, 2), is_einval_or_erange(r));
+	MIRROR_CASE(nl_put_attr(&m, HMM_CORE_A_MIRROR_ID, junk, 0), is_einval_or_erange(r));
+	MIRROR_CASE(nl_put_u64(&m, HMM_CORE_A_MIRROR_ID, 1), r == -EINVAL);
+	MIRROR_CASE(nl_put_u32(&m, HMM_CORE_A_MIRROR_ID, 0), is_einval_or_erange(r));
+	MIRROR_CASE(nl_put_attr(&m, HMM_CORE_A_MIRROR_ID | NLA_F_NESTED, junk, 4),
+		    r == -EINVAL);
+	MIRROR_CASE((void)0, r == -EINVAL);
+	MIRROR_CASE(nl_put_u32(&m, HMM_CORE_A_MIRROR_ID, 0x7ffffff0), r == -ENOENT);
 
 	PTE_CASE(nl_put_attr(&m, HMM_DUMMY_A_PTE_MIRROR_ID, junk, 2), is_einval_or_erange(r));
 	PTE_CASE(nl_put_attr(&m, HMM_DUMMY_A_PTE_MIRROR_ID, junk, 0), is_einval_or_erange(r));
@@ -201,34 +269,43 @@ TEST_F_TIMEOUT(netlink, truncated, 60)
 	int s = self->s, n;
 
 	/* The genl header cut short. */
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
+	m.nlh.nlmsg_len = NLMSG_HDRLEN + 2;
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
+	DUMMY(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
 	m.nlh.nlmsg_len = NLMSG_HDRLEN + 2;
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* No genl header at all. */
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 	m.nlh.nlmsg_len = NLMSG_HDRLEN;
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* An attribute longer than the message. */
-	REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+	CORE(&m, HMM_CORE_CMD_MIRROR_GET, 0);
+	nl_put_attr_len(&m, HMM_CORE_A_MIRROR_ID, "\1\0\0\0", 4, 64);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
+	DUMMY(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
 	nl_put_attr_len(&m, HMM_DUMMY_A_PTE_MIRROR_ID, "\1\0\0\0", 4, 64);
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* An attribute shorter than its own header. */
-	REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+	CORE(&m, HMM_CORE_CMD_MIRROR_GET, 0);
+	nl_put_attr_len(&m, HMM_CORE_A_MIRROR_ID, "\1\0\0\0", 4, 2);
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
+	DUMMY(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
 	nl_put_attr_len(&m, HMM_DUMMY_A_PTE_MIRROR_ID, "\1\0\0\0", 4, 2);
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* Trailing bytes too short for an attribute. */
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 	m.nlh.nlmsg_len += 2;
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	/* nlmsg_len past the datagram: the kernel drops it, says nothing. */
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 	m.nlh.nlmsg_len = 200;
 	ASSERT_EQ(nl_xfer_raw(s, &m, NLMSG_LENGTH(GENL_HDRLEN), NULL, NULL,
 			      NULL), NL_NO_REPLY);
 	/* Shorter than a netlink header: dropped as well. */
 	ASSERT_EQ(nl_xfer_raw(s, &m, 6, NULL, NULL, NULL), NL_NO_REPLY);
 	/* And the socket still works. */
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 	ASSERT_EQ(xfer(s, &m, &n), 0);
 	ASSERT_EQ(n, 1);
 }
@@ -239,20 +316,23 @@ TEST_F_TIMEOUT(netlink, reserved_field, 60)
 	struct nl_msg m;
 	int s = self->s;
 
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 	m.gh.reserved = 1;
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
-	REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
+	CORE(&m, HMM_CORE_CMD_MM_GET, NLM_F_DUMP);
+	m.gh.reserved = 0x8000;
+	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
+	DUMMY(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
 	m.gh.reserved = 0x8000;
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 }
 
 /*
  * What the kernel did with one random message: read until the ACK of the
- * probe sent right behind it (a STATS_GET, seq PROBE_SEQ), which proves that
- * the random one was handled or dropped by then, and until the NLMSG_DONE
- * of the random one if it started a dump (whose later parts come only as
- * the socket is read).
+ * probe sent right behind it (hmm_core's STATS_GET, seq PROBE_SEQ), which
+ * proves that the random one was handled or dropped by then, and until the
+ * NLMSG_DONE of the random one if it started a dump (whose later parts
+ * come only as the socket is read).
  */
 #define PROBE_SEQ 0x7fff0000u
 
@@ -264,7 +344,7 @@ static enum fate random_fate(int s, const struct nl_msg *m, size_t len)
 	bool answered = false, errored = false, in_dump = false, acked = false;
 	struct nl_msg probe;
 
-	nl_msg_init(&probe, family_id, HMM_DUMMY_CMD_STATS_GET, 0);
+	nl_msg_init(&probe, core_id, HMM_CORE_CMD_STATS_GET, 0);
 	probe.nlh.nlmsg_seq = PROBE_SEQ;
 	if (send(s, m, len, 0) != (ssize_t)len ||
 	    send(s, &probe, probe.nlh.nlmsg_len, 0) != (ssize_t)probe.nlh.nlmsg_len)
@@ -305,10 +385,11 @@ static enum fate random_fate(int s, const struct nl_msg *m, size_t len)
 }
 
 /*
- * Seeded random messages, each followed by a probe: each is answered, or
- * refused with an error, or ignored (a datagram shorter than its
- * nlmsg_len, a header shorter than a netlink header, a message without
- * NLM_F_REQUEST that asks no ACK), and the socket survives all of them.
+ * Seeded random messages to either family, each followed by a probe: each
+ * is answered, or refused with an error, or ignored (a datagram shorter
+ * than its nlmsg_len, a header shorter than a netlink header, a message
+ * without NLM_F_REQUEST that asks no ACK), and the socket survives all of
+ * them.
  */
 TEST_F_TIMEOUT(netlink, random_messages, 120)
 {
@@ -321,11 +402,16 @@ TEST_F_TIMEOUT(netlink, random_messages, 120)
 	srand(random_seed);
 	for (i = 0; i < 3000; i++) {
 		int nattrs = rand() % 5, a, how = rand() % 16;
+		bool core = rand() % 2;
 		size_t len;
 		enum fate f;
 
-		REQ(&m, rand() % (HMM_DUMMY_CMD_MAX + 3),
-		    rand() % 2 ? NLM_F_DUMP : 0);
+		if (core)
+			CORE(&m, rand() % (HMM_CORE_CMD_MAX + 3),
+			     rand() % 2 ? NLM_F_DUMP : 0);
+		else
+			DUMMY(&m, rand() % (HMM_DUMMY_CMD_MAX + 3),
+			      rand() % 2 ? NLM_F_DUMP : 0);
 		for (a = 0; a < nattrs; a++) {
 			uint8_t data[24];
 			size_t alen = rand() % sizeof(data);
@@ -334,7 +420,8 @@ TEST_F_TIMEOUT(netlink, random_messages, 120)
 			for (k = 0; k < alen; k++)
 				data[k] = rand();
 			if (rand() % 8)
-				nl_put_attr(&m, rand() % (HMM_DUMMY_A_PTE_MAX + 2),
+				nl_put_attr(&m, rand() % (core ? HMM_CORE_A_MIRROR_MAX + 2 :
+							  HMM_DUMMY_A_PTE_MAX + 2),
 					    data, alen);
 			else
 				nl_put_attr_len(&m, rand() % 16, data, alen,
@@ -351,21 +438,21 @@ TEST_F_TIMEOUT(netlink, random_messages, 120)
 			m.nlh.nlmsg_flags &= ~NLM_F_ACK;
 		f = random_fate(s, &m, len);
 		if (f == BROKEN)
-			hmm_diag("message %u (how %d, %zu bytes): no answer to the probe",
-				 i, how, len);
+			hmm_diag("message %u (%s, how %d, %zu bytes): no answer to the probe",
+				 i, core ? "hmm_core" : "hmm_dummy", how, len);
 		ASSERT_TRUE(f != BROKEN);
 		fates[f]++;
 	}
 	hmm_diag("%u answered, %u errors, %u ignored", fates[ANSWERED],
 		 fates[ERRORED], fates[IGNORED]);
 	ASSERT_TRUE(fates[ANSWERED] > 0 && fates[ERRORED] > 0 && fates[IGNORED] > 0);
-	REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+	CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 	ASSERT_EQ(xfer(s, &m, NULL), 0);
 }
 
 static int event_cmd;
 static uint32_t event_tgid, event_id;
-static char event_dev[32];
+static char event_driver[64], event_label[HMM_CORE_LABEL_LEN];
 
 static void event_parse(const struct nlmsghdr *nlh)
 {
@@ -376,19 +463,23 @@ static void event_parse(const struct nlmsghdr *nlh)
 	event_cmd = gh->cmd;
 	for (a = nl_msg_attrs(nlh, &len); (next = nl_attr_next(a, &len));
 	     a = next) {
-		if (a->nla_type == HMM_DUMMY_A_EVENT_TGID && a->nla_len == 8)
+		if (a->nla_type == HMM_CORE_A_EVENT_TGID && a->nla_len == 8)
 			event_tgid = *(const uint32_t *)nl_attr_data(a);
-		if (a->nla_type == HMM_DUMMY_A_EVENT_MIRROR_ID && a->nla_len == 8)
+		if (a->nla_type == HMM_CORE_A_EVENT_MIRROR_ID && a->nla_len == 8)
 			event_id = *(const uint32_t *)nl_attr_data(a);
-		if (a->nla_type == HMM_DUMMY_A_EVENT_DEV_NAME)
-			snprintf(event_dev, sizeof(event_dev), "%s",
-				 (const char *)nl_attr_data(a));
+		if (a->nla_type == HMM_CORE_A_EVENT_DRIVER)
+			snprintf(event_driver, sizeof(event_driver), "%.*s",
+				 nl_attr_len(a), (const char *)nl_attr_data(a));
+		if (a->nla_type == HMM_CORE_A_EVENT_LABEL)
+			snprintf(event_label, sizeof(event_label), "%.*s",
+				 nl_attr_len(a), (const char *)nl_attr_data(a));
 	}
 }
 
 /*
- * Root joins the events group and gets a well-formed REGISTER_NTF; the
- * mirror it names then has its PTE_GET range checked.
+ * Root joins hmm_core's events group and gets a well-formed REGISTER_NTF
+ * of an hmm_dummy file; the mirror it names then has its PTE_GET range
+ * checked in hmm_dummy's family, which names mirrors by hmm_core's id.
  */
 TEST_F_TIMEOUT(netlink, events_wire_format, 60)
 {
@@ -411,10 +502,10 @@ TEST_F_TIMEOUT(netlink, events_wire_format, 60)
 
 		ASSERT_LT(0, r);
 		for (nlh = (void *)buf; NLMSG_OK(nlh, (size_t)r); nlh = NLMSG_NEXT(nlh, r)) {
-			ASSERT_EQ(nlh->nlmsg_type, family_id);
+			ASSERT_EQ(nlh->nlmsg_type, core_id);
 			event_tgid = 0;
 			event_parse(nlh);
-			if (event_cmd == HMM_DUMMY_CMD_REGISTER_NTF &&
+			if (event_cmd == HMM_CORE_CMD_REGISTER_NTF &&
 			    event_tgid == (uint32_t)getpid()) {
 				seen = true;
 				break;
@@ -423,13 +514,14 @@ TEST_F_TIMEOUT(netlink, events_wire_format, 60)
 	}
 	ASSERT_TRUE(seen);
 	ASSERT_LT(0, event_id);
-	ASSERT_STREQ("hmm_dummy0", event_dev);
+	ASSERT_STREQ("hmm_dummy", event_driver);
+	ASSERT_STREQ("hmm_dummy0", event_label);
 
 	/* That mirror's range checks: aligned, non-empty, in user space. */
 	s2 = setup();
 	ASSERT_LE(0, s2);
 	for (k = 0; k < ARRAY_SIZE(ranges); k++) {
-		REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+		DUMMY(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
 		nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, event_id);
 		nl_put_u64(&m, HMM_DUMMY_A_PTE_START, ranges[k][0]);
 		nl_put_u64(&m, HMM_DUMMY_A_PTE_END, ranges[k][1]);
@@ -437,7 +529,7 @@ TEST_F_TIMEOUT(netlink, events_wire_format, 60)
 			TH_LOG("range [%#" PRIx64 ", %#" PRIx64 ")",
 			       ranges[k][0], ranges[k][1]);
 	}
-	REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+	DUMMY(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
 	nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, event_id);
 	ASSERT_EQ(xfer(s2, &m, &n), 0);
 	ASSERT_EQ(n, 0);
@@ -445,7 +537,10 @@ TEST_F_TIMEOUT(netlink, events_wire_format, 60)
 	close(fd);
 }
 
-/* uid 65534: no PTE_GET (EPERM), no events group (EPERM); reads are fine. */
+/*
+ * uid 65534: no PTE_GET (EPERM), no events group (EPERM); the reads are
+ * fine (STATS_GET, MIRROR_GET, MM_GET, DEV_GET).
+ */
 TEST_F_TIMEOUT(netlink, unprivileged, 60)
 {
 	int st;
@@ -461,7 +556,7 @@ TEST_F_TIMEOUT(netlink, unprivileged, 60)
 		s = setup();
 		if (s < 0)
 			_exit(11);
-		REQ(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
+		DUMMY(&m, HMM_DUMMY_CMD_PTE_GET, NLM_F_DUMP);
 		nl_put_u32(&m, HMM_DUMMY_A_PTE_MIRROR_ID, 1);
 		if (xfer(s, &m, NULL) != -EPERM)
 			_exit(12);
@@ -469,12 +564,18 @@ TEST_F_TIMEOUT(netlink, unprivileged, 60)
 		if (setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp,
 			       sizeof(grp)) != -1 || errno != EPERM)
 			_exit(13);
-		REQ(&m, HMM_DUMMY_CMD_STATS_GET, 0);
+		CORE(&m, HMM_CORE_CMD_STATS_GET, 0);
 		if (xfer(s, &m, NULL) != 0)
 			_exit(14);
-		REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
+		DUMMY(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
 		if (xfer(s, &m, NULL) != 0)
 			_exit(15);
+		CORE(&m, HMM_CORE_CMD_MIRROR_GET, NLM_F_DUMP);
+		if (xfer(s, &m, NULL) != 0)
+			_exit(16);
+		CORE(&m, HMM_CORE_CMD_MM_GET, NLM_F_DUMP);
+		if (xfer(s, &m, NULL) != 0)
+			_exit(17);
 		_exit(0);
 	}
 	ASSERT_TRUE(waitpid(pid, &st, 0) == pid);
@@ -482,7 +583,7 @@ TEST_F_TIMEOUT(netlink, unprivileged, 60)
 	ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
-/* The mirrors a MIRROR_GET answer lists (at most MAX_SEEN of them). */
+/* The mirrors a MIRROR_GET answer (hmm_core's) lists, at most MAX_SEEN. */
 #define MAX_SEEN 64
 
 struct seen_mirror {
@@ -503,19 +604,19 @@ static void mirror_cb(const struct nlmsghdr *nlh, void *arg)
 	int len;
 	struct seen_mirror *sm;
 
-	if (gh->cmd != HMM_DUMMY_CMD_MIRROR_GET || seen->n == MAX_SEEN)
+	if (gh->cmd != HMM_CORE_CMD_MIRROR_GET || seen->n == MAX_SEEN)
 		return;
 	sm = &seen->m[seen->n++];
 	memset(sm, 0, sizeof(*sm));
 	for (a = nl_msg_attrs(nlh, &len); (next = nl_attr_next(a, &len));
 	     a = next) {
-		if (a->nla_type == HMM_DUMMY_A_MIRROR_ID && a->nla_len == 8)
+		if (a->nla_type == HMM_CORE_A_MIRROR_ID && a->nla_len == 8)
 			sm->id = *(const uint32_t *)nl_attr_data(a);
-		if (a->nla_type == HMM_DUMMY_A_MIRROR_TGID && a->nla_len == 8)
+		if (a->nla_type == HMM_CORE_A_MIRROR_TGID && a->nla_len == 8)
 			sm->tgid = *(const uint32_t *)nl_attr_data(a);
-		if (a->nla_type == HMM_DUMMY_A_MIRROR_START && a->nla_len == 12)
+		if (a->nla_type == HMM_CORE_A_MIRROR_START && a->nla_len == 12)
 			memcpy(&sm->start, nl_attr_data(a), 8);
-		if (a->nla_type == HMM_DUMMY_A_MIRROR_END && a->nla_len == 12)
+		if (a->nla_type == HMM_CORE_A_MIRROR_END && a->nla_len == 12)
 			memcpy(&sm->end, nl_attr_data(a), 8);
 	}
 }
@@ -527,10 +628,10 @@ static int mirror_get(int s, uint32_t id, struct seen *seen)
 
 	seen->n = 0;
 	if (id) {
-		REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
-		nl_put_u32(&m, HMM_DUMMY_A_MIRROR_ID, id);
+		CORE(&m, HMM_CORE_CMD_MIRROR_GET, 0);
+		nl_put_u32(&m, HMM_CORE_A_MIRROR_ID, id);
 	} else {
-		REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
+		CORE(&m, HMM_CORE_CMD_MIRROR_GET, NLM_F_DUMP);
 	}
 	return nl_xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, mirror_cb, seen);
 }
@@ -581,7 +682,7 @@ static int dev_mirrors(int s, uint32_t counts[4])
 	struct nl_msg m;
 
 	memset(counts, 0xff, 4 * sizeof(*counts));
-	REQ(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
+	DUMMY(&m, HMM_DUMMY_CMD_DEV_GET, NLM_F_DUMP);
 	return nl_xfer_raw(s, &m, m.nlh.nlmsg_len, NULL, dev_cb, counts);
 }
 
@@ -603,13 +704,13 @@ TEST_F_TIMEOUT(netlink, mirror_get_do, 60)
 	ASSERT_EQ(seen.m[0].id, id);
 	ASSERT_EQ(seen.m[0].tgid, getpid());
 	ASSERT_EQ(mirror_get(s, 0x7ffffff0, &seen), -ENOENT);
-	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
+	CORE(&m, HMM_CORE_CMD_MIRROR_GET, 0);
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
-	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, 0);
-	nl_put_u32(&m, HMM_DUMMY_A_MIRROR_ID, 0);
+	CORE(&m, HMM_CORE_CMD_MIRROR_GET, 0);
+	nl_put_u32(&m, HMM_CORE_A_MIRROR_ID, 0);
 	ASSERT_TRUE(is_einval_or_erange(xfer(s, &m, NULL)));
-	REQ(&m, HMM_DUMMY_CMD_MIRROR_GET, NLM_F_DUMP);
-	nl_put_u32(&m, HMM_DUMMY_A_MIRROR_ID, id);
+	CORE(&m, HMM_CORE_CMD_MIRROR_GET, NLM_F_DUMP);
+	nl_put_u32(&m, HMM_CORE_A_MIRROR_ID, id);
 	ASSERT_EQ(xfer(s, &m, NULL), -EINVAL);
 	close(fd);
 	ASSERT_EQ(mirror_get(s, id, &seen), -ENOENT);
