@@ -233,7 +233,6 @@ int hmm_dummy_clear(struct hmm_dummy_file *dfile,
 	cleared = hmm_dummy_pt_clear(&dfile->pt, update->start, update->end,
 				     update->blockable);
 	dfile->counters.pages_invalidated += cleared;
-	dfile->nr_ptes = dfile->pt.nr_pages;
 	mutex_unlock(&dfile->pt_lock);
 	hmm_mirror_report_invalidated(&dfile->mirror, cleared);
 	return 0;
@@ -281,7 +280,6 @@ int hmm_dummy_pt_store(struct hmm_dummy_file *dfile,
 	ret = hmm_dummy_pt_commit(&dfile->pt, cache, start, ptes, npages,
 				  READ_ONCE(max_entries), &stored);
 	dfile->counters.pages_populated += stored;
-	dfile->nr_ptes = dfile->pt.nr_pages;
 	return ret;
 }
 
@@ -927,7 +925,6 @@ int hmm_dummy_reregister(struct hmm_dummy_file *dfile,
 	/* No invalidation reaches the old entries any more: drop them all. */
 	mutex_lock(&dfile->pt_lock);
 	hmm_dummy_pt_reset(&dfile->pt, dfile->end);
-	dfile->nr_ptes = 0;
 	hmm_dummy_tlb_flush_all(&dfile->tlb);
 	mutex_unlock(&dfile->pt_lock);
 

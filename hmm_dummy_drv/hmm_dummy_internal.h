@@ -8,8 +8,8 @@
  * test_hmm's in hmm_dummy_dmirror.c), the device memory and exclusive
  * access (hmm_dummy_devmem.c, hmm_dummy_exclusive.c: stubs here where the
  * kernel has no such thing), and the hooks by which the driver tells its
- * generic netlink family (hmm_dummy_nl.c) that a mirror was opened,
- * invalidated, released or closed.
+ * generic netlink family (hmm_dummy_nl.c) that a mirror was opened or
+ * closed (the family lists the files).
  *
  * The locks, and what each protects, are said once, at each lock's member:
  * &hmm_dummy_file.range_sem, &hmm_dummy_file.pt_lock here;
@@ -133,8 +133,6 @@ typedef int (*hmm_dummy_pt_fn)(unsigned long index, unsigned long pte,
  * @pt_lock: the lock of the device page table (what it protects: at the
  *	member)
  * @pt: the device page table (hmm_dummy_pt.c)
- * @nr_ptes: 4 KiB pages @pt maps, &hmm_dummy_pt.nr_pages after each
- *	change, as the netlink family reports it
  * @counters: this file's counters
  * @exclusive: the &struct hmm_dummy_exclusive of each EXCLUSIVE batch in
  *	flight: an exclusive mapping is only committed if nothing but its
@@ -164,8 +162,8 @@ struct hmm_dummy_file {
 	struct hmm_dummy_device *dev;
 	/*
 	 * Protects @pt (every table page and entry of it, and its counts),
-	 * @nr_ptes, @counters and @exclusive. Taken by the invalidation callback around
-	 * clearing entries, and by the populate side around
+	 * @counters and @exclusive. Taken by the invalidation callback
+	 * around clearing entries, and by the populate side around
 	 * hmm_mirror_range_retry() and the commit. Nothing may allocate with
 	 * reclaim (GFP_KERNEL) while holding it: reclaim invalidates, and the
 	 * invalidation takes it: table pages are allocated before it is
@@ -174,7 +172,6 @@ struct hmm_dummy_file {
 	 */
 	struct mutex pt_lock;
 	struct hmm_dummy_pt pt;
-	unsigned long nr_ptes;
 	struct hmm_dummy_counters counters;
 	struct list_head exclusive;
 	unsigned long registered;
