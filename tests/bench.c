@@ -15,13 +15,15 @@
  * reported as not measured. The two-pass figure 7 compares
  * configurations as pairs, --pairs rounds of them (default 61), and gives
  * medians of per-pair differences or ratios with bootstrap intervals
- * (bench_stats.h), and so does the verifier's figure 8. --figures picks
- * some of populate, snapshot, invalidate, bandwidth, memory, test_hmm,
- * twophase, verify (comma separated; default all).
+ * (bench_stats.h), and so do the verifier's figure 8 and the event
+ * listener's figure 9. --figures picks some of populate, snapshot,
+ * invalidate, bandwidth, memory, test_hmm, twophase, verify, listener
+ * (comma separated; default all).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +35,10 @@
 #include <unistd.h>
 
 #include "bench_stats.h"
+#include "hmm_core_nl.h"
 #include "hmm_dmirror.h"
 #include "hmm_dummy.h"
+#include "nl_raw.h"
 
 #define PAGE		4096UL
 #define MAX_RUNS	63
@@ -106,6 +110,94 @@ static void not_measured(const char *group, const char *name,
 			"\"missing\": \"%s\"}", nfigures ? "," : "", group,
 			name, why);
 	nfigures++;
+}
+
+/*
+ * One interval figure: the table's columns (its baseline is 1: the bound
+ * of one L, or the other side of a ratio), then the interval and, with a
+ * target @t (or NULL), the target and its verdict (@what says more, or
+ * NULL). JSON: the members of figure_tagged() plus "lo", "hi", "pairs",
+ * "resamples", and with a target "limit", "higher" (true: ">="), "floor"
+ * (if any) and "verdict". @tags is more JSON members, or NULL.
+ */
+static void figure_interval(const char *group, const char *name,
+			    const char *unit, const struct bench_interval *iv,
+			    const char *base_name, const struct bench_target *t,
+			    const char *what, const char *tags)
+{
+	const char *verdict = t ? bench_verdict_name(bench_verdict(iv, t)) : "";
+	char more[512], floor[48] = "";
+	int len;
+
+	len = snprintf(more, sizeof(more), "%s%s\"lo\": %.6g, \"hi\": %.6g, "
+		       "\"pairs\": %d, \"resamples\": %d", tags ? tags : "",
+		       tags ? ", " : "", iv->lo, iv->hi, iv->pairs,
+		       iv->resamples);
+	if (t && t->floor)
+		snprintf(floor, sizeof(floor), ", \"floor\": %.6g", t->floor);
+	if (t)
+		snprintf(more + len, sizeof(more) - len, ", \"limit\": %.6g, "
+			 "\"higher\": %s%s, \"verdict\": \"%s\"", t->limit,
+			 t->higher ? "true" : "false", floor, verdict);
+	figure_tagged(group, name, unit, iv->value, base_name, 1,
+		      iv->pairs, more);
+	printf("%-14s   95%% interval [%.4g, %.4g] over %d pairs", "",
+	       iv->lo, iv->hi, iv->pairs);
+	if (t && t->floor)
+		printf("; target %s %g, interval %s %g: %s",
+		       t->higher ? ">=" : "<=", t->limit,
+		       t->higher ? ">=" : "<=", t->floor, verdict);
+	else if (t)
+		printf("; target %s %g: %s", t->higher ? ">=" : "<=", t->limit,
+		       verdict);
+	if (what)
+		printf("; %s", what);
+	printf("\n");
+}
+
+/*
+ * The rows every paired figure is made of (bench_stats.h): a comparison of
+ * configurations @a (the reference) and @b over @n rounds, as the median
+ * of per-pair ratios b / a (or differences, @kind), times @scale, with its
+ * interval and, with @t, its verdict. A rate against a rate, from times:
+ * ratio of the rate's time as @a, the reference's as @b.
+ */
+static void paired_figure(const char *group, const char *name,
+			  const char *unit, const double *a, const double *b,
+			  int n, enum bench_pair_kind kind, double scale,
+			  const char *base_name, const struct bench_target *t,
+			  const char *what, const char *tags)
+{
+	struct bench_interval iv;
+
+	if (bench_paired(a, b, n, kind, scale, &iv))
+		die("bench_paired");
+	figure_interval(group, name, unit, &iv, base_name, t, what, tags);
+}
+
+/*
+ * The A/A row of a figure: configuration @a against its twin @b, measured
+ * the same way in the same rounds; its interval must hold 1, or the pairs
+ * are biased and the figure's other rows are not to be trusted. JSON:
+ * "series" and "stat" "A/A", "holds_1", and @tags (or NULL).
+ */
+static void aa_figure(const char *group, const char *name, const double *a,
+		      const double *b, int n, const char *tags)
+{
+	struct bench_interval iv;
+	char more[256];
+	int holds;
+
+	if (bench_paired(a, b, n, BENCH_PAIR_RATIO, 1, &iv))
+		die("bench_paired");
+	holds = bench_interval_holds(&iv, 1);
+	snprintf(more, sizeof(more), "\"series\": \"A/A\", \"stat\": \"A/A\", "
+		 "\"holds_1\": %s%s%s", holds ? "true" : "false",
+		 tags ? ", " : "", tags ? tags : "");
+	figure_interval(group, name, "x", &iv, "the same, again", NULL,
+			holds ? "the interval holds 1: as it must" :
+			"the interval does NOT hold 1: the pairs are biased, "
+			"distrust the rest", more);
 }
 
 static char *map(size_t size)
@@ -767,40 +859,10 @@ static double tp_sample(int c, int round, void *arg)
 	return t;
 }
 
-/*
- * One interval figure: the table's columns (its baseline is 1: the bound
- * of one L, or the other side of a ratio), then the interval and, with a
- * @limit > 0, the target and its verdict (@what says more, or NULL). JSON:
- * the members of figure_tagged() plus "lo", "hi", "pairs", "resamples",
- * and "limit" and "verdict" with a target.
- */
-static void figure_interval(const char *group, const char *name,
-			    const char *unit, const struct bench_interval *iv,
-			    const char *base_name, double limit,
-			    const char *what, const char *tags)
-{
-	const char *verdict = bench_verdict_name(bench_verdict_le(iv, limit));
-	char more[320];
-
-	if (limit > 0)
-		snprintf(more, sizeof(more), "%s, \"lo\": %.6g, \"hi\": %.6g, "
-			 "\"pairs\": %d, \"resamples\": %d, \"limit\": %.6g, "
-			 "\"verdict\": \"%s\"", tags, iv->lo, iv->hi, iv->pairs,
-			 iv->resamples, limit, verdict);
-	else
-		snprintf(more, sizeof(more), "%s, \"lo\": %.6g, \"hi\": %.6g, "
-			 "\"pairs\": %d, \"resamples\": %d", tags, iv->lo,
-			 iv->hi, iv->pairs, iv->resamples);
-	figure_tagged(group, name, unit, iv->value, base_name, 1,
-		      iv->pairs, more);
-	printf("%-14s   95%% interval [%.4g, %.4g] over %d pairs", "",
-	       iv->lo, iv->hi, iv->pairs);
-	if (limit > 0)
-		printf("; target <= %g: %s", limit, verdict);
-	if (what)
-		printf("; %s", what);
-	printf("\n");
-}
+/* Figure 7's targets. */
+static const struct bench_target tp_added_8 = { .limit = 1.3 };
+static const struct bench_target tp_added_64 = { .limit = 2 };
+static const struct bench_target tp_ratio_0 = { .limit = 1.05 };
 
 static void bench_twophase(void)
 {
@@ -819,7 +881,7 @@ static void bench_twophase(void)
 	touch(p, REGION);
 	for (unsigned int i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		int n = counts[i];
-		struct bench_interval add[2], r0, aa, fixed, wait;
+		struct bench_interval add[2], r0, fixed, wait;
 		char name[96], tags[128], what[128];
 
 		memset(&ctx, 0, sizeof(ctx));
@@ -879,8 +941,8 @@ static void bench_twophase(void)
 			 n, TP_LATENCY_US);
 		snprintf(what, sizeof(what), "no target: about N x L = %d L "
 			 "(%.2f L per mirror)", n, add[0].value / n);
-		figure_interval("twophase", name, "L", &add[0], "one L (the bound)", 0,
-				what, tags);
+		figure_interval("twophase", name, "L", &add[0], "one L (the bound)",
+				NULL, what, tags);
 
 		snprintf(name, sizeof(name), "added by L = %d us, %d mirrors "
 			 "two-phase", TP_LATENCY_US, n);
@@ -891,45 +953,36 @@ static void bench_twophase(void)
 			 "(interval %+.2f to %+.2f)", add[1].value - 1,
 			 add[1].lo - 1, add[1].hi - 1);
 		figure_interval("twophase", name, "L", &add[1], "one L (the bound)",
-				n == 8 ? 1.3 : n == 64 ? 2 : 0, what, tags);
+				n == 8 ? &tp_added_8 : n == 64 ? &tp_added_64 :
+				NULL, what, tags);
 
 		snprintf(name, sizeof(name), "two-phase / single-pass at L = 0, "
 			 "%d mirrors", n);
 		snprintf(tags, sizeof(tags), "\"series\": \"L = 0 ratio\", "
 			 "\"stat\": \"ratio\", \"x\": %d", n);
-		figure_interval("twophase", name, "x", &r0, "single-pass, L = 0", 1.05,
-				NULL, tags);
+		figure_interval("twophase", name, "x", &r0, "single-pass, L = 0",
+				&tp_ratio_0, NULL, tags);
 
 		snprintf(name, sizeof(name), "two-phase: fixed cost of a flush, "
 			 "L = 1 us against 0, %d mirrors", n);
 		snprintf(tags, sizeof(tags), "\"series\": \"fixed cost per "
 			 "mirror\", \"stat\": \"diagnostic\", \"x\": %d", n);
-		figure_interval("twophase", name, "us", &fixed, "none", 0,
+		figure_interval("twophase", name, "us", &fixed, "none", NULL,
 				"per mirror; no target", tags);
 		snprintf(name, sizeof(name), "two-phase: the wait alone, "
 			 "L = 200 us against 1 us, %d mirrors", n);
 		snprintf(tags, sizeof(tags), "\"series\": \"wait alone\", "
 			 "\"stat\": \"diagnostic\", \"x\": %d", n);
-		figure_interval("twophase", name, "L", &wait, "one L (the bound)", 0,
-				"in units of the 199 us between them; no target",
+		figure_interval("twophase", name, "L", &wait, "one L (the bound)",
+				NULL, "in units of the 199 us between them; no target",
 				tags);
 
 		if (ctx.nconf == TP_NCONF) {
-			if (bench_paired(t[TP_TWO_0], t[TP_TWO_0_TWIN],
-					 pairs, BENCH_PAIR_RATIO, 1, &aa))
-				die("bench_paired");
 			snprintf(name, sizeof(name), "A/A: two-phase at L = 0 "
 				 "against itself, %d mirrors", n);
-			snprintf(tags, sizeof(tags), "\"series\": \"A/A\", "
-				 "\"stat\": \"A/A\", \"x\": %d, \"holds_1\": %s",
-				 n, bench_interval_holds(&aa, 1) ? "true" :
-				 "false");
-			figure_interval("twophase", name, "x", &aa, "the same, again", 0,
-					bench_interval_holds(&aa, 1) ?
-					"the interval holds 1: as it must" :
-					"the interval does NOT hold 1: the "
-					"pairs are biased, distrust the rest",
-					tags);
+			snprintf(tags, sizeof(tags), "\"x\": %d", n);
+			aa_figure("twophase", name, t[TP_TWO_0], t[TP_TWO_0_TWIN],
+				  pairs, tags);
 		}
 		for (int m = 0; m < n; m++)
 			close(ctx.fds[m]);
@@ -938,21 +991,80 @@ static void bench_twophase(void)
 }
 
 /*
+ * Figures 8 and 9 compare one invalidation workload in two states of the
+ * kernel, as pairs: figure 3's munmap+mmap and mprotect toggle of a
+ * populated 2 MiB range with 1 and 8 mirrors over it, the state switched
+ * before every sample by the figure's set() (off: the reference; on: the
+ * state measured; off again: the A/A twin, whose row at 1 mirror of
+ * munmap+mmap checks the method). The rows: the median of per-pair ratios
+ * on / off with its interval. No target: the issues that asked for these
+ * figures set none.
+ */
+enum { IP_OFF, IP_ON, IP_OFF_TWIN, IP_NCONF };
+
+struct inval_pair {
+	const char *group;	/* the figure's group, "verify" */
+	const char *on_off;	/* its ratio, "verifier on / off" */
+	const char *off_off;	/* its A/A, "verifier off / off" */
+	const char *base_name;	/* the reference, "verifier off" */
+	const char *what;	/* what its ratio rows say after the interval */
+	void (*set)(int on);	/* the state of the next sample */
+	int nmirrors;		/* of the rounds under way */
+	int op;			/* 0: munmap+mmap; 1: mprotect toggle */
+};
+
+static double ip_sample(int c, int round, void *arg)
+{
+	const struct inval_pair *ip = arg;
+
+	(void)round;
+	ip->set(c == IP_ON);
+	return invalidate_once(ip->nmirrors, SAME_RANGE, ip->op);
+}
+
+static void bench_inval_pair(struct inval_pair *ip)
+{
+	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
+	static const int counts[] = { 1, 8 };
+	static double t[IP_NCONF][MAX_RUNS];
+	char name[128], tags[160];
+
+	regions_setup();
+	for (int op = 0; op < 2; op++) {
+		for (unsigned int i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+			ip->nmirrors = counts[i];
+			ip->op = op;
+			bench_rounds(IP_NCONF, pairs, ip_sample, ip, t[0], MAX_RUNS);
+			snprintf(name, sizeof(name), "%s, %d mirrors, %s",
+				 ops[op], counts[i], ip->on_off);
+			snprintf(tags, sizeof(tags), "\"series\": \"%s\", "
+				 "\"stat\": \"ratio\", \"x\": %d",
+				 op ? "mprotect" : "munmap+mmap", counts[i]);
+			paired_figure(ip->group, name, "x", t[IP_OFF], t[IP_ON],
+				      pairs, BENCH_PAIR_RATIO, 1, ip->base_name,
+				      NULL, ip->what, tags);
+			if (op || i)
+				continue;
+			snprintf(name, sizeof(name), "A/A: %s, %d mirror, %s",
+				 ops[op], counts[i], ip->off_off);
+			snprintf(tags, sizeof(tags), "\"x\": %d", counts[i]);
+			aa_figure(ip->group, name, t[IP_OFF], t[IP_OFF_TWIN],
+				  pairs, tags);
+		}
+	}
+	ip->set(0);
+	for (int m = 0; m < MAX_MIRRORS; m++)
+		munmap(region(m), REGION);
+	munmap(regions, MAX_MIRRORS * 2 * REGION);
+}
+
+/*
  * 8. What hmm_core's coherence verifier (doc/verifier.rst) costs an
- * invalidation while it is on: figure 3's munmap+mmap and mprotect toggle
- * of a populated 2 MiB range with 1 and 8 mirrors, the verifier on against
- * off, as pairs (its module parameter switched before each sample). Off,
- * the verifier is a patched-out jump (a static key), and figure 3 is
- * measured with it off. An A/A pair, off against off, checks the method.
+ * invalidation while it is on: its module parameter switched before each
+ * sample. Off, the verifier is a patched-out jump (a static key), and
+ * figure 3 is measured with it off.
  */
 #define VERIFY_PARAM	"/sys/module/hmm_core/parameters/verify"
-
-enum { VF_OFF, VF_ON, VF_OFF_TWIN, VF_NCONF };
-
-struct vf_ctx {
-	int nmirrors;
-	int op;
-};
 
 static void verify_set(int on)
 {
@@ -963,65 +1075,147 @@ static void verify_set(int on)
 	close(fd);
 }
 
-static double vf_sample(int c, int round, void *arg)
-{
-	const struct vf_ctx *ctx = arg;
-
-	(void)round;
-	verify_set(c == VF_ON);
-	return invalidate_once(ctx->nmirrors, SAME_RANGE, ctx->op);
-}
-
 static void bench_verify(void)
 {
-	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
-	static const int counts[] = { 1, 8 };
-	static double t[VF_NCONF][MAX_RUNS];
-	struct bench_interval iv;
-	struct vf_ctx ctx;
-	char name[96], tags[160];
+	static struct inval_pair ip = {
+		.group = "verify", .on_off = "verifier on / off",
+		.off_off = "verifier off / off", .base_name = "verifier off",
+		.what = "no target: what a prototype pays", .set = verify_set,
+	};
 
 	if (access(VERIFY_PARAM, W_OK)) {
 		not_measured("verify", "verifier on / off", "no writable " VERIFY_PARAM);
 		return;
 	}
-	regions_setup();
-	for (int op = 0; op < 2; op++) {
-		for (unsigned int i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-			ctx.nmirrors = counts[i];
-			ctx.op = op;
-			bench_rounds(VF_NCONF, pairs, vf_sample, &ctx, t[0], MAX_RUNS);
-			if (bench_paired(t[VF_OFF], t[VF_ON], pairs,
-					 BENCH_PAIR_RATIO, 1, &iv))
-				die("bench_paired");
-			snprintf(name, sizeof(name), "%s, %d mirrors, verifier on / off",
-				 ops[op], counts[i]);
-			snprintf(tags, sizeof(tags), "\"series\": \"%s\", "
-				 "\"stat\": \"ratio\", \"x\": %d",
-				 op ? "mprotect" : "munmap+mmap", counts[i]);
-			figure_interval("verify", name, "x", &iv, "verifier off", 0,
-					"no target: what a prototype pays", tags);
-			if (op || i)
-				continue;
-			if (bench_paired(t[VF_OFF], t[VF_OFF_TWIN], pairs,
-					 BENCH_PAIR_RATIO, 1, &iv))
-				die("bench_paired");
-			snprintf(name, sizeof(name), "A/A: %s, %d mirror, verifier off / off",
-				 ops[op], counts[i]);
-			snprintf(tags, sizeof(tags), "\"series\": \"A/A\", "
-				 "\"stat\": \"A/A\", \"x\": %d, \"holds_1\": %s",
-				 counts[i], bench_interval_holds(&iv, 1) ? "true" : "false");
-			figure_interval("verify", name, "x", &iv, "the same, again", 0,
-					bench_interval_holds(&iv, 1) ?
-					"the interval holds 1: as it must" :
-					"the interval does NOT hold 1: the pairs "
-					"are biased, distrust the rest", tags);
+	bench_inval_pair(&ip);
+}
+
+/*
+ * 9. What a listener of hmm_core's event stream costs an invalidation
+ * (issue 16): with no listener on the "events" multicast group the core
+ * builds no event; with one, every invalidation of every mirror builds and
+ * multicasts an invalidate-ntf. "On" is a socket joined to the group whose
+ * thread drains it all the time (as hmmctl's watch or top does), "off" the
+ * same socket out of the group (NETLINK_DROP_MEMBERSHIP: the kernel then
+ * has no listener). The thread counts the events it read and the gaps in
+ * their sequence numbers (each one an event the core dropped: no memory,
+ * or a full socket) and the times the socket overran (ENOBUFS).
+ */
+struct listener {
+	int sock;
+	int grp;
+	int joined;
+	volatile int stop;
+	pthread_t thread;
+	uint64_t events;	/* read */
+	uint64_t gaps;		/* events missing from the sequence */
+	uint64_t overruns;	/* ENOBUFS from recv() */
+	uint64_t last_seq;	/* 0: none yet */
+};
+
+static struct listener lsn;
+
+/* The sequence number of one event, or 0 if it has none. */
+static uint64_t event_seq(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *next;
+	int len;
+
+	for (a = nl_msg_attrs(nlh, &len); (next = nl_attr_next(a, &len));
+	     a = next) {
+		uint64_t v = 0;
+
+		if ((a->nla_type & NLA_TYPE_MASK) != HMM_CORE_A_EVENT_SEQ)
+			continue;
+		memcpy(&v, nl_attr_data(a), nl_attr_len(a) < 8 ?
+		       (size_t)nl_attr_len(a) : 8);
+		return v;
+	}
+	return 0;
+}
+
+static void *listener_drain(void *arg)
+{
+	static char buf[1 << 16];
+	struct listener *l = arg;
+
+	while (!l->stop) {
+		ssize_t r = recv(l->sock, buf, sizeof(buf), 0);
+		struct nlmsghdr *nlh;
+
+		if (r < 0) {
+			if (errno == ENOBUFS)
+				l->overruns++;
+			continue;	/* EAGAIN: the timeout, to see stop */
+		}
+		for (nlh = (void *)buf; NLMSG_OK(nlh, (size_t)r);
+		     nlh = NLMSG_NEXT(nlh, r)) {
+			uint64_t seq = event_seq(nlh);
+
+			l->events++;
+			if (seq && l->last_seq && seq > l->last_seq + 1)
+				l->gaps += seq - l->last_seq - 1;
+			if (seq)
+				l->last_seq = seq;
 		}
 	}
-	verify_set(0);
-	for (int m = 0; m < MAX_MIRRORS; m++)
-		munmap(region(m), REGION);
-	munmap(regions, MAX_MIRRORS * 2 * REGION);
+	return NULL;
+}
+
+static void listener_set(int on)
+{
+	if (on == lsn.joined)
+		return;
+	if (setsockopt(lsn.sock, SOL_NETLINK, on ? NETLINK_ADD_MEMBERSHIP :
+		       NETLINK_DROP_MEMBERSHIP, &lsn.grp, sizeof(lsn.grp)))
+		die("NETLINK_ADD/DROP_MEMBERSHIP");
+	lsn.joined = on;
+}
+
+static void bench_listener(void)
+{
+	static struct inval_pair ip = {
+		.group = "listener", .on_off = "listener on / none",
+		.off_off = "no listener / no listener", .base_name = "no listener",
+		.what = "no target (issue 16 sets none)", .set = listener_set,
+	};
+	struct nl_family f;
+	int s = nl_open_family(HMM_CORE_FAMILY_NAME, HMM_CORE_MCGRP_EVENTS, &f);
+
+	if (s < 0) {
+		not_measured("listener", "event listener on / none",
+			     "no hmm_core family with an events group");
+		return;
+	}
+	close(s);
+	lsn.grp = f.grp;
+	/* Out of the group to begin with; a 100 ms timeout to see stop. */
+	lsn.sock = nl_socket_timeout(0);
+	if (lsn.sock < 0)
+		die("netlink socket");
+	{
+		struct timeval tv = { .tv_usec = 100000 };
+
+		if (setsockopt(lsn.sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+			die("SO_RCVTIMEO");
+	}
+	if (pthread_create(&lsn.thread, NULL, listener_drain, &lsn))
+		die("pthread_create");
+	bench_inval_pair(&ip);
+	lsn.stop = 1;
+	pthread_join(lsn.thread, NULL);
+	close(lsn.sock);
+	printf("# listener: the listener read %llu events, %llu missing from "
+	       "their sequence (dropped), %llu socket overruns (ENOBUFS)\n",
+	       (unsigned long long)lsn.events, (unsigned long long)lsn.gaps,
+	       (unsigned long long)lsn.overruns);
+	if (json)
+		fprintf(json, "%s\n  {\"group\": \"listener\", \"name\": "
+			"\"events read by the listener\", \"stat\": \"count\", "
+			"\"events\": %llu, \"dropped\": %llu, \"overruns\": %llu}",
+			nfigures++ ? "," : "", (unsigned long long)lsn.events,
+			(unsigned long long)lsn.gaps,
+			(unsigned long long)lsn.overruns);
 }
 
 static const struct {
@@ -1036,6 +1230,7 @@ static const struct {
 	{ "test_hmm", bench_test_hmm },
 	{ "twophase", bench_twophase },
 	{ "verify", bench_verify },
+	{ "listener", bench_listener },
 };
 #define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
 
@@ -1133,8 +1328,9 @@ int main(int argc, char **argv)
 			runs, inval_runs, pairs, u.release);
 	printf("# kernel %s, median of %d runs (invalidation: %d", u.release,
 	       runs, inval_runs);
-	if (picked(list, "twophase"))
-		printf("; two-pass: %d pairs", pairs);
+	if (picked(list, "twophase") || picked(list, "verify") ||
+	    picked(list, "listener"))
+		printf("; paired figures: %d pairs", pairs);
 	printf(")\n");
 	printf("%-14s %-58s %14s %-8s %-30s %14s %8s\n", "group", "figure",
 	       "value", "unit", "baseline", "baseline", "ratio");

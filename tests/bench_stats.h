@@ -13,9 +13,12 @@
  * those medians) from a fixed seed, so that a run gives the same interval
  * for the same samples.
  *
- * A target "value <= limit" is met when the whole interval is within the
- * limit, missed when the whole interval is outside it, and inconclusive
- * otherwise: more pairs, or a quieter machine, would say.
+ * A target "value <= limit" (or ">=") is met when the whole interval is
+ * within the limit, missed when the whole interval is outside it, and
+ * inconclusive otherwise: more pairs, or a quieter machine, would say
+ * (struct bench_target, bench_verdict()). An A/A comparison (the same
+ * configuration twice in each round) checks the method: its interval
+ * must hold 1 (a ratio) or 0 (a difference).
  *
  *	double t[NCONF][MAX_ROUNDS];
  *	struct bench_interval iv;
@@ -149,6 +152,43 @@ bench_verdict_le(const struct bench_interval *iv, double limit)
 		return BENCH_MET;
 	if (iv->lo > limit)
 		return BENCH_MISSED;
+	return BENCH_INCONCLUSIVE;
+}
+
+/* A target value >= @limit against the interval. */
+static inline enum bench_verdict
+bench_verdict_ge(const struct bench_interval *iv, double limit)
+{
+	if (iv->lo >= limit)
+		return BENCH_MET;
+	if (iv->hi < limit)
+		return BENCH_MISSED;
+	return BENCH_INCONCLUSIVE;
+}
+
+/*
+ * A target: the figure <= @limit (or >= with @higher). With a @floor (a
+ * target ">= 1.5, its interval's lower bound >= 1.0"), met is also the
+ * median clearing @limit while the whole interval clears @floor; missed
+ * stays the whole interval short of @limit.
+ */
+struct bench_target {
+	double limit;
+	int higher;
+	double floor;	/* 0: none */
+};
+
+static inline enum bench_verdict
+bench_verdict(const struct bench_interval *iv, const struct bench_target *t)
+{
+	enum bench_verdict v = t->higher ? bench_verdict_ge(iv, t->limit) :
+					   bench_verdict_le(iv, t->limit);
+
+	if (v != BENCH_INCONCLUSIVE || !t->floor)
+		return v;
+	if (t->higher ? iv->value >= t->limit && iv->lo >= t->floor :
+			iv->value <= t->limit && iv->hi <= t->floor)
+		return BENCH_MET;
 	return BENCH_INCONCLUSIVE;
 }
 
