@@ -175,7 +175,8 @@ bench_verdict_ge(const struct bench_interval *iv, double limit)
 struct bench_target {
 	double limit;
 	int higher;
-	double floor;	/* 0: none */
+	double floor;		/* 0: none */
+	const char *name;	/* what it says, for the report */
 };
 
 static inline enum bench_verdict
