@@ -6,18 +6,20 @@
  *   bench [--runs N] [--inval-runs N] [--pairs N] [--json FILE]
  *         [--test-hmm DEV] [--figures LIST]
  *
- * Every figure is the median of --runs runs (default 5); the invalidation
- * figures, single operations of about a millisecond, of --inval-runs
- * (default 31). Absolute times under TCG mean little; the ratios are the
- * result. --test-hmm names the kernel's own test_hmm device (e.g.
- * /dev/hmm_dmirror0 with test_hmm.ko loaded and hmm_dummy loaded with
- * dmirror=0) for the side-by-side figure 6; without it that figure is
- * reported as not measured. The two-pass figure 7 compares
- * configurations as pairs, --pairs rounds of them (default 61), and gives
- * medians of per-pair differences or ratios with bootstrap intervals
- * (bench_stats.h), and so do the verifier's figure 8 and the event
- * listener's figure 9. --figures picks some of populate, snapshot,
- * invalidate, bandwidth, memory, test_hmm, twophase, verify, listener
+ * Every target is judged on pairs (bench_stats.h): the configurations a
+ * figure compares are measured in the same rounds, --pairs of them
+ * (default 61; figure 3's cells, single operations of about a
+ * millisecond, in --inval-runs rounds, default 31; figure 6's, a GiB
+ * through test_hmm's bounce buffer, in --runs, default 5), and the figure
+ * is the median of the per-pair ratios (or differences) with a bootstrap
+ * interval, a verdict against its target, and an A/A row. Medians of the
+ * same samples go beside them for the charts. Absolute times under TCG
+ * mean little; the ratios are the result. --test-hmm names the kernel's
+ * own test_hmm device (e.g. /dev/hmm_dmirror0 with test_hmm.ko loaded and
+ * hmm_dummy loaded with dmirror=0) for the side-by-side figure 6; without
+ * it that figure is reported as not measured. --figures picks some of
+ * populate, snapshot, invalidate, bandwidth, memory, test_hmm, twophase,
+ * verify, listener
  * (comma separated; default all).
  */
 #define _GNU_SOURCE
@@ -1592,12 +1594,8 @@ int main(int argc, char **argv)
 		fprintf(json, "{\"runs\": %d, \"inval_runs\": %d, "
 			"\"pairs\": %d, \"kernel\": \"%s\", \"figures\": [",
 			runs, inval_runs, pairs, u.release);
-	printf("# kernel %s, median of %d runs (invalidation: %d", u.release,
-	       runs, inval_runs);
-	if (picked(list, "twophase") || picked(list, "verify") ||
-	    picked(list, "listener"))
-		printf("; paired figures: %d pairs", pairs);
-	printf(")\n");
+	printf("# kernel %s: %d rounds of pairs (invalidation: %d; test_hmm "
+	       "and first touch: %d)\n", u.release, pairs, inval_runs, runs);
 	printf("%-14s %-58s %14s %-8s %-30s %14s %8s\n", "group", "figure",
 	       "value", "unit", "baseline", "baseline", "ratio");
 	for (unsigned int b = 0; b < NR_BENCHES; b++)
