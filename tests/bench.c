@@ -572,7 +572,7 @@ static void bench_test_hmm(void)
 		ctx.buf = map(bsize);
 		touch(ctx.p, size);
 		touch(ctx.buf, bsize);
-		/* Pairs: both drivers in each round, the order reversed every other. */
+		/* Pairs: both drivers in each round (bench_rounds()). */
 		{
 			double unused[SB_NCONF * MAX_RUNS];
 
@@ -829,8 +829,8 @@ static void bench_invalidate(void)
 	regions_setup();
 	for (int op = 0; op < 2; op++) {
 		/*
-		 * Every cell in every round, the order reversed every other
-		 * round: the cells of one round are pairs.
+		 * Every cell in every round, the order rotated and reversed
+		 * (bench_rounds()): the cells of one round are pairs.
 		 */
 		ctx.op = op;
 		bench_rounds(NR_LAYOUTS * ncounts, inval_runs, inv_sample, &ctx,

@@ -5,8 +5,9 @@
  *
  * A figure that compares two configurations measures them as pairs: both
  * in the same round of one loop, so that a shared machine's drift hits
- * both alike, and the order of the configurations in a round reversed
- * every other round, so that neither always comes first. The figure is
+ * both alike, and the order of the configurations in a round rotated and
+ * reversed from round to round, so that none always comes first, or
+ * always after the same other (bench_rounds()). The figure is
  * then a statistic of the per-pair differences (or ratios): their median,
  * with a percentile bootstrap interval (resample the pairs with
  * replacement, take the median of each resample, read the percentiles of
@@ -91,9 +92,13 @@ static inline double bench_quantile(const double *v, int n, double q)
 /*
  * Run @nconf configurations in @rounds rounds: sample(c, r, arg) measures
  * configuration c once, in round r, and its result goes to
- * out[c * stride + r]. Even rounds run 0, 1, ..., nconf - 1, odd rounds
- * the other way round, so the samples of one round are pairs and neither
- * side of a pair always comes first.
+ * out[c * stride + r]. The samples of one round are pairs. The order of a
+ * round is rotated by one every other round and reversed every other
+ * round (0 1 2, 2 1 0, 1 2 0, 0 2 1, ...): over 2 x nconf rounds every
+ * configuration runs in every position, and after each of its two
+ * neighbours, equally often. A plain reversal would not do beyond two:
+ * the middle one of three would always run in the middle, right after
+ * another, and an A/A pair of it and an end one would be biased.
  */
 static inline void bench_rounds(int nconf, int rounds,
 				double (*sample)(int conf, int round, void *arg),
@@ -101,7 +106,8 @@ static inline void bench_rounds(int nconf, int rounds,
 {
 	for (int r = 0; r < rounds; r++)
 		for (int k = 0; k < nconf; k++) {
-			int c = r & 1 ? nconf - 1 - k : k;
+			int pos = r & 1 ? nconf - 1 - k : k;
+			int c = (pos + r / 2) % nconf;
 
 			out[c * stride + r] = sample(c, r, arg);
 		}
