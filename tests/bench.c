@@ -987,31 +987,76 @@ static double slab_bytes(const char *cache)
 	return bytes;
 }
 
-/* 5. Kernel memory of the device page table, per mirror and per mm. */
+/*
+ * hmm_dummy's device page tables, every open file's, in bytes: their 4 KiB
+ * table pages (the pt_pages parameter); not slab, so not in slab_bytes().
+ */
+static double pt_bytes(void)
+{
+	FILE *f = fopen("/sys/module/hmm_dummy/parameters/pt_pages", "r");
+	long pages = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &pages) != 1)
+			pages = -1;
+		fclose(f);
+	}
+	if (pages < 0)
+		die("cannot read hmm_dummy's pt_pages");
+	return (double)pages * PAGE;
+}
+
+/*
+ * The device page table's bytes per 4 KiB page of a FAULT of @n pages of
+ * @p, in a file of its own (its root table included).
+ */
+static double pt_bytes_per_page(char *p, uint64_t n, uint64_t stride)
+{
+	double before = pt_bytes(), after;
+	int fd = dev_open("/dev/hmm_dummy0");
+
+	if (stride == 1)
+		dev_fault(fd, p, n, 1);
+	else
+		for (uint64_t i = 0; i < n; i++)
+			dev_fault(fd, p + i * stride * PAGE, 1, 1);
+	after = pt_bytes();
+	close(fd);
+	return (after - before) / n;
+}
+
+/* 5. Kernel memory of the device page table, per page and per mirror. */
 static void bench_memory(void)
 {
-	const uint64_t n = 262144;
+	const uint64_t n = 262144, sparse = 512;
 	const size_t size = n * PAGE;
-	char *p = map(size);
 	double before, after;
-	int fds[MAX_MIRRORS], fd;
+	int fds[MAX_MIRRORS];
+	char *base, *p;
 
-	touch(p, size);
-	fd = dev_open("/dev/hmm_dummy0");
-	before = slab_bytes("radix_tree_node");
-	dev_fault(fd, p, n, 1);
-	after = slab_bytes("radix_tree_node");
+	p = map_populated(size, 0, &base);
 	figure("memory", "device page table per 4 KiB page", "bytes",
-	       (after - before) / n, "target", 16);
-	close(fd);
-	munmap(p, size);
+	       pt_bytes_per_page(p, n, 1), "target", 16);
+	munmap(base, size + REGION);
 
-	before = slab_bytes(NULL);
+	p = map_populated(size, 1, &base);
+	figure("memory", "device page table per 4 KiB page, THP-backed",
+	       "bytes", pt_bytes_per_page(p, n, 1), "target", 0.1);
+	munmap(base, size + REGION);
+
+	/* One page in every 2 MiB: a leaf table each, the worst case. */
+	p = map_populated(sparse * REGION, 0, &base);
+	figure("memory", "device page table per page, one page per 2 MiB",
+	       "bytes", pt_bytes_per_page(p, sparse, REGION_PAGES),
+	       "target", 4608);
+	munmap(base, sparse * REGION + REGION);
+
+	before = slab_bytes(NULL) + pt_bytes();
 	for (int m = 0; m < MAX_MIRRORS; m++)
 		fds[m] = dev_open("/dev/hmm_dummy0");
-	after = slab_bytes(NULL);
+	after = slab_bytes(NULL) + pt_bytes();
 	figure("memory", "kernel memory per mirror (64 on one mm)", "bytes",
-	       (after - before) / MAX_MIRRORS, "one 4 KiB page", 4096);
+	       (after - before) / MAX_MIRRORS, "two 4 KiB pages", 8192);
 	for (int m = 0; m < MAX_MIRRORS; m++)
 		close(fds[m]);
 }
