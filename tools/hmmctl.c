@@ -3,6 +3,7 @@
  * hmmctl - see and watch every hmm_core mirror through the netlink families
  *
  *	hmmctl [--json] mirrors
+ *	hmmctl [--json] mms
  *	hmmctl [--json] stats
  *	hmmctl [--json] monitor [--count N] [--rcvbuf BYTES]
  *	hmmctl [--json] top [-b] [-d SECS] [-n N]
@@ -35,6 +36,7 @@ const char *const hmmctl_event_names[HMMCTL_NR_EVENTS] = {
 static const char usage_text[] =
 	"usage: hmmctl [--json] COMMAND [ARGS]\n"
 	"  mirrors                      list every driver's mirrors\n"
+	"  mms                          their address spaces' counters\n"
 	"  stats                        hmm_core's counters and its family's\n"
 	"  monitor [--count N] [--rcvbuf BYTES]\n"
 	"                               print events as they come (CAP_NET_ADMIN)\n"
@@ -98,6 +100,7 @@ static const struct {
 } commands[] = {
 	{ "devices", hmmctl_devices },
 	{ "mirrors", hmmctl_mirrors },
+	{ "mms", hmmctl_mms },
 	{ "pt", hmmctl_pt },
 	{ "stats", hmmctl_stats },
 	{ "monitor", hmmctl_monitor },

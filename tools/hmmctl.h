@@ -27,17 +27,11 @@
 
 /*
  * The core's pages-invalidated attribute of a mirror, or NULL: absent until
- * its driver reports some, and from a uapi header older than it (the
- * Makefile defines HMMCTL_HAVE_PAGES_INVALIDATED when the header has it).
+ * its driver reports some.
  */
 static inline struct nlattr *hmmctl_pages_attr(struct nlattr **tb)
 {
-#ifdef HMMCTL_HAVE_PAGES_INVALIDATED
 	return tb[HMM_CORE_A_MIRROR_PAGES_INVALIDATED];
-#else
-	(void)tb;
-	return NULL;
-#endif
 }
 
 /* Exit codes, as hmmctl(8) documents them. */
@@ -93,6 +87,7 @@ int hmmctl_parse_u64(const char *s, uint64_t *v);
 /* show.c */
 int hmmctl_devices(struct hmmctl *h, int argc, char **argv);
 int hmmctl_mirrors(struct hmmctl *h, int argc, char **argv);
+int hmmctl_mms(struct hmmctl *h, int argc, char **argv);
 int hmmctl_pt(struct hmmctl *h, int argc, char **argv);
 int hmmctl_stats(struct hmmctl *h, int argc, char **argv);
 int hmmctl_read_stats(struct hmmctl *h, uint64_t *sent, uint64_t *dropped);

@@ -214,6 +214,72 @@ int hmmctl_mirrors(struct hmmctl *h, int argc, char **argv)
 	return HMMCTL_EXIT_OK;
 }
 
+/* One mm of MM_GET: its id, mirrors, owners (one TGID attribute each). */
+static int mm_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlattr *tb[HMM_CORE_A_MM_MAX + 1];
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct hmmctl *h = arg;
+	struct nlattr *a, *c[HMM_CORE_A_COUNTS_MAX + 1] = { 0 };
+	uint64_t inval = 0;
+	int rem, n = 0, ev;
+
+	if (!hmmctl_parse(msg, tb, HMM_CORE_A_MM_MAX))
+		return NL_SKIP;
+	if (h->json) {
+		json_begin_item();
+		printf("{\"id\":%u,\"mirrors\":%u,\"tgids\":[",
+		       get_u32(tb, HMM_CORE_A_MM_ID),
+		       get_u32(tb, HMM_CORE_A_MM_MIRRORS));
+	} else {
+		printf("%-6u %7u ", get_u32(tb, HMM_CORE_A_MM_ID),
+		       get_u32(tb, HMM_CORE_A_MM_MIRRORS));
+	}
+	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlh), 0),
+			  genlmsg_attrlen(nlmsg_data(nlh), 0), rem) {
+		if (nla_type(a) != HMM_CORE_A_MM_TGID ||
+		    nla_len(a) != sizeof(uint32_t))
+			continue;
+		printf("%s%u", n++ ? "," : "", nla_get_u32(a));
+	}
+	if (h->json) {
+		printf("],\"retries\":%" PRIu64 ",\"nonblock_failures\":%"
+		       PRIu64 ",\"invalidations\":",
+		       get_u64(tb, HMM_CORE_A_MM_RETRIES),
+		       get_u64(tb, HMM_CORE_A_MM_NONBLOCK_FAILURES));
+		print_counts(tb[HMM_CORE_A_MM_INVALIDATIONS], true);
+		putchar('}');
+		return NL_OK;
+	}
+	if (tb[HMM_CORE_A_MM_INVALIDATIONS])
+		nla_parse_nested(c, HMM_CORE_A_COUNTS_MAX,
+				 tb[HMM_CORE_A_MM_INVALIDATIONS], NULL);
+	for (ev = 0; ev < HMMCTL_NR_EVENTS; ev++)
+		inval += get_u64(c, ev + 1);
+	printf("%s %9" PRIu64 " %8" PRIu64 " %7" PRIu64 "\n", n ? "" : "-",
+	       inval, get_u64(tb, HMM_CORE_A_MM_RETRIES),
+	       get_u64(tb, HMM_CORE_A_MM_NONBLOCK_FAILURES));
+	return NL_OK;
+}
+
+int hmmctl_mms(struct hmmctl *h, int argc, char **argv)
+{
+	int ret = no_args(h, argc, argv, "mms", HMM_CORE_FAMILY_NAME);
+
+	if (ret)
+		return ret;
+	if (!h->json)
+		printf("%-6s %7s %s %9s %8s %7s\n", "MM", "MIRRORS", "TGIDS",
+		       "INVAL", "RETRIES", "NBFAIL");
+	json_items = 0;
+	ret = hmmctl_run(h, hmmctl_msg(h, HMM_CORE_CMD_MM_GET, true), mm_cb, h);
+	if (ret)
+		return hmmctl_fail(h, ret, "listing the address spaces", NULL);
+	if (h->json)
+		json_end_array();
+	return HMMCTL_EXIT_OK;
+}
+
 struct pte {
 	uint64_t addr, pfn;
 	uint32_t order;
