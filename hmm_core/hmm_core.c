@@ -359,18 +359,14 @@ struct hmm_core_mm_nl *hmm_core_mm_nl(struct hmm_mirror_mm *mirror_mm)
 static void hmm_core_mm_add_counters(struct hmm_core_counters *sum,
 				     const struct hmm_mirror *mirror)
 {
+	struct hmm_mirror_pcpu m;
 	unsigned int i;
-	int cpu;
 
-	for_each_possible_cpu(cpu) {
-		const struct hmm_mirror_pcpu *c =
-			per_cpu_ptr(mirror->counters, cpu);
-
-		for (i = 0; i < HMM_MIRROR_NR_EVENTS; i++)
-			sum->invalidations[i] += READ_ONCE(c->invalidations[i]);
-		sum->retries += READ_ONCE(c->retries);
-		sum->nonblock_failures += READ_ONCE(c->nonblock_failures);
-	}
+	hmm_core_mirror_sum(mirror, &m);
+	for (i = 0; i < HMM_MIRROR_NR_EVENTS; i++)
+		sum->invalidations[i] += m.invalidations[i];
+	sum->retries += m.retries;
+	sum->nonblock_failures += m.nonblock_failures;
 }
 
 /*

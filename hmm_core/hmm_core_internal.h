@@ -108,6 +108,9 @@ struct hmm_mirror_pcpu {
 	u64 page_reports;
 };
 
+void hmm_core_mirror_sum(const struct hmm_mirror *mirror,
+			 struct hmm_mirror_pcpu *sum);
+
 struct hmm_mirror_mm;
 
 /**

@@ -416,9 +416,14 @@ void hmm_core_nl_release(struct hmm_mirror *mirror)
 			   GFP_KERNEL);
 }
 
-/* @mirror's counters, summed over every CPU (the maximum: the largest). */
-static void hmm_core_nl_sum(const struct hmm_mirror *mirror,
-			    struct hmm_mirror_pcpu *sum)
+/**
+ * hmm_core_mirror_sum() - a mirror's counters, summed over every CPU
+ * @mirror: a mirror with counters (between hmm_core_nl_mirror_add() and
+ *	hmm_core_nl_mirror_del())
+ * @sum: filled with the sums (callback_max_ns: the largest)
+ */
+void hmm_core_mirror_sum(const struct hmm_mirror *mirror,
+			 struct hmm_mirror_pcpu *sum)
 {
 	unsigned int i;
 	int cpu;
@@ -455,7 +460,7 @@ static int hmm_core_nl_mirror_fill(struct sk_buff *skb, u32 portid, u32 seq,
 	void *hdr;
 
 	lockdep_assert_held(&hmm_core_nl_lock);
-	hmm_core_nl_sum(mirror, &sum);
+	hmm_core_mirror_sum(mirror, &sum);
 	/* Never past the array, whatever the driver wrote there. */
 	strscpy(label, mirror->label, sizeof(label));
 	hdr = genlmsg_put(skb, portid, seq, &hmm_core_nl_family, flags,
