@@ -57,7 +57,18 @@ static int hmm_dummy_pt_pages_get(char *buf, const struct kernel_param *kp)
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&hmm_dummy_pt_pages));
 }
 
+/*
+ * Read-only, yet a .set is needed: insmod's "pt_pages=N" calls it, and
+ * module parameter parsing does not check for a NULL one.
+ */
+static int hmm_dummy_pt_pages_set(const char *val,
+				  const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
 static const struct kernel_param_ops hmm_dummy_pt_pages_ops = {
+	.set = hmm_dummy_pt_pages_set,
 	.get = hmm_dummy_pt_pages_get,
 };
 
