@@ -763,12 +763,13 @@ static double invalidate_once(int nmirrors, int layout, int op)
 		if (layout != EMPTY)
 			dev_fault(fds[m], mine, REGION_PAGES, 1);
 	}
+	/* Read before the pause: no syscall of one side only next to t0. */
+	if (nmirrors)
+		cleared = dev_pages_invalidated(fds[0]);
 	settle();
 	for (size_t off = 0; off < REGION; off += PAGE)
 		sink = p[off];
 	(void)sink;
-	if (nmirrors)
-		cleared = dev_pages_invalidated(fds[0]);
 	t0 = now();
 	if (op == 0) {
 		if (munmap(p, REGION))
