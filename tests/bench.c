@@ -719,7 +719,7 @@ static void regions_setup(void)
 		touch(map_fixed(region(m), REGION), REGION);
 }
 
-enum { SAME_RANGE, DISJOINT, EMPTY, NR_LAYOUTS };
+enum { SAME_RANGE, DISJOINT, EMPTY, NR_LAYOUTS, EXAMPLE = NR_LAYOUTS };
 
 /*
  * Let the work the setup left behind (RCU callbacks freeing what the last
@@ -758,13 +758,18 @@ static double invalidate_once(int nmirrors, int layout, int op)
 	for (int m = 0; m < nmirrors; m++) {
 		char *mine = layout == DISJOINT ? region(m) : p;
 
+		if (layout == EXAMPLE) {
+			/* Its mirror spans the mm; it keeps no entry here. */
+			fds[m] = dev_open("/dev/hmm_example");
+			continue;
+		}
 		fds[m] = dev_open("/dev/hmm_dummy0");
 		dev_set_range(fds[m], mine, REGION_PAGES);
 		if (layout != EMPTY)
 			dev_fault(fds[m], mine, REGION_PAGES, 1);
 	}
 	/* Read before the pause: no syscall of one side only next to t0. */
-	if (nmirrors)
+	if (nmirrors && layout != EXAMPLE)
 		cleared = dev_pages_invalidated(fds[0]);
 	settle();
 	for (size_t off = 0; off < REGION; off += PAGE)
@@ -781,7 +786,7 @@ static double invalidate_once(int nmirrors, int layout, int op)
 			die("mprotect");
 	}
 	t = now() - t0;
-	if (nmirrors)
+	if (nmirrors && layout != EXAMPLE)
 		last_cleared = dev_pages_invalidated(fds[0]) - cleared;
 	for (int m = 0; m < nmirrors; m++)
 		close(fds[m]);
@@ -855,6 +860,60 @@ static void inv_targets(int op, double t[NR_LAYOUTS][4][MAX_RUNS])
 		  inval_runs, tags);
 }
 
+/*
+ * Figure 3's floor: the same operation under one mirror of hmm_example
+ * (examples/hmm_example: a driver of hmm_core whose callback takes a mutex
+ * and clears one entry), against none and against one populated mirror of
+ * hmm_dummy, in rounds of their own. The first ratio is what the kernel's
+ * notifiers and hmm_core cost any driver; the second, hmm_dummy's own
+ * share: its lock, its table's clear, its TLB flush.
+ */
+enum { FLOOR_NONE, FLOOR_EXAMPLE, FLOOR_DUMMY, FLOOR_NCONF };
+
+static double floor_sample(int c, int round, void *arg)
+{
+	const int *op = arg;
+
+	(void)round;
+	if (c == FLOOR_NONE)
+		return invalidate_once(0, SAME_RANGE, *op);
+	return invalidate_once(1, c == FLOOR_EXAMPLE ? EXAMPLE : SAME_RANGE,
+			       *op);
+}
+
+static void inv_floor(int op)
+{
+	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
+	static double t[FLOOR_NCONF][MAX_RUNS];
+	char name[128], tags[96];
+	int st;
+
+	snprintf(name, sizeof(name), "%s: hmm_example mirror / none, paired",
+		 ops[op]);
+	st = system("grep -q '^hmm_example ' /proc/modules || "
+		    "insmod /tests/hmm_example.ko 2>/dev/null");
+	if (st || access("/dev/hmm_example", R_OK | W_OK)) {
+		not_measured("invalidate", name,
+			     "no hmm_example module (/tests/hmm_example.ko)");
+		return;
+	}
+	bench_rounds(FLOOR_NCONF, inval_runs, floor_sample, (void *)&op,
+		     t[0], MAX_RUNS);
+	snprintf(tags, sizeof(tags), "\"stat\": \"ratio\", \"op\": \"%s\"",
+		 op ? "mprotect" : "munmap+mmap");
+	paired_figure("invalidate", name, "x", t[FLOOR_NONE], t[FLOOR_EXAMPLE],
+		      inval_runs, BENCH_PAIR_RATIO, 1, "0 mirrors", NULL,
+		      "no target: the floor, the kernel's and hmm_core's share",
+		      tags);
+	snprintf(name, sizeof(name), "%s: 1 mirror / hmm_example mirror, paired",
+		 ops[op]);
+	paired_figure("invalidate", name, "x", t[FLOOR_EXAMPLE], t[FLOOR_DUMMY],
+		      inval_runs, BENCH_PAIR_RATIO, 1, "hmm_example mirror",
+		      NULL, "no target: hmm_dummy's own share", tags);
+	if (system("rmmod hmm_example"))
+		die("rmmod hmm_example");
+}
+
 static void bench_invalidate(void)
 {
 	static const int counts[] = { 0, 1, 8, 64 };
@@ -894,6 +953,7 @@ static void bench_invalidate(void)
 			}
 		}
 		inv_targets(op, t);
+		inv_floor(op);
 		/* One more sample with one populated mirror, for its counters. */
 		invalidate_once(1, SAME_RANGE, op);
 		printf("# invalidate: a %s clears %llu device entries of a "
