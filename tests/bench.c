@@ -9,18 +9,18 @@
  * Every target is judged on pairs (bench_stats.h): the configurations a
  * figure compares are measured in the same rounds, --pairs of them
  * (default 61; figure 3's cells, single operations of about a
- * millisecond, in --inval-runs rounds, default 31; figure 6's, a GiB
- * through test_hmm's bounce buffer, in --runs, default 5), and the figure
- * is the median of the per-pair ratios (or differences) with a bootstrap
- * interval, a verdict against its target, and an A/A row. Medians of the
- * same samples go beside them for the charts. Absolute times under TCG
- * mean little; the ratios are the result. --test-hmm names the kernel's
- * own test_hmm device (e.g. /dev/hmm_dmirror0 with test_hmm.ko loaded and
- * hmm_dummy loaded with dmirror=0) for the side-by-side figure 6; without
- * it that figure is reported as not measured. --figures picks some of
- * populate, snapshot, invalidate, bandwidth, memory, test_hmm, twophase,
- * verify, listener
- * (comma separated; default all).
+ * millisecond, in --inval-runs rounds, default 31; figure 6's populate,
+ * a GiB through test_hmm's bounce buffer, in --runs, default 5), and the
+ * figure is the median of the per-pair ratios (or differences) with a
+ * bootstrap interval, a verdict against its target, and an A/A row.
+ * Medians of the same samples go beside them for the charts. Absolute
+ * times under TCG mean little; the ratios are the result. --test-hmm
+ * names the kernel's own test_hmm device (e.g. /dev/hmm_dmirror0 with
+ * test_hmm.ko loaded and hmm_dummy loaded with dmirror=0) for the
+ * side-by-side figure 6; without it that figure is reported as not
+ * measured. --figures picks some of populate, snapshot, invalidate,
+ * bandwidth, memory, test_hmm, twophase, verify, listener (comma
+ * separated; default all).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -471,7 +471,8 @@ static void bench_populate(void)
  *
  * READs go in chunks of at most READ_CHUNK pages: test_hmm bounces a whole
  * READ through one kernel buffer, and 1 GiB of it does not fit in a 2 GiB
- * guest beside the 1 GiB mirrored.
+ * guest beside the 1 GiB mirrored. Then figure 3's invalidations beside
+ * test_hmm's (inv_vs_test_hmm()).
  */
 #define READ_CHUNK	16384UL
 
@@ -703,10 +704,18 @@ static void bench_snapshot(void)
 #define SETTLE_S	0.05
 
 static char *regions;	/* MAX_MIRRORS regions, each followed by a gap */
+static char *kapi_buf;	/* REGION: test_hmm's READ of region 0 lands here */
 
 static char *region(int m)
 {
 	return regions + (size_t)m * 2 * REGION;
+}
+
+static void regions_teardown(void)
+{
+	for (int m = 0; m < MAX_MIRRORS; m++)
+		munmap(region(m), REGION);
+	munmap(regions, MAX_MIRRORS * 2 * REGION);
 }
 
 static void regions_setup(void)
@@ -719,7 +728,17 @@ static void regions_setup(void)
 		touch(map_fixed(region(m), REGION), REGION);
 }
 
-enum { SAME_RANGE, DISJOINT, EMPTY, NR_LAYOUTS, EXAMPLE = NR_LAYOUTS };
+/*
+ * Figure 3's layouts of hmm_dummy mirrors, then the one-mirror layouts of
+ * other drivers (the floor rows), each mirroring the whole mm from open:
+ * hmm_example, whose mirror keeps no entry here, and test_hmm, the
+ * kernel's own driver of its own API, with its table empty or holding the
+ * region's 512 entries (a READ of it at setup).
+ */
+enum {
+	SAME_RANGE, DISJOINT, EMPTY, NR_LAYOUTS,
+	EXAMPLE = NR_LAYOUTS, KAPI_EMPTY, KAPI_FULL,
+};
 
 /*
  * Let the work the setup left behind (RCU callbacks freeing what the last
@@ -758,18 +777,25 @@ static double invalidate_once(int nmirrors, int layout, int op)
 	for (int m = 0; m < nmirrors; m++) {
 		char *mine = layout == DISJOINT ? region(m) : p;
 
-		if (layout == EXAMPLE) {
-			/* Its mirror spans the mm; it keeps no entry here. */
+		switch (layout) {
+		case EXAMPLE:
 			fds[m] = dev_open("/dev/hmm_example");
-			continue;
+			break;
+		case KAPI_EMPTY:
+		case KAPI_FULL:
+			fds[m] = dev_open(test_hmm_dev);
+			if (layout == KAPI_FULL)
+				dmirror_read(fds[m], p, kapi_buf, REGION_PAGES);
+			break;
+		default:
+			fds[m] = dev_open("/dev/hmm_dummy0");
+			dev_set_range(fds[m], mine, REGION_PAGES);
+			if (layout != EMPTY)
+				dev_fault(fds[m], mine, REGION_PAGES, 1);
 		}
-		fds[m] = dev_open("/dev/hmm_dummy0");
-		dev_set_range(fds[m], mine, REGION_PAGES);
-		if (layout != EMPTY)
-			dev_fault(fds[m], mine, REGION_PAGES, 1);
 	}
 	/* Read before the pause: no syscall of one side only next to t0. */
-	if (nmirrors && layout != EXAMPLE)
+	if (nmirrors && layout < NR_LAYOUTS)
 		cleared = dev_pages_invalidated(fds[0]);
 	settle();
 	for (size_t off = 0; off < REGION; off += PAGE)
@@ -786,7 +812,7 @@ static double invalidate_once(int nmirrors, int layout, int op)
 			die("mprotect");
 	}
 	t = now() - t0;
-	if (nmirrors && layout != EXAMPLE)
+	if (nmirrors && layout < NR_LAYOUTS)
 		last_cleared = dev_pages_invalidated(fds[0]) - cleared;
 	for (int m = 0; m < nmirrors; m++)
 		close(fds[m]);
@@ -881,18 +907,24 @@ static double floor_sample(int c, int round, void *arg)
 			       *op);
 }
 
+/* Load hmm_example (vm-run puts it in /tests); 0 if its device is there. */
+static int example_load(void)
+{
+	int st = system("grep -q '^hmm_example ' /proc/modules || "
+			"insmod /tests/hmm_example.ko 2>/dev/null");
+
+	return st || access("/dev/hmm_example", R_OK | W_OK) ? -1 : 0;
+}
+
 static void inv_floor(int op)
 {
 	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
 	static double t[FLOOR_NCONF][MAX_RUNS];
 	char name[128], tags[96];
-	int st;
 
 	snprintf(name, sizeof(name), "%s: hmm_example mirror / none, paired",
 		 ops[op]);
-	st = system("grep -q '^hmm_example ' /proc/modules || "
-		    "insmod /tests/hmm_example.ko 2>/dev/null");
-	if (st || access("/dev/hmm_example", R_OK | W_OK)) {
+	if (example_load()) {
 		not_measured("invalidate", name,
 			     "no hmm_example module (/tests/hmm_example.ko)");
 		return;
@@ -960,9 +992,108 @@ static void bench_invalidate(void)
 		       "populated mirror (HMM_DUMMY_IOC_COUNTERS)\n", ops[op],
 		       (unsigned long long)last_cleared);
 	}
-	for (int m = 0; m < MAX_MIRRORS; m++)
-		munmap(region(m), REGION);
-	munmap(regions, MAX_MIRRORS * 2 * REGION);
+	regions_teardown();
+}
+
+/*
+ * Figure 6's invalidation rows: figure 3's operations under one mirror of
+ * the kernel's own test_hmm (a driver of the kernel's mmu_interval_notifier
+ * API: its callback takes a mutex, bumps the sequence and erases its
+ * entries in the range from an xarray), beside hmm_example and hmm_dummy
+ * over hmm_core, in the same rounds on the same kernel:
+ *
+ *   test_hmm, empty / none         what the kernel's own API costs a driver
+ *                                  that does next to nothing: the floor of
+ *                                  any mirror, whatever it is built on
+ *   hmm_example / test_hmm, empty  hmm_core's floor over the kernel's
+ *   hmm_dummy / test_hmm, 512      the same 512 entries cleared, by the
+ *                                  radix table and by test_hmm's xarray
+ *   hmm_dummy / none               figure 3's ratio, on this kernel
+ *
+ * and an A/A row, none against none. In --pairs rounds, not figure 3's
+ * --inval-runs: under TCG one mirror's share of a 2 MiB operation is
+ * within the noise of 31 pairs.
+ */
+enum {
+	KF_NONE, KF_NONE_TWIN, KF_KAPI_EMPTY, KF_EXAMPLE, KF_KAPI_FULL,
+	KF_DUMMY, KF_NCONF
+};
+
+static double kf_sample(int c, int round, void *arg)
+{
+	static const int layout[KF_NCONF] = {
+		[KF_KAPI_EMPTY] = KAPI_EMPTY, [KF_EXAMPLE] = EXAMPLE,
+		[KF_KAPI_FULL] = KAPI_FULL, [KF_DUMMY] = SAME_RANGE,
+	};
+	const int *op = arg;
+
+	(void)round;
+	return invalidate_once(c != KF_NONE && c != KF_NONE_TWIN, layout[c],
+			       *op);
+}
+
+static void inv_vs_test_hmm(void)
+{
+	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
+	static const struct {
+		int c, base;
+		const char *name, *base_name, *note;
+	} rows[] = {
+		{ KF_KAPI_EMPTY, KF_NONE, "test_hmm mirror, empty / none",
+		  "0 mirrors", "no target: the kernel's API's floor" },
+		{ KF_EXAMPLE, KF_KAPI_EMPTY,
+		  "hmm_example mirror / test_hmm mirror, empty",
+		  "test_hmm mirror, empty",
+		  "no target: hmm_core's floor over the kernel's" },
+		{ KF_DUMMY, KF_KAPI_FULL,
+		  "1 mirror / test_hmm mirror, 512 entries",
+		  "test_hmm mirror, 512 entries",
+		  "no target: the same entries cleared by test_hmm" },
+		{ KF_DUMMY, KF_NONE, "1 mirror / none", "0 mirrors",
+		  "no target here: figure 3's, on the bench kernel" },
+	};
+	static double t[KF_NCONF][BENCH_MAX_PAIRS];
+	char name[128], tags[96];
+
+	if (!test_hmm_dev)
+		return;	/* bench_test_hmm() said why */
+	if (example_load()) {
+		not_measured("test_hmm", "invalidation vs test_hmm.ko",
+			     "no hmm_example module (/tests/hmm_example.ko)");
+		return;
+	}
+	regions_setup();
+	kapi_buf = map(REGION);
+	touch(kapi_buf, REGION);
+	for (int op = 0; op < 2; op++) {
+		bench_rounds(KF_NCONF, pairs, kf_sample, &op, t[0],
+			     BENCH_MAX_PAIRS);
+		snprintf(tags, sizeof(tags), "\"stat\": \"ratio\", \"op\": \"%s\"",
+			 op ? "mprotect" : "munmap+mmap");
+		for (unsigned int i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			snprintf(name, sizeof(name), "%s: %s, paired", ops[op],
+				 rows[i].name);
+			paired_figure("test_hmm", name, "x", t[rows[i].base],
+				      t[rows[i].c], pairs, BENCH_PAIR_RATIO,
+				      1, rows[i].base_name, NULL, rows[i].note,
+				      tags);
+		}
+		snprintf(name, sizeof(name), "A/A: %s, 0 mirrors / 0 mirrors",
+			 ops[op]);
+		aa_figure("test_hmm", name, t[KF_NONE], t[KF_NONE_TWIN],
+			  pairs, NULL);
+	}
+	munmap(kapi_buf, REGION);
+	regions_teardown();
+	if (system("rmmod hmm_example"))
+		die("rmmod hmm_example");
+}
+
+/* Figure 6: populate beside test_hmm's, then invalidation beside it. */
+static void bench_side_by_side(void)
+{
+	bench_test_hmm();
+	inv_vs_test_hmm();
 }
 
 /*
@@ -1491,9 +1622,7 @@ static void bench_inval_pair(struct inval_pair *ip)
 		}
 	}
 	ip->set(0);
-	for (int m = 0; m < MAX_MIRRORS; m++)
-		munmap(region(m), REGION);
-	munmap(regions, MAX_MIRRORS * 2 * REGION);
+	regions_teardown();
 }
 
 /*
@@ -1678,7 +1807,7 @@ static const struct {
 	{ "invalidate", bench_invalidate },
 	{ "bandwidth", bench_bandwidth },
 	{ "memory", bench_memory },
-	{ "test_hmm", bench_test_hmm },
+	{ "test_hmm", bench_side_by_side },
 	{ "twophase", bench_twophase },
 	{ "verify", bench_verify },
 	{ "listener", bench_listener },
