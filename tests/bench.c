@@ -740,6 +740,12 @@ enum {
 	EXAMPLE = NR_LAYOUTS, KAPI_EMPTY, KAPI_FULL,
 };
 
+/* The invalidation figures' two operations: in names, and as JSON tags. */
+static const char *const inv_ops[] = {
+	"munmap+mmap 2 MiB", "mprotect toggle 2 MiB",
+};
+static const char *const inv_op_tags[] = { "munmap+mmap", "mprotect" };
+
 /*
  * Let the work the setup left behind (RCU callbacks freeing what the last
  * sample's mirrors held, ...) run before the clock starts, busy: an idle
@@ -855,33 +861,32 @@ static const struct bench_target inv_64_disjoint = {
 
 static void inv_targets(int op, double t[NR_LAYOUTS][4][MAX_RUNS])
 {
-	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
 	char name[128], tags[96];
 
 	snprintf(tags, sizeof(tags), "\"stat\": \"ratio\", \"op\": \"%s\"",
-		 op ? "mprotect" : "munmap+mmap");
-	snprintf(name, sizeof(name), "%s: 1 mirror / none, paired", ops[op]);
+		 inv_op_tags[op]);
+	snprintf(name, sizeof(name), "%s: 1 mirror / none, paired", inv_ops[op]);
 	paired_figure("invalidate", name, "x", t[SAME_RANGE][0],
 		      t[SAME_RANGE][1], inval_runs, BENCH_PAIR_RATIO, 1,
 		      "0 mirrors", &inv_one_vs_none, NULL, tags);
 	snprintf(name, sizeof(name), "%s: 64 same-range mirrors / 1, paired",
-		 ops[op]);
+		 inv_ops[op]);
 	paired_figure("invalidate", name, "x", t[SAME_RANGE][1],
 		      t[SAME_RANGE][3], inval_runs, BENCH_PAIR_RATIO, 1,
 		      "1 mirror", &inv_64_same, NULL, tags);
 	snprintf(name, sizeof(name), "%s: 64 disjoint mirrors / 1, paired",
-		 ops[op]);
+		 inv_ops[op]);
 	paired_figure("invalidate", name, "x", t[DISJOINT][1], t[DISJOINT][3],
 		      inval_runs, BENCH_PAIR_RATIO, 1, "1 mirror",
 		      &inv_64_disjoint, NULL, tags);
 	snprintf(tags, sizeof(tags), "\"op\": \"%s\"",
-		 op ? "mprotect" : "munmap+mmap");
+		 inv_op_tags[op]);
 	snprintf(name, sizeof(name), "A/A: %s, 0 mirrors, same-range / "
-		 "disjoint cell", ops[op]);
+		 "disjoint cell", inv_ops[op]);
 	aa_figure("invalidate", name, t[SAME_RANGE][0], t[DISJOINT][0],
 		  inval_runs, tags);
 	snprintf(name, sizeof(name), "A/A: %s, 1 mirror, same-range / "
-		 "disjoint cell", ops[op]);
+		 "disjoint cell", inv_ops[op]);
 	aa_figure("invalidate", name, t[SAME_RANGE][1], t[DISJOINT][1],
 		  inval_runs, tags);
 }
@@ -896,15 +901,25 @@ static void inv_targets(int op, double t[NR_LAYOUTS][4][MAX_RUNS])
  */
 enum { FLOOR_NONE, FLOOR_EXAMPLE, FLOOR_DUMMY, FLOOR_NCONF };
 
-static double floor_sample(int c, int round, void *arg)
+/*
+ * The floor rows' rounds (here and figure 6's): cell c is no mirror when
+ * layout[c] is NO_MIRROR, else one mirror in layout[c].
+ */
+#define NO_MIRROR	(-1)
+
+struct one_mirror_ctx {
+	const int *layout;
+	int op;
+};
+
+static double one_mirror_sample(int c, int round, void *arg)
 {
-	const int *op = arg;
+	const struct one_mirror_ctx *ctx = arg;
 
 	(void)round;
-	if (c == FLOOR_NONE)
-		return invalidate_once(0, SAME_RANGE, *op);
-	return invalidate_once(1, c == FLOOR_EXAMPLE ? EXAMPLE : SAME_RANGE,
-			       *op);
+	if (ctx->layout[c] == NO_MIRROR)
+		return invalidate_once(0, SAME_RANGE, ctx->op);
+	return invalidate_once(1, ctx->layout[c], ctx->op);
 }
 
 /* Load hmm_example (vm-run puts it in /tests); 0 if its device is there. */
@@ -916,41 +931,48 @@ static int example_load(void)
 	return st || access("/dev/hmm_example", R_OK | W_OK) ? -1 : 0;
 }
 
+static void example_unload(void)
+{
+	if (system("rmmod hmm_example"))
+		die("rmmod hmm_example");
+}
+
 static void inv_floor(int op)
 {
-	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
+	static const int layout[FLOOR_NCONF] = {
+		[FLOOR_NONE] = NO_MIRROR, [FLOOR_EXAMPLE] = EXAMPLE,
+		[FLOOR_DUMMY] = SAME_RANGE,
+	};
+	struct one_mirror_ctx ctx = { .layout = layout, .op = op };
 	static double t[FLOOR_NCONF][MAX_RUNS];
 	char name[128], tags[96];
 
 	snprintf(name, sizeof(name), "%s: hmm_example mirror / none, paired",
-		 ops[op]);
+		 inv_ops[op]);
 	if (example_load()) {
 		not_measured("invalidate", name,
 			     "no hmm_example module (/tests/hmm_example.ko)");
 		return;
 	}
-	bench_rounds(FLOOR_NCONF, inval_runs, floor_sample, (void *)&op,
-		     t[0], MAX_RUNS);
+	bench_rounds(FLOOR_NCONF, inval_runs, one_mirror_sample, &ctx, t[0],
+		     MAX_RUNS);
 	snprintf(tags, sizeof(tags), "\"stat\": \"ratio\", \"op\": \"%s\"",
-		 op ? "mprotect" : "munmap+mmap");
+		 inv_op_tags[op]);
 	paired_figure("invalidate", name, "x", t[FLOOR_NONE], t[FLOOR_EXAMPLE],
 		      inval_runs, BENCH_PAIR_RATIO, 1, "0 mirrors", NULL,
 		      "no target: the floor, the kernel's and hmm_core's share",
 		      tags);
 	snprintf(name, sizeof(name), "%s: 1 mirror / hmm_example mirror, paired",
-		 ops[op]);
+		 inv_ops[op]);
 	paired_figure("invalidate", name, "x", t[FLOOR_EXAMPLE], t[FLOOR_DUMMY],
 		      inval_runs, BENCH_PAIR_RATIO, 1, "hmm_example mirror",
 		      NULL, "no target: hmm_dummy's own share", tags);
-	if (system("rmmod hmm_example"))
-		die("rmmod hmm_example");
+	example_unload();
 }
 
 static void bench_invalidate(void)
 {
 	static const int counts[] = { 0, 1, 8, 64 };
-	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
-	static const char *const op_tag[] = { "munmap+mmap", "mprotect" };
 	static const char *const layouts[] = {
 		"same range", "disjoint ranges", "same range, unpopulated",
 	};
@@ -974,10 +996,10 @@ static void bench_invalidate(void)
 
 				med[l][c] = median(t[l][c], inval_runs) * 1e6;
 				snprintf(name, sizeof(name), "%s, %d mirrors %s",
-					 ops[op], counts[c], layouts[l]);
+					 inv_ops[op], counts[c], layouts[l]);
 				snprintf(tags, sizeof(tags),
 					 "\"series\": \"%s\", \"op\": \"%s\", \"x\": %d",
-					 layouts[l], op_tag[op], counts[c]);
+					 layouts[l], inv_op_tags[op], counts[c]);
 				figure_tagged("invalidate", name, "us/op", med[l][c],
 					      counts[c] > 1 ? "1 mirror" : "0 mirrors",
 					      counts[c] > 1 ? med[l][1] : med[l][0],
@@ -989,7 +1011,7 @@ static void bench_invalidate(void)
 		/* One more sample with one populated mirror, for its counters. */
 		invalidate_once(1, SAME_RANGE, op);
 		printf("# invalidate: a %s clears %llu device entries of a "
-		       "populated mirror (HMM_DUMMY_IOC_COUNTERS)\n", ops[op],
+		       "populated mirror (HMM_DUMMY_IOC_COUNTERS)\n", inv_ops[op],
 		       (unsigned long long)last_cleared);
 	}
 	regions_teardown();
@@ -1019,22 +1041,8 @@ enum {
 	KF_DUMMY, KF_NCONF
 };
 
-static double kf_sample(int c, int round, void *arg)
-{
-	static const int layout[KF_NCONF] = {
-		[KF_KAPI_EMPTY] = KAPI_EMPTY, [KF_EXAMPLE] = EXAMPLE,
-		[KF_KAPI_FULL] = KAPI_FULL, [KF_DUMMY] = SAME_RANGE,
-	};
-	const int *op = arg;
-
-	(void)round;
-	return invalidate_once(c != KF_NONE && c != KF_NONE_TWIN, layout[c],
-			       *op);
-}
-
 static void inv_vs_test_hmm(void)
 {
-	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
 	static const struct {
 		int c, base;
 		const char *name, *base_name, *note;
@@ -1052,6 +1060,12 @@ static void inv_vs_test_hmm(void)
 		{ KF_DUMMY, KF_NONE, "1 mirror / none", "0 mirrors",
 		  "no target here: figure 3's, on the bench kernel" },
 	};
+	static const int layout[KF_NCONF] = {
+		[KF_NONE] = NO_MIRROR, [KF_NONE_TWIN] = NO_MIRROR,
+		[KF_KAPI_EMPTY] = KAPI_EMPTY, [KF_EXAMPLE] = EXAMPLE,
+		[KF_KAPI_FULL] = KAPI_FULL, [KF_DUMMY] = SAME_RANGE,
+	};
+	struct one_mirror_ctx ctx = { .layout = layout };
 	static double t[KF_NCONF][BENCH_MAX_PAIRS];
 	char name[128], tags[96];
 
@@ -1066,12 +1080,13 @@ static void inv_vs_test_hmm(void)
 	kapi_buf = map(REGION);
 	touch(kapi_buf, REGION);
 	for (int op = 0; op < 2; op++) {
-		bench_rounds(KF_NCONF, pairs, kf_sample, &op, t[0],
+		ctx.op = op;
+		bench_rounds(KF_NCONF, pairs, one_mirror_sample, &ctx, t[0],
 			     BENCH_MAX_PAIRS);
 		snprintf(tags, sizeof(tags), "\"stat\": \"ratio\", \"op\": \"%s\"",
-			 op ? "mprotect" : "munmap+mmap");
+			 inv_op_tags[op]);
 		for (unsigned int i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			snprintf(name, sizeof(name), "%s: %s, paired", ops[op],
+			snprintf(name, sizeof(name), "%s: %s, paired", inv_ops[op],
 				 rows[i].name);
 			paired_figure("test_hmm", name, "x", t[rows[i].base],
 				      t[rows[i].c], pairs, BENCH_PAIR_RATIO,
@@ -1079,14 +1094,13 @@ static void inv_vs_test_hmm(void)
 				      tags);
 		}
 		snprintf(name, sizeof(name), "A/A: %s, 0 mirrors / 0 mirrors",
-			 ops[op]);
+			 inv_ops[op]);
 		aa_figure("test_hmm", name, t[KF_NONE], t[KF_NONE_TWIN],
 			  pairs, NULL);
 	}
 	munmap(kapi_buf, REGION);
 	regions_teardown();
-	if (system("rmmod hmm_example"))
-		die("rmmod hmm_example");
+	example_unload();
 }
 
 /* Figure 6: populate beside test_hmm's, then invalidation beside it. */
@@ -1124,22 +1138,20 @@ static double bw_sample(int c, int round, void *arg)
 	struct iovec local = { bw->buf, bw->n * PAGE };
 	struct iovec remote = { bw->p, bw->n * PAGE };
 	double t0 = now();
-	ssize_t r = 0;
 
 	(void)round;
-	if (c == BW_READ)
+	if (c == BW_READ) {
 		dev_rw(bw->fd, HMM_DUMMY_IOC_READ, bw->p, bw->buf, bw->n);
-	else if (c == BW_WRITE)
+	} else if (c == BW_WRITE) {
 		dev_rw(bw->fd, HMM_DUMMY_IOC_WRITE, bw->p, bw->buf, bw->n);
-	else if (c == BW_PVM_READ)
-		r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	else if (c == BW_PVM_WRITE)
-		r = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-	else
+	} else if (c == BW_PVM_READ || c == BW_PVM_WRITE) {
+		if ((c == BW_PVM_READ ? process_vm_readv : process_vm_writev)
+		    (getpid(), &local, 1, &remote, 1, 0) !=
+		    (ssize_t)(bw->n * PAGE))
+			die("process_vm_readv/writev");
+	} else {
 		memcpy(bw->buf, bw->p, bw->n * PAGE);
-	if ((c == BW_PVM_READ || c == BW_PVM_WRITE) &&
-	    r != (ssize_t)(bw->n * PAGE))
-		die("process_vm_readv/writev");
+	}
 	return now() - t0;
 }
 
@@ -1593,7 +1605,6 @@ static double ip_sample(int c, int round, void *arg)
 
 static void bench_inval_pair(struct inval_pair *ip)
 {
-	static const char *const ops[] = { "munmap+mmap 2 MiB", "mprotect toggle 2 MiB" };
 	static const int counts[] = { 1, 8 };
 	static double t[IP_NCONF][MAX_RUNS];
 	char name[128], tags[160];
@@ -1605,17 +1616,17 @@ static void bench_inval_pair(struct inval_pair *ip)
 			ip->op = op;
 			bench_rounds(IP_NCONF, pairs, ip_sample, ip, t[0], MAX_RUNS);
 			snprintf(name, sizeof(name), "%s, %d mirrors, %s",
-				 ops[op], counts[i], ip->on_off);
+				 inv_ops[op], counts[i], ip->on_off);
 			snprintf(tags, sizeof(tags), "\"series\": \"%s\", "
 				 "\"stat\": \"ratio\", \"x\": %d",
-				 op ? "mprotect" : "munmap+mmap", counts[i]);
+				 inv_op_tags[op], counts[i]);
 			paired_figure(ip->group, name, "x", t[IP_OFF], t[IP_ON],
 				      pairs, BENCH_PAIR_RATIO, 1, ip->base_name,
 				      NULL, ip->what, tags);
 			if (op || i)
 				continue;
 			snprintf(name, sizeof(name), "A/A: %s, %d mirror, %s",
-				 ops[op], counts[i], ip->off_off);
+				 inv_ops[op], counts[i], ip->off_off);
 			snprintf(tags, sizeof(tags), "\"x\": %d", counts[i]);
 			aa_figure(ip->group, name, t[IP_OFF], t[IP_OFF_TWIN],
 				  pairs, tags);
